@@ -1,0 +1,198 @@
+// Command affinity-sync keeps a Postgres warehouse in step with an Affinity
+// CRM workspace. This package holds flags, subcommands and wiring only; the
+// work is done by extractor, loader and migrations.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+// Exit statuses (design.md section 3).
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitBudgetSpent = 3
+)
+
+const usageText = `usage: affinity-sync [--config FILE] COMMAND [flags]
+
+commands:
+  migrate [up|down|status]   apply, roll back one step of, or show the warehouse migrations
+  sync [--streams a,b]       run one pass of every enabled stream, then exit
+  status                     last runs and per-stream checkpoints
+  demo [--keep]              fake API + local Postgres, one full sync, a summary
+  fake-api --addr ADDR       serve the fake Affinity API (--key, --seed, --persons, ...)
+
+exit status: 0 done, 1 failed, 2 bad usage or configuration, 3 request budget spent
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// env is what a command needs from its surroundings; tests supply their own.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	configPath     string
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	global := flag.NewFlagSet("affinity-sync", flag.ContinueOnError)
+	global.SetOutput(stderr)
+	global.Usage = func() { fmt.Fprint(stderr, usageText) }
+	configPath := global.String("config", "", "YAML config file")
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	rest := global.Args()
+	if len(rest) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return exitUsage
+	}
+	e := env{stdout: stdout, stderr: stderr, getenv: getenv, configPath: *configPath}
+	cmd, cmdArgs := rest[0], rest[1:]
+	var err error
+	switch cmd {
+	case "migrate":
+		err = cmdMigrate(ctx, e, cmdArgs)
+	case "sync":
+		var code int
+		code, err = cmdSync(ctx, e, cmdArgs)
+		if err == nil {
+			return code
+		}
+	case "status":
+		err = cmdStatus(ctx, e, cmdArgs)
+	case "demo":
+		err = cmdDemo(ctx, e, cmdArgs)
+	case "fake-api":
+		err = cmdFakeAPI(ctx, e, cmdArgs)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "affinity-sync: unknown command %q\n\n%s", cmd, usageText)
+		return exitUsage
+	}
+	return exitCode(stderr, err)
+}
+
+// exitCode prints err (if any) and maps it to an exit status.
+func exitCode(stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "affinity-sync: %v\n", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		return exitUsage
+	}
+	return exitFailed
+}
+
+// newFlags returns a FlagSet for a subcommand whose parse errors are usage errors.
+func newFlags(name string, e env) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usagef("%s: %v", fs.Name(), err)
+	}
+	return nil
+}
+
+// newLogger builds the slog logger: text on a terminal, JSON otherwise, unless
+// log.format says which.
+func newLogger(w io.Writer, cfg Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	format := cfg.Log.Format
+	if format == "" {
+		format = "json"
+		if isTerminal(w) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func (e env) loadConfig() (Config, error) {
+	return loadConfig(e.configPath, e.getenv, func(msg string) { fmt.Fprintf(e.stderr, "affinity-sync: warning: %s\n", msg) })
+}
+
+func cmdMigrate(ctx context.Context, e env, args []string) error {
+	fs := newFlags("migrate", e)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	command := "up"
+	switch fs.NArg() {
+	case 0:
+	case 1:
+		command = fs.Arg(0)
+	default:
+		return usagef("migrate takes one of up, down, status")
+	}
+	if command != "up" && command != "down" && command != "status" {
+		return usagef("migrate: unknown direction %q (up, down or status)", command)
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	if err := cfg.needDatabase(); err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg)
+	return migrateRun(ctx, cfg, command, e.stdout, log)
+}
+
+// splitList splits a comma-separated flag value.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/affinity-sync/affinity-sync/extractor"
+	"github.com/affinity-sync/affinity-sync/extractor/affinity"
+	"github.com/affinity-sync/affinity-sync/loader"
+	"github.com/affinity-sync/affinity-sync/migrations"
+)
+
+var allStreams = extractor.Streams()
+
+func knownStream(name string) bool { return slices.Contains(extractor.Streams(), name) }
+
+// orderStreams puts the named streams in run order, without repeats.
+func orderStreams(names []string) []string {
+	var out []string
+	for _, s := range extractor.Streams() {
+		if slices.Contains(names, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func migrateRun(ctx context.Context, cfg Config, command string, out io.Writer, log *slog.Logger) error {
+	if err := migrations.Run(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, command, out, log); err != nil {
+		return fmt.Errorf("migrate %s: %w", command, err)
+	}
+	return nil
+}
+
+// syncOptions are the flags of one sync run.
+type syncOptions struct {
+	streams         []string
+	partial         bool // --streams limited the run
+	allowMassDelete bool
+}
+
+func cmdSync(ctx context.Context, e env, args []string) (int, error) {
+	fs := newFlags("sync", e)
+	streamsFlag := fs.String("streams", "", "comma-separated streams to run (default: every enabled stream)")
+	allowMassDelete := fs.Bool("allow-mass-delete", false, "let this run soft-delete past sync.max_delete_share")
+	if err := parseFlags(fs, args); err != nil {
+		return 0, err
+	}
+	if fs.NArg() > 0 {
+		return 0, usagef("sync: unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return 0, err
+	}
+	streams, partial, err := effectiveStreams(*streamsFlag, cfg.Sync.Streams)
+	if err != nil {
+		return 0, err
+	}
+	if err := cfg.needAPI(); err != nil {
+		return 0, err
+	}
+	if err := cfg.needDatabase(); err != nil {
+		return 0, err
+	}
+	log := newLogger(e.stderr, cfg)
+	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: streams, partial: partial, allowMassDelete: *allowMassDelete})
+	if err != nil {
+		return 0, err
+	}
+	return sum.exitCode(), nil
+}
+
+// syncSummary is what a run did, for exit codes and the demo's report.
+type syncSummary struct {
+	runID    int64
+	result   extractor.Result
+	requests int64
+}
+
+func (s syncSummary) exitCode() int {
+	switch {
+	case len(s.result.Failed()) > 0:
+		return exitFailed
+	case s.result.BudgetSpent():
+		return exitBudgetSpent
+	}
+	return exitOK
+}
+
+// syncOnce migrates, then runs the streams once and records the run.
+func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOptions) (syncSummary, error) {
+	var sum syncSummary
+	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
+		return sum, err
+	}
+	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
+	if err != nil {
+		return sum, fmt.Errorf("open warehouse: %w", err)
+	}
+	defer store.Close()
+
+	var requests atomic.Int64
+	client, err := newClient(cfg, log, func(affinity.RequestInfo) { requests.Add(1) })
+	if err != nil {
+		return sum, err
+	}
+	runID, err := store.StartRun(ctx, opts.streams)
+	if err != nil {
+		return sum, fmt.Errorf("record run start: %w", err)
+	}
+	sum.runID = runID
+	started := time.Now()
+	log.Info("sync started", "run", runID, "streams", strings.Join(opts.streams, ","))
+
+	syncer := extractor.New(client, store, extractor.Options{
+		MaxDeleteShare:  cfg.Sync.MaxDeleteShare,
+		AllowMassDelete: opts.allowMassDelete,
+		Logger:          log,
+	})
+	sum.result = syncer.Run(ctx, opts.streams)
+	sum.requests = requests.Load()
+
+	rows, nuls := sum.result.Totals()
+	rr := loader.RunResult{
+		Streams:         opts.streams,
+		Requests:        sum.requests,
+		Rows:            rows,
+		NULsReplaced:    nuls,
+		AllowMassDelete: opts.allowMassDelete,
+	}
+	var errs []string
+	for _, s := range sum.result.Streams {
+		if s.Err != nil {
+			errs = append(errs, s.Err.Error())
+		}
+	}
+	rr.Error = strings.Join(errs, "; ")
+	switch sum.exitCode() {
+	case exitFailed:
+		rr.Status = "failed"
+	case exitBudgetSpent:
+		rr.Status = "budget_spent"
+	default:
+		rr.Status = "completed"
+		if opts.partial {
+			rr.Status = "partial"
+		}
+	}
+	// Record the outcome even when the run was interrupted.
+	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := store.FinishRun(finishCtx, runID, rr); err != nil {
+		return sum, fmt.Errorf("record run end: %w", err)
+	}
+	level := slog.LevelInfo
+	if rr.Status == "failed" {
+		level = slog.LevelError
+	}
+	log.Log(ctx, level, "sync finished", "run", runID, "status", rr.Status, "rows", rows, "requests", sum.requests,
+		"nul_replaced", nuls, "duration", time.Since(started).Round(time.Millisecond), "error", rr.Error)
+	return sum, nil
+}
+
+func newClient(cfg Config, log *slog.Logger, observe func(affinity.RequestInfo)) (*affinity.Client, error) {
+	perMinute := cfg.Quota.PerMinute
+	if perMinute > 0 {
+		// The reserve is left for the key's other users (design.md section 5).
+		perMinute = max(1, int(float64(perMinute)*(1-cfg.Quota.Reserve)))
+	}
+	client, err := affinity.NewClient(cfg.Affinity.BaseURL, cfg.Affinity.APIKey.reveal(),
+		affinity.WithLogger(log),
+		affinity.WithPerMinute(perMinute),
+		affinity.WithObserver(observe),
+	)
+	if err != nil {
+		return nil, usagef("affinity: %v", err)
+	}
+	return client, nil
+}
+
+func cmdStatus(ctx context.Context, e env, args []string) error {
+	fs := newFlags("status", e)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	if err := cfg.needDatabase(); err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg)
+	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
+	if err != nil {
+		return fmt.Errorf("open warehouse: %w", err)
+	}
+	defer store.Close()
+	return printStatus(ctx, store, e.stdout)
+}
+
+func printStatus(ctx context.Context, store *loader.Store, out io.Writer) error {
+	runs, err := store.RecentRuns(ctx, 10)
+	if err != nil {
+		return fmt.Errorf("read runs: %w", err)
+	}
+	cps, err := store.Checkpoints(ctx)
+	if err != nil {
+		return fmt.Errorf("read checkpoints: %w", err)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSTARTED\tENDED\tSTATUS\tREQUESTS\tROWS\tSTREAMS\tERROR")
+	if len(runs) == 0 {
+		fmt.Fprintln(tw, "(no runs yet)")
+	}
+	for _, r := range runs {
+		ended := "-"
+		if r.EndedAt != nil {
+			ended = r.EndedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.StartedAt.UTC().Format(time.RFC3339), ended,
+			r.Status, r.Requests, r.Rows, strings.Join(r.Streams, ","), r.Error)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "STREAM\tPASS STARTED\tPHASE\tPAGES\tROWS\tLAST COMPLETE PASS")
+	for _, c := range cps {
+		started, last := "-", "never"
+		if !c.PassStartedAt.IsZero() {
+			started = c.PassStartedAt.UTC().Format(time.RFC3339)
+		}
+		if c.LastCompletedAt != nil {
+			last = c.LastCompletedAt.UTC().Format(time.RFC3339)
+		}
+		phase := c.Phase
+		if phase == "" {
+			phase = "main"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", c.Stream, started, phase, c.Pages, c.Rows, last)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,379 @@
+// Package extractor owns the sync streams: one per Affinity resource. A stream
+// pages through the API from its checkpoint, hands each page to the loader in
+// a transaction that also moves the checkpoint, and after a complete pass lets
+// the loader soft-delete what the pass did not see.
+package extractor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/affinity-sync/affinity-sync/extractor/affinity"
+	"github.com/affinity-sync/affinity-sync/loader"
+)
+
+// API is what the streams need from Affinity; *affinity.Client satisfies it.
+type API interface {
+	Persons(ctx context.Context, q affinity.PersonQuery) iter.Seq2[affinity.Page[affinity.Person], error]
+	Organizations(ctx context.Context, q affinity.OrganizationQuery) iter.Seq2[affinity.Page[affinity.Organization], error]
+	Opportunities(ctx context.Context, q affinity.PageQuery) iter.Seq2[affinity.Page[affinity.Opportunity], error]
+}
+
+// Store is what the streams need from the warehouse; *loader.Store satisfies it.
+type Store interface {
+	LoadCheckpoint(ctx context.Context, stream string) (loader.Checkpoint, error)
+	CommitPage(ctx context.Context, p loader.Page) (loader.PageStats, error)
+	CompletePhase(ctx context.Context, cp loader.Checkpoint, opts loader.PassOptions) (int64, error)
+	FinishStream(ctx context.Context, stream string) error
+}
+
+// Stream names (design.md section 4), in the order a run works through them.
+const (
+	StreamLists               = "lists"
+	StreamFields              = "fields"
+	StreamPersons             = "persons"
+	StreamOrganizations       = "organizations"
+	StreamOpportunities       = "opportunities"
+	StreamListEntries         = "list_entries"
+	StreamFieldValueChanges   = "field_value_changes"
+	StreamFieldValues         = "field_values"
+	StreamOrganizationDetails = "organization_details"
+)
+
+// phaseInteractionDates is the second listing of persons and organizations,
+// with with_interaction_dates=true, that fills the seven *_at columns.
+const phaseInteractionDates = "interaction_dates"
+
+// Streams returns the names of the streams this build syncs, in run order.
+func Streams() []string {
+	return []string{StreamPersons, StreamOrganizations, StreamOpportunities}
+}
+
+// Options tune a Syncer. Zero values take the defaults.
+type Options struct {
+	PageSize        int     // rows per API page; default and maximum 500
+	BatchRows       int     // most rows committed in one transaction; default 5000
+	MaxDeleteShare  float64 // mass-delete guard (design.md section 6): 0 refuses every soft delete on tables of 10 rows or more, 1 turns it off
+	AllowMassDelete bool    // let this run pass the guard
+	Logger          *slog.Logger
+	Now             func() time.Time
+}
+
+// Syncer runs streams. It is safe for one Run at a time.
+type Syncer struct {
+	api   API
+	store Store
+	opts  Options
+	log   *slog.Logger
+}
+
+// New returns a Syncer over api and store.
+func New(api API, store Store, opts Options) *Syncer {
+	if opts.PageSize <= 0 || opts.PageSize > 500 {
+		opts.PageSize = 500
+	}
+	if opts.BatchRows <= 0 {
+		opts.BatchRows = 5000
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Syncer{api: api, store: store, opts: opts, log: log}
+}
+
+// StreamResult is what one stream did in a run.
+type StreamResult struct {
+	Stream      string
+	Pages       int64
+	Rows        int64
+	NULs        int64
+	SoftDeleted int64
+	Complete    bool  // the stream finished its pass
+	Err         error // why it did not
+}
+
+// Result is what a run did.
+type Result struct {
+	Streams []StreamResult
+}
+
+// Complete reports whether every stream finished its pass.
+func (r Result) Complete() bool {
+	for _, s := range r.Streams {
+		if !s.Complete {
+			return false
+		}
+	}
+	return true
+}
+
+// BudgetSpent reports whether a stream stopped because the request budget ran out.
+func (r Result) BudgetSpent() bool {
+	for _, s := range r.Streams {
+		if errors.Is(s.Err, affinity.ErrBudgetSpent) {
+			return true
+		}
+	}
+	return false
+}
+
+// Failed returns the streams that failed for a reason other than the budget.
+func (r Result) Failed() []StreamResult {
+	var out []StreamResult
+	for _, s := range r.Streams {
+		if s.Err != nil && !errors.Is(s.Err, affinity.ErrBudgetSpent) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Totals sums rows and NUL replacements over every stream.
+func (r Result) Totals() (rows, nuls int64) {
+	for _, s := range r.Streams {
+		rows += s.Rows
+		nuls += s.NULs
+	}
+	return rows, nuls
+}
+
+// Run syncs the named streams (all of Streams() when names is empty).
+// Independent streams run concurrently; a failed stream does not stop the
+// others, but a spent budget stops them all at their next page boundary.
+func (s *Syncer) Run(ctx context.Context, names []string) Result {
+	if len(names) == 0 {
+		names = Streams()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	results := make([]StreamResult, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			res := s.runStream(ctx, name)
+			if errors.Is(res.Err, affinity.ErrBudgetSpent) {
+				cancel()
+			}
+			results[i] = res
+		})
+	}
+	wg.Wait()
+	return Result{Streams: results}
+}
+
+// phase is one listing of a stream: its pages, already converted to rows.
+type phase struct {
+	name      string
+	withDates bool
+	pages     func(ctx context.Context, token string) iter.Seq2[fetched, error]
+}
+
+// fetched is one API page turned into warehouse rows.
+type fetched struct {
+	rows      loader.Page // only the row slices are set
+	n         int
+	nextToken string
+}
+
+func (s *Syncer) phases(stream string) ([]phase, error) {
+	size := s.opts.PageSize
+	switch stream {
+	case StreamPersons:
+		list := func(dates bool) func(context.Context, string) iter.Seq2[fetched, error] {
+			return func(ctx context.Context, token string) iter.Seq2[fetched, error] {
+				q := affinity.PersonQuery{PageQuery: affinity.PageQuery{PageSize: size, PageToken: token}, WithInteractionDates: dates}
+				return convertPages(s.api.Persons(ctx, q), func(p affinity.Person, out *loader.Page) {
+					out.Persons = append(out.Persons, personRow(p))
+				})
+			}
+		}
+		return []phase{{name: "", pages: list(false)}, {name: phaseInteractionDates, withDates: true, pages: list(true)}}, nil
+	case StreamOrganizations:
+		list := func(dates bool) func(context.Context, string) iter.Seq2[fetched, error] {
+			return func(ctx context.Context, token string) iter.Seq2[fetched, error] {
+				q := affinity.OrganizationQuery{PageQuery: affinity.PageQuery{PageSize: size, PageToken: token}, WithInteractionDates: dates}
+				return convertPages(s.api.Organizations(ctx, q), func(o affinity.Organization, out *loader.Page) {
+					out.Organizations = append(out.Organizations, organizationRow(o))
+				})
+			}
+		}
+		return []phase{{name: "", pages: list(false)}, {name: phaseInteractionDates, withDates: true, pages: list(true)}}, nil
+	case StreamOpportunities:
+		return []phase{{name: "", pages: func(ctx context.Context, token string) iter.Seq2[fetched, error] {
+			q := affinity.PageQuery{PageSize: size, PageToken: token}
+			return convertPages(s.api.Opportunities(ctx, q), func(o affinity.Opportunity, out *loader.Page) {
+				out.Opportunities = append(out.Opportunities, opportunityRow(o))
+			})
+		}}}, nil
+	}
+	return nil, fmt.Errorf("unknown stream %q", stream)
+}
+
+// convertPages maps an API page iterator to pages of warehouse rows.
+func convertPages[T any](pages iter.Seq2[affinity.Page[T], error], add func(T, *loader.Page)) iter.Seq2[fetched, error] {
+	return func(yield func(fetched, error) bool) {
+		for page, err := range pages {
+			if err != nil {
+				yield(fetched{}, err)
+				return
+			}
+			f := fetched{n: len(page.Items), nextToken: page.NextToken}
+			for _, item := range page.Items {
+				add(item, &f.rows)
+			}
+			if !yield(f, nil) {
+				return
+			}
+		}
+	}
+}
+
+func (s *Syncer) runStream(ctx context.Context, stream string) StreamResult {
+	res := StreamResult{Stream: stream}
+	log := s.log.With("stream", stream)
+	phases, err := s.phases(stream)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	cp, err := s.store.LoadCheckpoint(ctx, stream)
+	if err != nil {
+		res.Err = fmt.Errorf("stream %s: %w", stream, err)
+		return res
+	}
+	start := 0
+	if cp.PassStartedAt.IsZero() {
+		cp = loader.Checkpoint{Stream: stream, Phase: phases[0].name, PassStartedAt: s.opts.Now(), LastCompletedAt: cp.LastCompletedAt}
+		log.Info("pass started")
+	} else {
+		start = slices.IndexFunc(phases, func(p phase) bool { return p.name == cp.Phase })
+		if start < 0 {
+			// A checkpoint from another version of the stream: start the pass over.
+			start = 0
+			cp = loader.Checkpoint{Stream: stream, Phase: phases[0].name, PassStartedAt: s.opts.Now(), LastCompletedAt: cp.LastCompletedAt}
+		}
+		log.Info("pass resumed", "phase", cp.Phase, "pages_done", cp.Pages, "rows_done", cp.Rows)
+	}
+	for _, ph := range phases[start:] {
+		if cp.Phase != ph.name {
+			cp.Phase, cp.PageToken = ph.name, ""
+		}
+		if err := s.runPhase(ctx, &cp, ph, &res); err != nil {
+			res.Err = fmt.Errorf("stream %s: %w", stream, err)
+			log.Warn("stream stopped", "phase", ph.name, "pages", res.Pages, "rows", res.Rows, "error", res.Err)
+			return res
+		}
+		deleted, err := s.store.CompletePhase(ctx, cp, loader.PassOptions{MaxDeleteShare: s.opts.MaxDeleteShare, AllowMassDelete: s.opts.AllowMassDelete})
+		res.SoftDeleted += deleted
+		if err != nil {
+			res.Err = fmt.Errorf("stream %s: complete pass: %w", stream, err)
+			return res
+		}
+	}
+	if err := s.store.FinishStream(ctx, stream); err != nil {
+		res.Err = fmt.Errorf("stream %s: %w", stream, err)
+		return res
+	}
+	res.Complete = true
+	log.Info("pass complete", "pages", res.Pages, "rows", res.Rows, "soft_deleted", res.SoftDeleted, "nul_replaced", res.NULs)
+	return res
+}
+
+// runPhase fetches the phase's pages from cp.PageToken on while the loader
+// commits the pages already fetched: pages that arrive while a batch commits
+// are merged into the next batch (at most BatchRows rows), and every batch is
+// committed together with the checkpoint that follows its last page.
+func (s *Syncer) runPhase(ctx context.Context, cp *loader.Checkpoint, ph phase, res *StreamResult) error {
+	fetchCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	pages := make(chan fetched, 4)
+	var fetchErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(pages)
+		for f, err := range ph.pages(fetchCtx, cp.PageToken) {
+			if err != nil {
+				fetchErr = err
+				return
+			}
+			select {
+			case pages <- f:
+			case <-fetchCtx.Done():
+				return
+			}
+		}
+	}()
+	commitErr := s.commitPages(ctx, cp, ph, pages, res)
+	stop()
+	for range pages { // let the fetcher exit
+	}
+	<-done
+	if commitErr != nil {
+		return commitErr
+	}
+	if fetchErr != nil {
+		return fmt.Errorf("fetch page %d: %w", cp.Pages+1, fetchErr)
+	}
+	return ctx.Err()
+}
+
+func (s *Syncer) commitPages(ctx context.Context, cp *loader.Checkpoint, ph phase, pages <-chan fetched, res *StreamResult) error {
+	for first := range pages {
+		batch := loader.Page{WithDates: ph.withDates}
+		rows, n, next := 0, 0, ""
+		add := func(f fetched) {
+			mergeRows(&batch, f.rows)
+			rows += f.n
+			n++
+			next = f.nextToken
+		}
+		add(first)
+	more:
+		for rows < s.opts.BatchRows {
+			select {
+			case f, ok := <-pages:
+				if !ok {
+					break more
+				}
+				add(f)
+			default:
+				break more
+			}
+		}
+		next2 := *cp
+		next2.PageToken = next
+		next2.Pages += int64(n)
+		next2.Rows += int64(rows)
+		batch.Checkpoint = next2
+		batch.SeenAt = s.opts.Now()
+		stats, err := s.store.CommitPage(ctx, batch)
+		if err != nil {
+			return fmt.Errorf("commit pages %d-%d: %w", cp.Pages+1, next2.Pages, err)
+		}
+		*cp = next2
+		res.Pages += int64(n)
+		res.Rows += stats.Rows
+		res.NULs += stats.NULsReplaced
+		s.log.Debug("batch committed", "stream", cp.Stream, "phase", cp.Phase, "pages", n, "rows", stats.Rows, "pass_pages", cp.Pages)
+	}
+	return nil
+}
+
+// mergeRows appends src's rows to dst.
+func mergeRows(dst *loader.Page, src loader.Page) {
+	dst.Persons = append(dst.Persons, src.Persons...)
+	dst.Organizations = append(dst.Organizations, src.Organizations...)
+	dst.Opportunities = append(dst.Opportunities, src.Opportunities...)
+}
