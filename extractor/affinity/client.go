@@ -24,18 +24,17 @@ const userAgent = "affinity-sync (+https://github.com/affinity-sync/affinity-syn
 
 // Client talks to the Affinity v1 API. It is safe for concurrent use.
 type Client struct {
-	base     string // scheme://host[/prefix], no trailing slash
-	auth     string // the Authorization header value
-	redact   redactor
-	http     *http.Client
-	log      *slog.Logger
-	limiter  *rate.Limiter // nil = no client-side limit
-	policy   retryPolicy
-	reserve  func(ctx context.Context) error
-	observe  func(RequestInfo)
-	sleep    func(ctx context.Context, d time.Duration) error
-	timeNow  func() time.Time
-	pageSize func(int) int
+	base    string // scheme://host[/prefix], no trailing slash
+	auth    string // the Authorization header value
+	redact  redactor
+	http    *http.Client
+	log     *slog.Logger
+	limiter *rate.Limiter // nil = no client-side limit
+	policy  retryPolicy
+	reserve func(ctx context.Context) error
+	observe func(RequestInfo)
+	sleep   func(ctx context.Context, d time.Duration) error
+	timeNow func() time.Time
 }
 
 // clientOptions collects what the options set; NewClient validates it.

@@ -1,0 +1,221 @@
+package affinity
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net/url"
+	"strconv"
+)
+
+const (
+	defaultPageSize = 500 // the v1 default and maximum for every paged endpoint used here
+	maxPageSize     = 500
+	// changesChunkCapacity bounds the field value changes held in memory at once.
+	changesChunkCapacity = 500
+)
+
+// Page is one page of a paged listing. Token is the token that fetched it ("" for the first
+// page); NextToken is the server's next_page_token, "" on the last page. A caller that
+// committed a page checkpoints NextToken and resumes later by passing it as PageToken.
+type Page[T any] struct {
+	Items     []T
+	Token     string
+	NextToken string
+}
+
+// PageQuery selects the page size (0 means 500; more than 500 is clamped to 500) and the
+// page to start from ("" = first).
+type PageQuery struct {
+	PageSize  int
+	PageToken string
+}
+
+func (q PageQuery) size() int {
+	if q.PageSize <= 0 || q.PageSize > maxPageSize {
+		return defaultPageSize
+	}
+	return q.PageSize
+}
+
+// PersonQuery pages through GET /persons. WithInteractionDates adds interaction dates but
+// makes Affinity omit persons without interactions.
+type PersonQuery struct {
+	PageQuery
+	WithInteractionDates bool
+}
+
+// OrganizationQuery pages through GET /organizations; see PersonQuery for
+// WithInteractionDates.
+type OrganizationQuery struct {
+	PageQuery
+	WithInteractionDates bool
+}
+
+// Persons pages through every person visible to the key.
+func (c *Client) Persons(ctx context.Context, q PersonQuery) iter.Seq2[Page[Person], error] {
+	params := url.Values{}
+	if q.WithInteractionDates {
+		params.Set("with_interaction_dates", "true")
+	}
+	return pages[Person](ctx, c, "/persons", "/persons", params, q.PageQuery, "persons", false)
+}
+
+// Organizations pages through every organization of the instance.
+func (c *Client) Organizations(ctx context.Context, q OrganizationQuery) iter.Seq2[Page[Organization], error] {
+	params := url.Values{}
+	if q.WithInteractionDates {
+		params.Set("with_interaction_dates", "true")
+	}
+	return pages[Organization](ctx, c, "/organizations", "/organizations", params, q.PageQuery, "organizations", false)
+}
+
+// Opportunities pages through every opportunity visible to the key.
+func (c *Client) Opportunities(ctx context.Context, q PageQuery) iter.Seq2[Page[Opportunity], error] {
+	return pages[Opportunity](ctx, c, "/opportunities", "/opportunities", url.Values{}, q, "opportunities", false)
+}
+
+// ListEntries pages through the entries of a list. It always sends page_size; a bare-array
+// answer is accepted as one last page.
+func (c *Client) ListEntries(ctx context.Context, listID int64, q PageQuery) iter.Seq2[Page[ListEntry], error] {
+	path := "/lists/" + strconv.FormatInt(listID, 10) + "/list-entries"
+	return pages[ListEntry](ctx, c, "/lists/{id}/list-entries", path, url.Values{}, q, "list_entries", true)
+}
+
+// Notes pages through every note visible to the key (GET /notes). A bare-array answer is
+// accepted as one last page.
+func (c *Client) Notes(ctx context.Context, q PageQuery) iter.Seq2[Page[Note], error] {
+	return pages[Note](ctx, c, "/notes", "/notes", url.Values{}, q, "notes", true)
+}
+
+// EntityFiles pages through the metadata of every file (GET /entity-files).
+func (c *Client) EntityFiles(ctx context.Context, q PageQuery) iter.Seq2[Page[EntityFile], error] {
+	return pages[EntityFile](ctx, c, "/entity-files", "/entity-files", url.Values{}, q, "entity_files", false)
+}
+
+// pages walks a token-paged listing. Every request carries the same params and page_size;
+// only page_token changes. It stops after yielding an error, on the last page, or when the
+// consumer stops.
+func pages[T any](ctx context.Context, c *Client, endpoint, path string, params url.Values, q PageQuery, key string, bareOK bool) iter.Seq2[Page[T], error] {
+	size := strconv.Itoa(q.size())
+	return func(yield func(Page[T], error) bool) {
+		token := q.PageToken
+		for {
+			query := url.Values{}
+			for k, v := range params {
+				query[k] = v
+			}
+			query.Set("page_size", size)
+			if token != "" {
+				query.Set("page_token", token)
+			}
+			page := Page[T]{Token: token}
+			err := c.get(ctx, request{endpoint: endpoint, path: path, query: query, pageToken: token},
+				func(body io.Reader) error {
+					items, next, err := decodePage[T](body, key, bareOK)
+					page.Items, page.NextToken = items, next
+					return err
+				})
+			if err != nil {
+				yield(Page[T]{Token: token}, err)
+				return
+			}
+			if page.NextToken != "" && page.NextToken == token {
+				yield(Page[T]{Token: token}, fmt.Errorf("list %s: server returned the same page token again", path))
+				return
+			}
+			if !yield(page, nil) || page.NextToken == "" {
+				return
+			}
+			token = page.NextToken
+		}
+	}
+}
+
+// decodePage reads {"<key>": [...], "next_page_token": ...} (other keys skipped) or, when
+// bareOK, a bare array (then there is no next page). It streams the body.
+func decodePage[T any](r io.Reader, key string, bareOK bool) (items []T, next string, err error) {
+	dec := json.NewDecoder(r)
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, "", err
+	}
+	switch tok {
+	case json.Delim('['):
+		if !bareOK {
+			return nil, "", errors.New("got a bare array, want an object")
+		}
+		items, err = decodeArrayRest[T](dec)
+		return items, "", err
+	case json.Delim('{'):
+	default:
+		return nil, "", fmt.Errorf("got %v, want an object", tok)
+	}
+	found := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, "", err
+		}
+		name, _ := tok.(string)
+		switch name {
+		case key:
+			if err := dec.Decode(&items); err != nil {
+				return nil, "", fmt.Errorf("%s: %w", key, err)
+			}
+			found = true
+		case "next_page_token":
+			var t *string
+			if err := dec.Decode(&t); err != nil {
+				return nil, "", fmt.Errorf("next_page_token: %w", err)
+			}
+			if t != nil {
+				next = *t
+			}
+		default:
+			var skip json.RawMessage
+			if err := dec.Decode(&skip); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, "", err
+	}
+	if !found {
+		return nil, "", fmt.Errorf("no %q key in the response", key)
+	}
+	return items, next, nil
+}
+
+// decodeArrayRest decodes the elements after an opening bracket and the closing bracket.
+func decodeArrayRest[T any](dec *json.Decoder) ([]T, error) {
+	items := []T{}
+	for dec.More() {
+		var item T
+		if err := dec.Decode(&item); err != nil {
+			return nil, fmt.Errorf("item %d: %w", len(items), err)
+		}
+		items = append(items, item)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+// decodeArray decodes a whole bare JSON array, element by element.
+func decodeArray[T any](r io.Reader) ([]T, error) {
+	dec := json.NewDecoder(r)
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if tok != json.Delim('[') {
+		return nil, fmt.Errorf("got %v, want an array", tok)
+	}
+	return decodeArrayRest[T](dec)
+}
