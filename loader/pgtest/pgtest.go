@@ -101,11 +101,7 @@ func (f *finder) newDatabase(t testing.TB) string {
 	t.Helper()
 	srv, err := f.acquire(t.Context())
 	if err != nil {
-		t.Fatalf("pgtest: no PostgreSQL server for tests: %v\n"+
-			"Get one of: TEST_DATABASE_URL=postgres://user@host:5432/postgres?sslmode=disable (a role that may CREATE DATABASE); "+
-			"a running Docker engine (DOCKER_HOST or /var/run/docker.sock); "+
-			"or the PostgreSQL server binaries (apt-get install postgresql, brew install postgresql) "+
-			"with initdb and pg_ctl on PATH or under %s", err, localpg.DefaultBinGlob)
+		t.Fatal(notFoundMessage(err))
 	}
 	name := databaseName(t.Name())
 	dbURL, err := withDatabase(srv.adminURL, name)
@@ -126,6 +122,15 @@ func (f *finder) newDatabase(t testing.TB) string {
 		}
 	})
 	return dbURL
+}
+
+// notFoundMessage says why no server was found and how to get one.
+func notFoundMessage(err error) string {
+	return fmt.Sprintf("pgtest: no PostgreSQL server for tests: %v\n"+
+		"Get one of: %s=postgres://user@host:5432/postgres?sslmode=disable (a role that may CREATE DATABASE); "+
+		"a running Docker engine (DOCKER_HOST or /var/run/docker.sock); "+
+		"or the PostgreSQL server binaries (apt-get install postgresql, brew install postgresql) "+
+		"with initdb and pg_ctl on PATH or under %s", err, EnvURL, localpg.DefaultBinGlob)
 }
 
 // acquire returns the server, finding or starting it on first use, and counts a reference.
@@ -169,10 +174,10 @@ func (f *finder) shutdown() error {
 	if f.srv == nil || f.srv.stop == nil {
 		return nil
 	}
-	err := f.srv.stop()
+	srv := f.srv
 	f.srv = nil
-	if err != nil {
-		return fmt.Errorf("stop %s server: %w", f.srv.how, err)
+	if err := srv.stop(); err != nil {
+		return fmt.Errorf("stop %s server: %w", srv.how, err)
 	}
 	return nil
 }

@@ -1,0 +1,151 @@
+package loader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// PhaseInteractionDates is the phase of the persons and organizations streams that reads the
+// with_interaction_dates listing.
+const PhaseInteractionDates = "interaction_dates"
+
+// MassDeleteError reports a soft delete the guard refused: nothing was deleted.
+type MassDeleteError struct {
+	Table       string
+	Scope       string // "" = the whole table; e.g. "list 123" for list entries
+	Live        int64
+	WouldDelete int64
+	MaxShare    float64
+}
+
+func (e *MassDeleteError) Error() string {
+	where := e.Table
+	if e.Scope != "" {
+		where += " (" + e.Scope + ")"
+	}
+	return fmt.Sprintf("mass delete guard: %s: a complete pass would soft-delete %d of %d live rows (%.1f%%), more than the %.1f%% allowed; nothing deleted (allow it once with --allow-mass-delete)",
+		where, e.WouldDelete, e.Live, 100*float64(e.WouldDelete)/float64(e.Live), 100*e.MaxShare)
+}
+
+// PassOptions tune the end-of-pass soft delete.
+type PassOptions struct {
+	MaxDeleteShare  float64 // share of a table's live rows a pass may soft-delete; ≥ 1 = no guard
+	AllowMassDelete bool    // pass the guard this time
+}
+
+// guardMinLive is the size below which a table is not guarded.
+const guardMinLive = 10
+
+// entityTables maps the entity streams to their table and field_values entity_type code.
+var entityTables = map[string]struct {
+	table      string
+	entityType int
+}{
+	"persons":       {"persons", 0},
+	"organizations": {"organizations", 1},
+	"opportunities": {"opportunities", 8},
+}
+
+// CompletePhase ends a phase that read all its pages, in one transaction, and saves cp with
+// PageToken "" (Rows and Pages as given). For phase "" of persons, organizations and
+// opportunities it soft-deletes the live rows the pass did not see (synced_at before
+// cp.PassStartedAt), with their field values, unless the guard refuses (*MassDeleteError,
+// nothing changed). For phase "interaction_dates" of persons and organizations it nulls the
+// seven *_at columns of live rows the dates listing did not return. It returns how many rows
+// were soft-deleted or had their dates cleared.
+func (s *Store) CompletePhase(ctx context.Context, cp Checkpoint, opts PassOptions) (int64, error) {
+	if cp.PassStartedAt.IsZero() {
+		return 0, fmt.Errorf("complete phase %q of %s: no pass in progress", cp.Phase, cp.Stream)
+	}
+	et, ok := entityTables[cp.Stream]
+	var run func(context.Context, pgx.Tx) (int64, error)
+	switch {
+	case ok && cp.Phase == "":
+		run = func(ctx context.Context, tx pgx.Tx) (int64, error) {
+			return s.softDeleteUnseen(ctx, tx, et.table, et.entityType, cp, opts)
+		}
+	case ok && cp.Phase == PhaseInteractionDates && et.entityType != 8:
+		run = func(ctx context.Context, tx pgx.Tx) (int64, error) {
+			return s.clearUnseenDates(ctx, tx, et.table, cp)
+		}
+	default:
+		return 0, fmt.Errorf("complete phase %q of %s: not a phase the loader knows", cp.Phase, cp.Stream)
+	}
+
+	var n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if n, err = run(ctx, tx); err != nil {
+			return err
+		}
+		cp.PageToken = ""
+		return s.saveCheckpoint(ctx, tx, cp)
+	})
+	if err != nil {
+		var mass *MassDeleteError
+		if errors.As(err, &mass) {
+			s.logger.Warn("soft delete refused by the mass delete guard", "table", mass.Table,
+				"live", mass.Live, "would_delete", mass.WouldDelete, "max_share", mass.MaxShare)
+		}
+		return 0, fmt.Errorf("complete phase %q of %s: %w", cp.Phase, cp.Stream, err)
+	}
+	s.logger.Info("phase complete", "stream", cp.Stream, "phase", cp.Phase, "affected", n)
+	return n, nil
+}
+
+// softDeleteUnseen soft-deletes the live rows of table not seen since the pass started, and
+// their field values, after checking the mass delete guard.
+func (s *Store) softDeleteUnseen(ctx context.Context, tx pgx.Tx, table string, entityType int, cp Checkpoint, opts PassOptions) (int64, error) {
+	var live, gone int64
+	err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE synced_at < $1)
+		FROM `+s.table(table)+` WHERE deleted_at IS NULL`, cp.PassStartedAt).Scan(&live, &gone)
+	if err != nil {
+		return 0, fmt.Errorf("count unseen %s: %w", table, err)
+	}
+	if gone == 0 {
+		return 0, nil
+	}
+	if guardRefuses(live, gone, opts) {
+		return 0, &MassDeleteError{Table: table, Live: live, WouldDelete: gone, MaxShare: opts.MaxDeleteShare}
+	}
+	var deleted int64
+	err = tx.QueryRow(ctx, `WITH gone AS (
+			UPDATE `+s.table(table)+` SET deleted_at = now()
+			WHERE deleted_at IS NULL AND synced_at < $1
+			RETURNING id
+		), values_gone AS (
+			UPDATE `+s.table("field_values")+` fv SET deleted_at = now()
+			FROM gone
+			WHERE fv.entity_type = $2 AND fv.entity_id = gone.id AND fv.deleted_at IS NULL
+		)
+		SELECT count(*) FROM gone`, cp.PassStartedAt, entityType).Scan(&deleted)
+	if err != nil {
+		return 0, fmt.Errorf("soft delete unseen %s: %w", table, err)
+	}
+	return deleted, nil
+}
+
+// guardRefuses applies the mass delete rule of design.md §6.
+func guardRefuses(live, wouldDelete int64, opts PassOptions) bool {
+	return live >= guardMinLive && opts.MaxDeleteShare < 1 && !opts.AllowMassDelete &&
+		float64(wouldDelete) > opts.MaxDeleteShare*float64(live)
+}
+
+// clearUnseenDates nulls the interaction dates of live rows the complete dates listing did not
+// return. Soft-deleted rows keep theirs.
+func (s *Store) clearUnseenDates(ctx context.Context, tx pgx.Tx, table string, cp Checkpoint) (int64, error) {
+	tag, err := tx.Exec(ctx, `UPDATE `+s.table(table)+` SET
+			first_email_at = NULL, last_email_at = NULL, first_event_at = NULL, last_event_at = NULL,
+			next_event_at = NULL, last_chat_message_at = NULL, last_interaction_at = NULL
+		WHERE deleted_at IS NULL
+		  AND (interaction_dates_synced_at IS NULL OR interaction_dates_synced_at < $1)
+		  AND num_nonnulls(first_email_at, last_email_at, first_event_at, last_event_at,
+		                   next_event_at, last_chat_message_at, last_interaction_at) > 0`, cp.PassStartedAt)
+	if err != nil {
+		return 0, fmt.Errorf("clear unseen interaction dates of %s: %w", table, err)
+	}
+	return tag.RowsAffected(), nil
+}

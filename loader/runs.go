@@ -1,0 +1,137 @@
+package loader
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// RunResult is the outcome of a run. Status is one of "running", "completed", "partial"
+// (every requested stream finished but --streams limited the run), "budget_spent", "failed".
+type RunResult struct {
+	Status          string
+	Streams         []string
+	Requests        int64
+	Rows            int64
+	NULsReplaced    int64
+	Error           string // must never carry the API key; the caller builds it
+	AllowMassDelete bool
+}
+
+// Run is a recorded run.
+type Run struct {
+	ID        int64
+	StartedAt time.Time
+	EndedAt   *time.Time
+	RunResult
+}
+
+// StartRun records a new run in status "running" and returns its id.
+func (s *Store) StartRun(ctx context.Context, streams []string) (int64, error) {
+	var c cleaner
+	var id int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO `+s.table("sync_runs")+` (status, streams)
+		VALUES ('running', $1) RETURNING id`, c.strs(streams)).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("start run: %w", err)
+	}
+	return id, nil
+}
+
+// FinishRun records the outcome of run id. The end time is now, unless the status is still
+// "running" (a progress update). Streams are replaced only when r.Streams is not nil.
+func (s *Store) FinishRun(ctx context.Context, id int64, r RunResult) error {
+	var c cleaner
+	var streams []string
+	if r.Streams != nil {
+		streams = c.strs(r.Streams)
+	}
+	var errText *string
+	if r.Error != "" {
+		e := c.str(r.Error)
+		errText = &e
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE `+s.table("sync_runs")+` SET
+			status = $2,
+			ended_at = CASE WHEN $2 = 'running' THEN NULL ELSE now() END,
+			streams = coalesce($3, streams),
+			requests = $4, rows_written = $5, nuls_replaced = $6, error = $7, allow_mass_delete = $8
+		WHERE id = $1`, id, r.Status, streams, r.Requests, r.Rows, r.NULsReplaced, errText, r.AllowMassDelete)
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", id, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("finish run %d: no such run", id)
+	}
+	return nil
+}
+
+// RecentRuns returns the newest n runs, newest first.
+func (s *Store) RecentRuns(ctx context.Context, n int) ([]Run, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, started_at, ended_at, status, streams, requests, rows_written,
+			nuls_replaced, coalesce(error, ''), allow_mass_delete
+		FROM `+s.table("sync_runs")+` ORDER BY started_at DESC, id DESC LIMIT $1`, max(n, 0))
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Run, error) {
+		var run Run
+		err := r.Scan(&run.ID, &run.StartedAt, &run.EndedAt, &run.Status, &run.Streams, &run.Requests,
+			&run.Rows, &run.NULsReplaced, &run.Error, &run.AllowMassDelete)
+		return run, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	return runs, nil
+}
+
+// TableCount is the size of one warehouse table.
+type TableCount struct {
+	Table   string
+	Live    int64 // rows with deleted_at null (every row for tables without deleted_at)
+	Deleted int64 // soft-deleted rows
+}
+
+// countedTables are the warehouse tables of design.md §4; true = has deleted_at.
+var countedTables = []struct {
+	name       string
+	softDelete bool
+}{
+	{"persons", true}, {"organizations", true}, {"opportunities", true}, {"lists", true},
+	{"list_entries", true}, {"fields", true}, {"dropdown_options", true}, {"field_values", true},
+	{"opportunity_persons", false}, {"opportunity_organizations", false}, {"organization_persons", false},
+	{"field_value_changes", false},
+}
+
+// TableCounts returns live and soft-deleted row counts of every warehouse table.
+func (s *Store) TableCounts(ctx context.Context) ([]TableCount, error) {
+	parts := make([]string, len(countedTables))
+	for i, t := range countedTables {
+		counts := `count(*), 0::bigint`
+		if t.softDelete {
+			counts = `count(*) FILTER (WHERE deleted_at IS NULL), count(*) FILTER (WHERE deleted_at IS NOT NULL)`
+		}
+		parts[i] = fmt.Sprintf(`SELECT %d, %s FROM %s`, i, counts, s.table(t.name))
+	}
+	rows, err := s.pool.Query(ctx, strings.Join(parts, " UNION ALL ")+" ORDER BY 1")
+	if err != nil {
+		return nil, fmt.Errorf("count tables: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (TableCount, error) {
+		var i int
+		var tc TableCount
+		if err := r.Scan(&i, &tc.Live, &tc.Deleted); err != nil {
+			return tc, err
+		}
+		tc.Table = countedTables[i].name
+		return tc, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count tables: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,189 @@
+package migrations_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/affinity-sync/affinity-sync/loader/pgtest"
+	"github.com/affinity-sync/affinity-sync/migrations"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// warehouseTables are the tables of design.md section 4 plus bookkeeping.
+var warehouseTables = []string{
+	"dropdown_options", "field_value_changes", "field_values", "fields", "goose_db_version",
+	"list_entries", "lists", "opportunities", "opportunity_organizations", "opportunity_persons",
+	"organization_persons", "organizations", "persons", "sync_checkpoints", "sync_runs",
+}
+
+func tablesIn(t *testing.T, conn *pgx.Conn, schema string) []string {
+	t.Helper()
+	rows, err := conn.Query(t.Context(), `SELECT table_name::text FROM information_schema.tables
+		WHERE table_schema = $1 ORDER BY 1`, schema)
+	require.NoError(t, err)
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	return names
+}
+
+func connect(t *testing.T, dbURL string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgx.Connect(t.Context(), dbURL)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
+}
+
+func TestUpDownUpStatus(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	conn := connect(t, dbURL)
+	ctx := t.Context()
+	const schema = "affinity"
+
+	require.NoError(t, migrations.Run(ctx, dbURL, schema, "up", nil, nil))
+	require.Equal(t, warehouseTables, tablesIn(t, conn, schema))
+	require.NoError(t, migrations.Run(ctx, dbURL, schema, "up", nil, nil), "up is idempotent")
+
+	var out bytes.Buffer
+	require.NoError(t, migrations.Run(ctx, dbURL, schema, "status", &out, nil))
+	require.Contains(t, out.String(), "00001_warehouse.sql")
+	require.Regexp(t, `1\s+applied`, out.String())
+
+	require.NoError(t, migrations.Run(ctx, dbURL, schema, "down", nil, nil))
+	require.Equal(t, []string{"goose_db_version"}, tablesIn(t, conn, schema))
+	out.Reset()
+	require.NoError(t, migrations.Run(ctx, dbURL, schema, "status", &out, nil))
+	require.Regexp(t, `1\s+pending`, out.String())
+	require.NoError(t, migrations.Run(ctx, dbURL, schema, "down", nil, nil), "down with nothing applied is a no-op")
+
+	require.NoError(t, migrations.Run(ctx, dbURL, schema, "up", nil, nil))
+	require.Equal(t, warehouseTables, tablesIn(t, conn, schema))
+	require.Equal(t, []string{}, tablesIn(t, conn, "public"), "nothing leaks into public")
+}
+
+func TestEveryTableAndColumnCommented(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	require.NoError(t, migrations.Run(t.Context(), dbURL, "wh", "up", nil, nil))
+	conn := connect(t, dbURL)
+	rows, err := conn.Query(t.Context(), `
+		SELECT c.relname || coalesce('.' || a.attname, '')
+		FROM pg_class c
+		JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'wh'
+		LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+		WHERE c.relkind = 'r' AND c.relname <> 'goose_db_version'
+		  AND col_description(c.oid, coalesce(a.attnum, 0)) IS NULL
+		  AND (a.attnum IS NOT NULL OR obj_description(c.oid, 'pg_class') IS NULL)`)
+	require.NoError(t, err)
+	missing, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Empty(t, missing, "tables/columns without COMMENT ON")
+}
+
+func TestContractColumnTypes(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	require.NoError(t, migrations.Run(t.Context(), dbURL, "affinity", "up", nil, nil))
+	conn := connect(t, dbURL)
+	tests := []struct{ table, column, typ string }{
+		{"persons", "id", "bigint"},
+		{"persons", "type", "smallint"},
+		{"persons", "emails", "ARRAY"},
+		{"persons", "last_interaction_at", "timestamp with time zone"},
+		{"persons", "interaction_dates_synced_at", "timestamp with time zone"},
+		{"organizations", "domains", "ARRAY"},
+		{"organizations", "global", "boolean"},
+		{"opportunities", "list_id", "bigint"},
+		{"lists", "type", "smallint"},
+		{"list_entries", "entity_type", "smallint"},
+		{"fields", "value_type", "smallint"},
+		{"dropdown_options", "rank", "integer"},
+		{"field_values", "value", "jsonb"},
+		{"field_values", "value_number", "numeric"},
+		{"field_values", "value_date", "timestamp with time zone"},
+		{"field_values", "deleted_at", "timestamp with time zone"},
+		{"field_value_changes", "changer_id", "bigint"},
+		{"field_value_changes", "action_type", "smallint"},
+		{"opportunity_persons", "person_id", "bigint"},
+		{"organization_persons", "organization_id", "bigint"},
+	}
+	for _, tt := range tests {
+		var got string
+		err := conn.QueryRow(t.Context(), `SELECT data_type FROM information_schema.columns
+			WHERE table_schema = 'affinity' AND table_name = $1 AND column_name = $2`, tt.table, tt.column).Scan(&got)
+		require.NoError(t, err, "%s.%s", tt.table, tt.column)
+		require.Equal(t, tt.typ, got, "%s.%s", tt.table, tt.column)
+	}
+	// field_value_changes is append-only: no deleted_at.
+	var n int
+	require.NoError(t, conn.QueryRow(t.Context(), `SELECT count(*) FROM information_schema.columns
+		WHERE table_schema = 'affinity' AND table_name = 'field_value_changes' AND column_name = 'deleted_at'`).Scan(&n))
+	require.Zero(t, n)
+}
+
+func TestHostileSchemaName(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	conn := connect(t, dbURL)
+	ctx := t.Context()
+	_, err := conn.Exec(ctx, `CREATE TABLE public.x (id int)`)
+	require.NoError(t, err)
+
+	for _, schema := range []string{`we"ird; drop table x`, `Mixed Case, with comma`, `$user2`, `a\\b`, `public'); drop table public.x; --`} {
+		require.NoError(t, migrations.Run(ctx, dbURL, schema, "up", nil, nil), schema)
+		require.Equal(t, warehouseTables, tablesIn(t, conn, schema), schema)
+		var out bytes.Buffer
+		require.NoError(t, migrations.Run(ctx, dbURL, schema, "status", &out, nil), schema)
+		require.Contains(t, out.String(), "applied")
+	}
+	require.Equal(t, []string{"x"}, tablesIn(t, conn, "public"), "public.x survives and nothing else lands in public")
+}
+
+func TestTwoSchemasIndependent(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	ctx := t.Context()
+	require.NoError(t, migrations.Run(ctx, dbURL, "one", "up", nil, nil))
+	require.NoError(t, migrations.Run(ctx, dbURL, "two", "up", nil, nil))
+	require.NoError(t, migrations.Run(ctx, dbURL, "one", "down", nil, nil))
+	conn := connect(t, dbURL)
+	require.Equal(t, []string{"goose_db_version"}, tablesIn(t, conn, "one"))
+	require.Equal(t, warehouseTables, tablesIn(t, conn, "two"))
+	require.NotEqual(t, migrations.LockID("one"), migrations.LockID("two"))
+}
+
+func TestValidateAndBadInput(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		schema  string
+		wantErr string
+	}{
+		{"affinity", ""},
+		{`we"ird; drop table x`, ""},
+		{strings.Repeat("é", 31), ""}, // 62 bytes
+		{"", "empty"},
+		{strings.Repeat("a", 64), "64 bytes"},
+		{"a\x00b", "NUL"},
+		{"$user", "search_path"},
+		{"pg_temp", "reserved"},
+		{"PG_x", "reserved"},
+		{"information_schema", "reserved"},
+	}
+	for _, tt := range tests {
+		err := migrations.Validate(tt.schema)
+		if tt.wantErr == "" {
+			require.NoError(t, err, tt.schema)
+		} else {
+			require.ErrorContains(t, err, tt.wantErr)
+		}
+	}
+	err := migrations.Run(t.Context(), "postgres://127.0.0.1:1/x", "affinity", "sideways", nil, nil)
+	require.ErrorContains(t, err, `unknown command "sideways"`)
+}
