@@ -30,7 +30,6 @@ type Store interface {
 	LoadCheckpoint(ctx context.Context, stream string) (loader.Checkpoint, error)
 	CommitPage(ctx context.Context, p loader.Page) (loader.PageStats, error)
 	CompletePhase(ctx context.Context, cp loader.Checkpoint, opts loader.PassOptions) (int64, error)
-	FinishStream(ctx context.Context, stream string) error
 }
 
 // Stream names (design.md section 4), in the order a run works through them.
@@ -46,9 +45,10 @@ const (
 	StreamOrganizationDetails = "organization_details"
 )
 
-// phaseInteractionDates is the second listing of persons and organizations,
-// with with_interaction_dates=true, that fills the seven *_at columns.
-const phaseInteractionDates = "interaction_dates"
+// commitTimeout bounds the commit of a batch that is finished after the run
+// was asked to stop.
+const commitTimeout = 30 * time.Second
+
 
 // Streams returns the names of the streams this build syncs, in run order.
 func Streams() []string {
@@ -198,7 +198,7 @@ func (s *Syncer) phases(stream string) ([]phase, error) {
 				})
 			}
 		}
-		return []phase{{name: "", pages: list(false)}, {name: phaseInteractionDates, withDates: true, pages: list(true)}}, nil
+		return []phase{{name: "", pages: list(false)}, {name: loader.PhaseInteractionDates, withDates: true, pages: list(true)}}, nil
 	case StreamOrganizations:
 		list := func(dates bool) func(context.Context, string) iter.Seq2[fetched, error] {
 			return func(ctx context.Context, token string) iter.Seq2[fetched, error] {
@@ -208,7 +208,7 @@ func (s *Syncer) phases(stream string) ([]phase, error) {
 				})
 			}
 		}
-		return []phase{{name: "", pages: list(false)}, {name: phaseInteractionDates, withDates: true, pages: list(true)}}, nil
+		return []phase{{name: "", pages: list(false)}, {name: loader.PhaseInteractionDates, withDates: true, pages: list(true)}}, nil
 	case StreamOpportunities:
 		return []phase{{name: "", pages: func(ctx context.Context, token string) iter.Seq2[fetched, error] {
 			q := affinity.PageQuery{PageSize: size, PageToken: token}
@@ -265,25 +265,24 @@ func (s *Syncer) runStream(ctx context.Context, stream string) StreamResult {
 		}
 		log.Info("pass resumed", "phase", cp.Phase, "pages_done", cp.Pages, "rows_done", cp.Rows)
 	}
-	for _, ph := range phases[start:] {
-		if cp.Phase != ph.name {
-			cp.Phase, cp.PageToken = ph.name, ""
-		}
+	for i, ph := range phases[start:] {
+		i += start
 		if err := s.runPhase(ctx, &cp, ph, &res); err != nil {
 			res.Err = fmt.Errorf("stream %s: %w", stream, err)
 			log.Warn("stream stopped", "phase", ph.name, "pages", res.Pages, "rows", res.Rows, "error", res.Err)
 			return res
 		}
-		deleted, err := s.store.CompletePhase(ctx, cp, loader.PassOptions{MaxDeleteShare: s.opts.MaxDeleteShare, AllowMassDelete: s.opts.AllowMassDelete})
+		end := loader.PassOptions{MaxDeleteShare: s.opts.MaxDeleteShare, AllowMassDelete: s.opts.AllowMassDelete, EndsPass: i == len(phases)-1}
+		if !end.EndsPass {
+			end.NextPhase = phases[i+1].name
+		}
+		deleted, err := s.store.CompletePhase(ctx, cp, end)
 		res.SoftDeleted += deleted
 		if err != nil {
 			res.Err = fmt.Errorf("stream %s: complete pass: %w", stream, err)
 			return res
 		}
-	}
-	if err := s.store.FinishStream(ctx, stream); err != nil {
-		res.Err = fmt.Errorf("stream %s: %w", stream, err)
-		return res
+		cp.Phase, cp.PageToken = end.NextPhase, ""
 	}
 	res.Complete = true
 	log.Info("pass complete", "pages", res.Pages, "rows", res.Rows, "soft_deleted", res.SoftDeleted, "nul_replaced", res.NULs)
@@ -297,7 +296,9 @@ func (s *Syncer) runStream(ctx context.Context, stream string) StreamResult {
 func (s *Syncer) runPhase(ctx context.Context, cp *loader.Checkpoint, ph phase, res *StreamResult) error {
 	fetchCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	pages := make(chan fetched, 4)
+	// Unbuffered: while a batch commits, the fetcher holds at most one page,
+	// so stopping wastes at most that page's request.
+	pages := make(chan fetched)
 	var fetchErr error
 	done := make(chan struct{})
 	go func() {
@@ -358,7 +359,11 @@ func (s *Syncer) commitPages(ctx context.Context, cp *loader.Checkpoint, ph phas
 		next2.Rows += int64(rows)
 		batch.Checkpoint = next2
 		batch.SeenAt = s.opts.Now()
-		stats, err := s.store.CommitPage(ctx, batch)
+		// A batch that was fetched is committed even when ctx ends meanwhile:
+		// its requests are spent already, and the commit is short.
+		commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+		stats, err := s.store.CommitPage(commitCtx, batch)
+		cancel()
 		if err != nil {
 			return fmt.Errorf("commit pages %d-%d: %w", cp.Pages+1, next2.Pages, err)
 		}
@@ -367,6 +372,9 @@ func (s *Syncer) commitPages(ctx context.Context, cp *loader.Checkpoint, ph phas
 		res.Rows += stats.Rows
 		res.NULs += stats.NULsReplaced
 		s.log.Debug("batch committed", "stream", cp.Stream, "phase", cp.Phase, "pages", n, "rows", stats.Rows, "pass_pages", cp.Pages)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 	}
 	return nil
 }

@@ -93,7 +93,11 @@ func (s *Store) saveCheckpoint(ctx context.Context, tx pgx.Tx, cp Checkpoint) er
 
 // FinishStream ends the stream's pass: no pass in progress, and the last complete pass ends now.
 func (s *Store) FinishStream(ctx context.Context, stream string) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO `+s.table("sync_checkpoints")+` (`+checkpointColumns+`, updated_at)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return s.finishStream(ctx, tx, stream) })
+}
+
+func (s *Store) finishStream(ctx context.Context, tx pgx.Tx, stream string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO `+s.table("sync_checkpoints")+` (`+checkpointColumns+`, updated_at)
 		VALUES ($1, '', '', NULL, 0, 0, now(), now())
 		ON CONFLICT (stream) DO UPDATE SET
 			phase = '', page_token = '', pass_started_at = NULL, pages = 0, rows_fetched = 0,

@@ -30,10 +30,16 @@ func (e *MassDeleteError) Error() string {
 		where, e.WouldDelete, e.Live, 100*float64(e.WouldDelete)/float64(e.Live), 100*e.MaxShare)
 }
 
-// PassOptions tune the end-of-pass soft delete.
+// PassOptions tune the end of a phase: the soft-delete guard, and where the
+// checkpoint goes next.
 type PassOptions struct {
 	MaxDeleteShare  float64 // share of a table's live rows a pass may soft-delete; ≥ 1 = no guard
 	AllowMassDelete bool    // pass the guard this time
+	// NextPhase is the phase the checkpoint moves to (from its first page),
+	// in the same transaction, unless EndsPass is set.
+	NextPhase string
+	// EndsPass ends the stream's pass in the same transaction, as FinishStream does.
+	EndsPass bool
 }
 
 // guardMinLive is the size below which a table is not guarded.
@@ -49,8 +55,9 @@ var entityTables = map[string]struct {
 	"opportunities": {"opportunities", 8},
 }
 
-// CompletePhase ends a phase that read all its pages, in one transaction, and saves cp with
-// PageToken "" (Rows and Pages as given). For phase "" of persons, organizations and
+// CompletePhase ends a phase that read all its pages, in one transaction, and moves the
+// checkpoint to the start of opts.NextPhase (Rows and Pages as given), or ends the pass when
+// opts.EndsPass is set, so a crash right after it never repeats the phase. For phase "" of persons, organizations and
 // opportunities it soft-deletes the live rows the pass did not see (synced_at before
 // cp.PassStartedAt), with their field values, unless the guard refuses (*MassDeleteError,
 // nothing changed). For phase "interaction_dates" of persons and organizations it nulls the
@@ -81,8 +88,12 @@ func (s *Store) CompletePhase(ctx context.Context, cp Checkpoint, opts PassOptio
 		if n, err = run(ctx, tx); err != nil {
 			return err
 		}
-		cp.PageToken = ""
-		return s.saveCheckpoint(ctx, tx, cp)
+		if opts.EndsPass {
+			return s.finishStream(ctx, tx, cp.Stream)
+		}
+		next := cp
+		next.Phase, next.PageToken = opts.NextPhase, ""
+		return s.saveCheckpoint(ctx, tx, next)
 	})
 	if err != nil {
 		var mass *MassDeleteError

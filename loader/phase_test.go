@@ -42,7 +42,7 @@ func TestCompletePhaseSoftDeletes(t *testing.T) {
 	require.NoError(t, err)
 	done := cp("persons", t1, "should-be-cleared")
 	done.Pages, done.Rows = 7, 3
-	n, err := e.store.CompletePhase(ctx, done, loader.PassOptions{MaxDeleteShare: 0.5})
+	n, err := e.store.CompletePhase(ctx, done, loader.PassOptions{MaxDeleteShare: 0.5, NextPhase: loader.PhaseInteractionDates})
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n)
 	require.Equal(t, int64(1), e.count(t, "persons", "deleted_at IS NOT NULL AND id = 4"))
@@ -52,6 +52,7 @@ func TestCompletePhaseSoftDeletes(t *testing.T) {
 	got, err := e.store.LoadCheckpoint(ctx, "persons")
 	require.NoError(t, err)
 	require.Equal(t, "", got.PageToken)
+	require.Equal(t, loader.PhaseInteractionDates, got.Phase, "the checkpoint moves to the next phase with the deletes")
 	require.Equal(t, int64(7), got.Pages)
 	require.True(t, t1.Equal(got.PassStartedAt))
 
@@ -181,7 +182,7 @@ func TestCompleteDatesPhase(t *testing.T) {
 
 	done := cp("persons", t1, "")
 	done.Phase = loader.PhaseInteractionDates
-	n, err := e.store.CompletePhase(ctx, done, loader.PassOptions{})
+	n, err := e.store.CompletePhase(ctx, done, loader.PassOptions{EndsPass: true})
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n, "only person 2 had dates to clear")
 	require.Equal(t, int64(1), e.count(t, "persons", "id = 1 AND last_email_at = $1 AND next_event_at = $1", when))
@@ -190,5 +191,7 @@ func TestCompleteDatesPhase(t *testing.T) {
 	require.Zero(t, e.count(t, "persons", "deleted_at IS NULL AND id <> 3 AND deleted_at IS NOT NULL"))
 	got, err := e.store.LoadCheckpoint(ctx, "persons")
 	require.NoError(t, err)
-	require.Equal(t, loader.PhaseInteractionDates, got.Phase)
+	require.True(t, got.PassStartedAt.IsZero(), "the last phase ends the pass in the same transaction")
+	require.Empty(t, got.Phase)
+	require.NotNil(t, got.LastCompletedAt)
 }

@@ -17,10 +17,10 @@ import (
 
 // fakeFlags are the workspace flags shared by fake-api and demo.
 type fakeFlags struct {
-	seed                                   int64
-	persons, organizations, opportunities  int
-	key                                    string
-	latency                                time.Duration
+	seed                                  int64
+	persons, organizations, opportunities int
+	key                                   string
+	latency                               time.Duration
 }
 
 func (f *fakeFlags) register(fs interface {
