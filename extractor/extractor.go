@@ -49,7 +49,6 @@ const (
 // was asked to stop.
 const commitTimeout = 30 * time.Second
 
-
 // Streams returns the names of the streams this build syncs, in run order.
 func Streams() []string {
 	return []string{StreamPersons, StreamOrganizations, StreamOpportunities}

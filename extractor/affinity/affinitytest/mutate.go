@@ -44,13 +44,15 @@ func insertSorted[T any](s []*T, v *T, id func(*T) int64) []*T {
 	return slices.Insert(s, i, v)
 }
 
-func personID(p *Person) int64            { return p.ID }
-func orgID(o *Organization) int64         { return o.ID }
-func oppID(o *Opportunity) int64          { return o.ID }
-func entryID(e *ListEntry) int64          { return e.ID }
-func valueID(v *FieldValue) int64         { return v.ID }
-func changeID(c *FieldValueChange) int64  { return c.ID }
-func removeID(s []int64, id int64) []int64 { return slices.DeleteFunc(s, func(v int64) bool { return v == id }) }
+func personID(p *Person) int64           { return p.ID }
+func orgID(o *Organization) int64        { return o.ID }
+func oppID(o *Opportunity) int64         { return o.ID }
+func entryID(e *ListEntry) int64         { return e.ID }
+func valueID(v *FieldValue) int64        { return v.ID }
+func changeID(c *FieldValueChange) int64 { return c.ID }
+func removeID(s []int64, id int64) []int64 {
+	return slices.DeleteFunc(s, func(v int64) bool { return v == id })
+}
 
 func addID(s []int64, id int64) []int64 {
 	if slices.Contains(s, id) {
