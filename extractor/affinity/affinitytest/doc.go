@@ -11,6 +11,10 @@
 //     rate-limit), enforces optional per-minute and monthly limits and counts requests;
 //   - fault injection (Faults, FailNext) for retry and robustness tests.
 //
+// Not modelled yet: notes (Config.Notes is accepted and ignored), interactions, entity files,
+// relationship strengths and webhooks. Deleting an entity removes its list entries, values and
+// history, but values of other entities that point at it (person/organization values) stay.
+//
 // The fake is built from the reference only; it does not import the real client, so it can
 // catch the client's mistakes. It is used by client tests, end-to-end tests, the demo and the
 // fake-api command, and by benchmarks with 100k persons: every paged request costs O(page).

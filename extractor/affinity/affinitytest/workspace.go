@@ -33,9 +33,9 @@ const (
 	ActionUpdate = 2
 )
 
-// Workspace is everything the fake serves. Slices are sorted by ID. Change it only through
-// Server.Mutate once a Server serves it (or before), and prefer the mutation helpers, which
-// keep it consistent.
+// Workspace is everything the fake serves. Slices are sorted by ID. Once a Server serves it,
+// change it only inside Server.Mutate. Prefer the mutation helpers, which keep it consistent;
+// after editing the slices directly, call Reindex before using a lookup or helper.
 type Workspace struct {
 	Tenant        Tenant
 	User          User // the API key's user; also an internal person in Persons
@@ -220,6 +220,10 @@ func (w *Workspace) index() *index {
 }
 
 func (w *Workspace) invalidate() { w.idx = nil }
+
+// Reindex refreshes the lookups after the exported slices were edited directly (the mutation
+// helpers and Server.Mutate do this themselves).
+func (w *Workspace) Reindex() { w.idx = buildIndex(w) }
 
 func buildIndex(w *Workspace) *index {
 	x := &index{
