@@ -271,6 +271,11 @@ func (c *Client) attempt(ctx context.Context, r request, target string, n int, d
 	if err != nil {
 		return 0, nil, fmt.Errorf("GET %s: build request: %w", r.path, c.redact.err(err))
 	}
+	// A body without GetBody makes the request non-replayable: net/http then never resends
+	// it on its own (it would after a reused connection broke before the answer), so every
+	// resend goes through decide, the reserve hook and the observer. The body is empty: the
+	// transport probes it and sends nothing.
+	req.Body = noReplay{}
 	req.Header.Set("Authorization", c.auth)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
@@ -303,6 +308,12 @@ func (c *Client) attempt(ctx context.Context, r request, target string, n int, d
 	c.report(info)
 	return resp.StatusCode, resp.Header, err
 }
+
+// noReplay is the empty request body that keeps net/http from replaying a request.
+type noReplay struct{}
+
+func (noReplay) Read([]byte) (int, error) { return 0, io.EOF }
+func (noReplay) Close() error             { return nil }
 
 func (c *Client) report(info RequestInfo) {
 	if c.observe != nil {

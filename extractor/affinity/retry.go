@@ -58,7 +58,9 @@ func (p retryPolicy) decide(attempt, status int, err error, h http.Header, now t
 	case status == http.StatusInternalServerError, status == http.StatusBadGateway,
 		status == http.StatusServiceUnavailable, status == http.StatusGatewayTimeout:
 		wait, reason = p.backoff(attempt), fmt.Sprintf("server error %d", status)
-		if server, named := serverWait(h, now); named && server > wait {
+		// Only Retry-After can ask for longer here: the per-minute reset header comes with
+		// every answer and says nothing about when the server is back.
+		if server, named := retryAfter(h, now); named && server > wait {
 			wait = min(server, p.max)
 		}
 	default:
@@ -84,16 +86,27 @@ func (p retryPolicy) backoff(attempt int) time.Duration {
 // serverWait is the wait a response asks for: Retry-After (seconds or an HTTP date), else
 // X-Ratelimit-Limit-User-Reset seconds. named is false when neither is usable.
 func serverWait(h http.Header, now time.Time) (wait time.Duration, named bool) {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
-			return seconds(s), true
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), 0), true
-		}
+	if wait, named := retryAfter(h, now); named {
+		return wait, true
 	}
 	if c := parseCount(h.Get(headerUserReset)); c.Known && !c.Unlimited && c.N >= 0 {
 		return seconds(c.N), true
+	}
+	return 0, false
+}
+
+// retryAfter reads Retry-After (seconds or an HTTP date); named is false when it is absent or
+// unusable.
+func retryAfter(h http.Header, now time.Time) (wait time.Duration, named bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil && s >= 0 {
+		return seconds(s), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
 	}
 	return 0, false
 }
