@@ -11,6 +11,7 @@ import (
 	"iter"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -23,6 +24,14 @@ type API interface {
 	Persons(ctx context.Context, q affinity.PersonQuery) iter.Seq2[affinity.Page[affinity.Person], error]
 	Organizations(ctx context.Context, q affinity.OrganizationQuery) iter.Seq2[affinity.Page[affinity.Organization], error]
 	Opportunities(ctx context.Context, q affinity.PageQuery) iter.Seq2[affinity.Page[affinity.Opportunity], error]
+	ListEntries(ctx context.Context, listID int64, q affinity.PageQuery) iter.Seq2[affinity.Page[affinity.ListEntry], error]
+	Lists(ctx context.Context) ([]affinity.List, error)
+	Fields(ctx context.Context, q affinity.FieldQuery) ([]affinity.Field, error)
+	PersonFields(ctx context.Context) ([]affinity.Field, error)
+	OrganizationFields(ctx context.Context) ([]affinity.Field, error)
+	FieldValues(ctx context.Context, sel affinity.EntitySelector) ([]affinity.FieldValue, error)
+	FieldValueChanges(ctx context.Context, q affinity.ChangeQuery) iter.Seq2[[]affinity.FieldValueChange, error]
+	Organization(ctx context.Context, id int64, withInteractionDates bool) (affinity.Organization, error)
 }
 
 // Store is what the streams need from the warehouse; *loader.Store satisfies it.
@@ -30,29 +39,17 @@ type Store interface {
 	LoadCheckpoint(ctx context.Context, stream string) (loader.Checkpoint, error)
 	CommitPage(ctx context.Context, p loader.Page) (loader.PageStats, error)
 	CompletePhase(ctx context.Context, cp loader.Checkpoint, opts loader.PassOptions) (int64, error)
+	FinishStream(ctx context.Context, stream string) error
+	LiveLists(ctx context.Context) ([]loader.List, error)
+	TrackedFields(ctx context.Context) ([]loader.Field, error)
+	FieldValueTypes(ctx context.Context) (map[int64]int, error)
+	ListedEntities(ctx context.Context, after loader.EntityKey, limit int, includeUnlisted bool) ([]loader.EntityKey, error)
+	OrganizationIDs(ctx context.Context, after int64, limit int) ([]int64, error)
 }
-
-// Stream names (design.md section 4), in the order a run works through them.
-const (
-	StreamLists               = "lists"
-	StreamFields              = "fields"
-	StreamPersons             = "persons"
-	StreamOrganizations       = "organizations"
-	StreamOpportunities       = "opportunities"
-	StreamListEntries         = "list_entries"
-	StreamFieldValueChanges   = "field_value_changes"
-	StreamFieldValues         = "field_values"
-	StreamOrganizationDetails = "organization_details"
-)
 
 // commitTimeout bounds the commit of a batch that is finished after the run
 // was asked to stop.
 const commitTimeout = 30 * time.Second
-
-// Streams returns the names of the streams this build syncs, in run order.
-func Streams() []string {
-	return []string{StreamPersons, StreamOrganizations, StreamOpportunities}
-}
 
 // Options tune a Syncer. Zero values take the defaults.
 type Options struct {
@@ -60,8 +57,13 @@ type Options struct {
 	BatchRows       int     // most rows committed in one transaction; default 5000
 	MaxDeleteShare  float64 // mass-delete guard (design.md section 6): 0 refuses every soft delete on tables of 10 rows or more, 1 turns it off
 	AllowMassDelete bool    // let this run pass the guard
-	Logger          *slog.Logger
-	Now             func() time.Time
+	// FieldValuesForUnlisted also fetches the field values of entities on no list.
+	FieldValuesForUnlisted bool
+	// Workers is how many per-entity requests (field values, organization
+	// details) may be in flight at once; default 4.
+	Workers int
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Syncer runs streams. It is safe for one Run at a time.
@@ -79,6 +81,9 @@ func New(api API, store Store, opts Options) *Syncer {
 	}
 	if opts.BatchRows <= 0 {
 		opts.BatchRows = 5000
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 4
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -146,9 +151,10 @@ func (r Result) Totals() (rows, nuls int64) {
 	return rows, nuls
 }
 
-// Run syncs the named streams (all of Streams() when names is empty).
-// Independent streams run concurrently; a failed stream does not stop the
-// others, but a spent budget stops them all at their next page boundary.
+// Run syncs the named streams (all of Streams() when names is empty), stage
+// by stage (see stageOf). The streams of a stage run concurrently; a failed
+// stream does not stop the others, but a spent budget stops them all at their
+// next page boundary, and the later stages do not start.
 func (s *Syncer) Run(ctx context.Context, names []string) Result {
 	if len(names) == 0 {
 		names = Streams()
@@ -157,18 +163,40 @@ func (s *Syncer) Run(ctx context.Context, names []string) Result {
 	defer cancel()
 
 	results := make([]StreamResult, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() {
-			res := s.runStream(ctx, name)
-			if errors.Is(res.Err, affinity.ErrBudgetSpent) {
-				cancel()
+	for stage := 0; stage <= maxStage(); stage++ {
+		var wg sync.WaitGroup
+		for i, name := range names {
+			if stageOf[name] != stage {
+				continue
 			}
-			results[i] = res
-		})
+			if ctx.Err() != nil {
+				results[i] = StreamResult{Stream: name, Err: fmt.Errorf("stream %s: not started: %w", name, context.Cause(ctx))}
+				continue
+			}
+			wg.Go(func() {
+				res := s.runStream(ctx, name)
+				if errors.Is(res.Err, affinity.ErrBudgetSpent) {
+					cancel()
+				}
+				results[i] = res
+			})
+		}
+		wg.Wait()
 	}
-	wg.Wait()
+	for i, name := range names {
+		if _, ok := stageOf[name]; !ok {
+			results[i] = StreamResult{Stream: name, Err: fmt.Errorf("unknown stream %q", name)}
+		}
+	}
 	return Result{Streams: results}
+}
+
+func maxStage() int {
+	m := 0
+	for _, st := range stageOf {
+		m = max(m, st)
+	}
+	return m
 }
 
 // phase is one listing of a stream: its pages, already converted to rows.
@@ -183,40 +211,6 @@ type fetched struct {
 	rows      loader.Page // only the row slices are set
 	n         int
 	nextToken string
-}
-
-func (s *Syncer) phases(stream string) ([]phase, error) {
-	size := s.opts.PageSize
-	switch stream {
-	case StreamPersons:
-		list := func(dates bool) func(context.Context, string) iter.Seq2[fetched, error] {
-			return func(ctx context.Context, token string) iter.Seq2[fetched, error] {
-				q := affinity.PersonQuery{PageQuery: affinity.PageQuery{PageSize: size, PageToken: token}, WithInteractionDates: dates}
-				return convertPages(s.api.Persons(ctx, q), func(p affinity.Person, out *loader.Page) {
-					out.Persons = append(out.Persons, personRow(p))
-				})
-			}
-		}
-		return []phase{{name: "", pages: list(false)}, {name: loader.PhaseInteractionDates, withDates: true, pages: list(true)}}, nil
-	case StreamOrganizations:
-		list := func(dates bool) func(context.Context, string) iter.Seq2[fetched, error] {
-			return func(ctx context.Context, token string) iter.Seq2[fetched, error] {
-				q := affinity.OrganizationQuery{PageQuery: affinity.PageQuery{PageSize: size, PageToken: token}, WithInteractionDates: dates}
-				return convertPages(s.api.Organizations(ctx, q), func(o affinity.Organization, out *loader.Page) {
-					out.Organizations = append(out.Organizations, organizationRow(o))
-				})
-			}
-		}
-		return []phase{{name: "", pages: list(false)}, {name: loader.PhaseInteractionDates, withDates: true, pages: list(true)}}, nil
-	case StreamOpportunities:
-		return []phase{{name: "", pages: func(ctx context.Context, token string) iter.Seq2[fetched, error] {
-			q := affinity.PageQuery{PageSize: size, PageToken: token}
-			return convertPages(s.api.Opportunities(ctx, q), func(o affinity.Opportunity, out *loader.Page) {
-				out.Opportunities = append(out.Opportunities, opportunityRow(o))
-			})
-		}}}, nil
-	}
-	return nil, fmt.Errorf("unknown stream %q", stream)
 }
 
 // convertPages maps an API page iterator to pages of warehouse rows.
@@ -241,14 +235,23 @@ func convertPages[T any](pages iter.Seq2[affinity.Page[T], error], add func(T, *
 func (s *Syncer) runStream(ctx context.Context, stream string) StreamResult {
 	res := StreamResult{Stream: stream}
 	log := s.log.With("stream", stream)
-	phases, err := s.phases(stream)
-	if err != nil {
-		res.Err = err
-		return res
-	}
 	cp, err := s.store.LoadCheckpoint(ctx, stream)
 	if err != nil {
 		res.Err = fmt.Errorf("stream %s: %w", stream, err)
+		return res
+	}
+	phases, err := s.phases(ctx, stream)
+	if err != nil {
+		res.Err = fmt.Errorf("stream %s: %w", stream, err)
+		return res
+	}
+	if len(phases) == 0 {
+		// Nothing to read (no lists, no tracked fields): the pass is complete.
+		if err := s.store.FinishStream(ctx, stream); err != nil {
+			res.Err = fmt.Errorf("stream %s: %w", stream, err)
+			return res
+		}
+		res.Complete = true
 		return res
 	}
 	start := 0
@@ -256,11 +259,13 @@ func (s *Syncer) runStream(ctx context.Context, stream string) StreamResult {
 		cp = loader.Checkpoint{Stream: stream, Phase: phases[0].name, PassStartedAt: s.opts.Now(), LastCompletedAt: cp.LastCompletedAt}
 		log.Info("pass started")
 	} else {
-		start = slices.IndexFunc(phases, func(p phase) bool { return p.name == cp.Phase })
-		if start < 0 {
-			// A checkpoint from another version of the stream: start the pass over.
-			start = 0
-			cp = loader.Checkpoint{Stream: stream, Phase: phases[0].name, PassStartedAt: s.opts.Now(), LastCompletedAt: cp.LastCompletedAt}
+		start = resumeIndex(phases, cp.Phase)
+		if start >= len(phases) {
+			// The phase it stopped in (a list, a field) is gone and none follows.
+			start = len(phases) - 1
+		}
+		if phases[start].name != cp.Phase {
+			cp.Phase, cp.PageToken = phases[start].name, ""
 		}
 		log.Info("pass resumed", "phase", cp.Phase, "pages_done", cp.Pages, "rows_done", cp.Rows)
 	}
@@ -271,7 +276,8 @@ func (s *Syncer) runStream(ctx context.Context, stream string) StreamResult {
 			log.Warn("stream stopped", "phase", ph.name, "pages", res.Pages, "rows", res.Rows, "error", res.Err)
 			return res
 		}
-		end := loader.PassOptions{MaxDeleteShare: s.opts.MaxDeleteShare, AllowMassDelete: s.opts.AllowMassDelete, EndsPass: i == len(phases)-1}
+		end := loader.PassOptions{MaxDeleteShare: s.opts.MaxDeleteShare, AllowMassDelete: s.opts.AllowMassDelete,
+			FieldValuesForUnlisted: s.opts.FieldValuesForUnlisted, EndsPass: i == len(phases)-1}
 		if !end.EndsPass {
 			end.NextPhase = phases[i+1].name
 		}
@@ -286,6 +292,25 @@ func (s *Syncer) runStream(ctx context.Context, stream string) StreamResult {
 	res.Complete = true
 	log.Info("pass complete", "pages", res.Pages, "rows", res.Rows, "soft_deleted", res.SoftDeleted, "nul_replaced", res.NULs)
 	return res
+}
+
+// resumeIndex finds where a pass that stopped in phase name continues: that
+// phase, or — when it is gone (a deleted list or field, named by its id) — the
+// first phase after it.
+func resumeIndex(phases []phase, name string) int {
+	if i := slices.IndexFunc(phases, func(p phase) bool { return p.name == name }); i >= 0 {
+		return i
+	}
+	id, err := strconv.ParseInt(name, 10, 64)
+	if err != nil {
+		return 0
+	}
+	for i, p := range phases {
+		if pid, err := strconv.ParseInt(p.name, 10, 64); err == nil && pid > id {
+			return i
+		}
+	}
+	return len(phases)
 }
 
 // runPhase fetches the phase's pages from cp.PageToken on while the loader
@@ -383,4 +408,10 @@ func mergeRows(dst *loader.Page, src loader.Page) {
 	dst.Persons = append(dst.Persons, src.Persons...)
 	dst.Organizations = append(dst.Organizations, src.Organizations...)
 	dst.Opportunities = append(dst.Opportunities, src.Opportunities...)
+	dst.Lists = append(dst.Lists, src.Lists...)
+	dst.ListEntries = append(dst.ListEntries, src.ListEntries...)
+	dst.Fields = append(dst.Fields, src.Fields...)
+	dst.EntityValues = append(dst.EntityValues, src.EntityValues...)
+	dst.Changes = append(dst.Changes, src.Changes...)
+	dst.OrganizationPersons = append(dst.OrganizationPersons, src.OrganizationPersons...)
 }

@@ -71,3 +71,84 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+func listRow(l affinity.List) loader.List {
+	return loader.List{ID: l.ID, Type: l.Type, Name: l.Name, Public: l.Public, OwnerID: l.OwnerID, CreatorID: l.CreatorID, ListSize: l.ListSize}
+}
+
+// listEntryRow takes the entry's entity type from the entry, or from its list
+// when Affinity leaves it out.
+func listEntryRow(e affinity.ListEntry, listType int) loader.ListEntry {
+	et := listType
+	if e.EntityType != nil {
+		et = *e.EntityType
+	}
+	created := e.CreatedAt
+	row := loader.ListEntry{ID: e.ID, ListID: e.ListID, EntityType: et, EntityID: e.EntityID, CreatorID: e.CreatorID}
+	if !created.IsZero() {
+		row.CreatedAt = &created
+	}
+	return row
+}
+
+func fieldRow(f affinity.Field) loader.Field {
+	row := loader.Field{ID: f.ID, Name: f.Name, ListID: f.ListID, EntityType: f.EntityType, ValueType: f.ValueType,
+		AllowsMultiple: f.AllowsMultiple, TrackChanges: f.TrackChanges, EnrichmentSource: f.EnrichmentSource,
+		Options: make([]loader.DropdownOption, 0, len(f.DropdownOptions))}
+	for _, o := range f.DropdownOptions {
+		row.Options = append(row.Options, loader.DropdownOption{ID: o.ID, Text: o.Text, Rank: o.Rank, Color: o.Color})
+	}
+	return row
+}
+
+func projection(v affinity.Value, valueType *int) loader.Projection {
+	if valueType == nil {
+		return loader.Projection{}
+	}
+	p := v.Project(*valueType)
+	return loader.Projection{Text: p.Text, Number: p.Number, Date: p.Date, EntityID: p.EntityID, OptionID: p.OptionID}
+}
+
+// rawValue is the value element as received; nil stands for JSON null.
+func rawValue(v affinity.Value) []byte {
+	if v.IsNull() {
+		return nil
+	}
+	return v.Raw
+}
+
+// entityValuesRow is an entity's complete set of values. A value's type is
+// the one it carries, else its field's (types, from the warehouse).
+func entityValuesRow(k loader.EntityKey, values []affinity.FieldValue, types map[int64]int) loader.EntityValues {
+	ev := loader.EntityValues{EntityType: k.Type, EntityID: k.ID, Values: make([]loader.FieldValue, 0, len(values))}
+	for _, v := range values {
+		vt := v.ValueType
+		if vt == nil {
+			if t, ok := types[v.FieldID]; ok {
+				vt = &t
+			}
+		}
+		row := loader.FieldValue{ID: v.ID, FieldID: v.FieldID, EntityType: k.Type, EntityID: k.ID, ListEntryID: v.ListEntryID,
+			ValueType: vt, Value: rawValue(v.Value), Projection: projection(v.Value, vt), UpdatedAt: v.UpdatedAt}
+		if !v.CreatedAt.IsZero() {
+			created := v.CreatedAt
+			row.CreatedAt = &created
+		}
+		ev.Values = append(ev.Values, row)
+	}
+	return ev
+}
+
+// changeRow keeps a change as received. It carries no value type of its own:
+// its projections follow its field's, and so does its entity type.
+func changeRow(c affinity.FieldValueChange, f loader.Field) loader.FieldValueChange {
+	vt := f.ValueType
+	row := loader.FieldValueChange{ID: c.ID, FieldID: c.FieldID, EntityType: f.EntityType, EntityID: c.EntityID,
+		ListEntryID: c.ListEntryID, ActionType: c.ActionType, ChangedAt: c.ChangedAt,
+		Value: rawValue(c.Value), Projection: projection(c.Value, &vt)}
+	if c.Changer != nil {
+		id := c.Changer.ID
+		row.ChangerID = &id
+	}
+	return row
+}

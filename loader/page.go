@@ -54,11 +54,24 @@ type Page struct {
 	Persons       []Person
 	Organizations []Organization
 	Opportunities []Opportunity // also replaces opportunity_persons/opportunity_organizations per opportunity
+	Lists         []List
+	ListEntries   []ListEntry
+	// Fields are upserted; each field's dropdown_options are replaced as a set: options not in
+	// Options get deleted_at, the ones present are upserted live.
+	Fields []Field
+	// EntityValues upserts each entity's values, then soft-deletes that entity's live values
+	// not in its set (list-entry values included).
+	EntityValues []EntityValues
+	// Changes are inserted once: a change already stored is never modified.
+	Changes             []FieldValueChange
+	OrganizationPersons []OrganizationPersons // replaces those organizations' person sets
 }
 
 // PageStats says what CommitPage wrote.
 type PageStats struct {
-	Rows         int64 // entity rows inserted or updated (after de-duplication by id)
+	// Rows counts rows written to every table: rows inserted or updated (after de-duplication
+	// by key), rows soft-deleted by a set replacement, association rows inserted.
+	Rows         int64
 	NULsReplaced int64 // NUL characters and invalid UTF-8 bytes replaced by U+FFFD
 }
 
@@ -76,8 +89,12 @@ func dateValues(d *InteractionDates, seenAt time.Time) []any {
 }
 
 // CommitPage writes the page's rows and its checkpoint in one transaction. Rows with the same
-// id inside the page are written once (the last one wins); a row written is live again
-// (deleted_at cleared). NULs and invalid UTF-8 are replaced and counted, never an error.
+// key inside the page are written once (the last one wins); a row written is live again
+// (deleted_at cleared). Fields are written before field values, so a value without its own
+// value type takes its field's from the same page or an earlier one. Field value changes are
+// inserted once and never modified. NULs, invalid UTF-8, and the \u0000 escapes and unpaired
+// surrogates jsonb rejects are replaced and counted, never an error; a Number projection that
+// is not a decimal is an error and nothing is written.
 func (s *Store) CommitPage(ctx context.Context, p Page) (PageStats, error) {
 	if p.SeenAt.IsZero() {
 		return PageStats{}, fmt.Errorf("commit page of %s: SeenAt is not set", p.Checkpoint.Stream)
@@ -90,9 +107,13 @@ func (s *Store) CommitPage(ctx context.Context, p Page) (PageStats, error) {
 	for i, o := range opps {
 		oppRows[i] = []any{o.ID, c.str(o.Name), o.ListID, p.SeenAt}
 	}
+	rest, err := warehouseRowsOf(&c, p)
+	if err != nil {
+		return PageStats{}, fmt.Errorf("commit page of %s: %w", p.Checkpoint.Stream, err)
+	}
 
 	var stats PageStats
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		personCols := []string{"id", "type", "first_name", "last_name", "primary_email", "emails", "synced_at"}
 		orgCols := []string{"id", "name", "domain", "domains", "crunchbase_uuid", "global", "synced_at"}
 		if p.WithDates {
@@ -112,9 +133,14 @@ func (s *Store) CommitPage(ctx context.Context, p Page) (PageStats, error) {
 			return fmt.Errorf("upsert opportunities page: %w", err)
 		}
 		stats.Rows += n
-		if err := s.replaceOpportunityAssociations(ctx, tx, opps); err != nil {
+		if n, err = s.replaceOpportunityAssociations(ctx, tx, opps); err != nil {
 			return fmt.Errorf("replace opportunity associations: %w", err)
 		}
+		stats.Rows += n
+		if n, err = s.commitWarehouseRows(ctx, tx, rest); err != nil {
+			return err
+		}
+		stats.Rows += n
 		return s.saveCheckpoint(ctx, tx, p.Checkpoint)
 	})
 	if err != nil {
@@ -150,88 +176,145 @@ func (s *Store) organizationRows(c *cleaner, orgs []Organization, seenAt time.Ti
 	return rows
 }
 
-// upsert copies rows into a temporary twin of the table and merges them by id in one
-// statement; rows written become live (deleted_at cleared). cols[0] must be "id".
+// merge is one bulk write: rows copied into a temporary twin of table, then merged by key in
+// one INSERT … SELECT DISTINCT ON … ON CONFLICT statement.
+type merge struct {
+	table string
+	keys  []string // the conflict key; cols must start with them
+	cols  []string
+	rows  [][]any
+	// appendOnly inserts new keys only (ON CONFLICT DO NOTHING) and has no deleted_at.
+	appendOnly bool
+	// prepare, when set, runs on the staged rows before the merge; its argument is the
+	// quoted name of the temporary table.
+	prepare func(tmp string) string
+}
+
+// upsert merges rows by id; rows written become live (deleted_at cleared). cols[0] must be "id".
 func (s *Store) upsert(ctx context.Context, tx pgx.Tx, table string, cols []string, rows [][]any) (int64, error) {
-	if len(rows) == 0 {
+	return s.merge(ctx, tx, merge{table: table, keys: []string{"id"}, cols: cols, rows: rows})
+}
+
+// merge runs m inside tx and returns how many rows it inserted or updated. Unless m is
+// append-only, every row written is live again (deleted_at cleared).
+func (s *Store) merge(ctx context.Context, tx pgx.Tx, m merge) (int64, error) {
+	if len(m.rows) == 0 {
 		return 0, nil
 	}
-	tmp := "_page_" + table
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+pgx.Identifier{tmp}.Sanitize()+
-		` (LIKE `+s.table(table)+`) ON COMMIT DROP`); err != nil {
+	tmpName := "_page_" + m.table
+	tmp := pgx.Identifier{"pg_temp", tmpName}.Sanitize()
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+pgx.Identifier{tmpName}.Sanitize()+
+		` (LIKE `+s.table(m.table)+`) ON COMMIT DROP`); err != nil {
 		return 0, fmt.Errorf("create temp table: %w", err)
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", tmp}, cols, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", tmpName}, m.cols, pgx.CopyFromRows(m.rows)); err != nil {
 		return 0, fmt.Errorf("copy rows: %w", err)
 	}
-	quoted := make([]string, len(cols))
-	sets := make([]string, 0, len(cols))
-	for i, col := range cols {
+	if m.prepare != nil {
+		if _, err := tx.Exec(ctx, m.prepare(tmp)); err != nil {
+			return 0, fmt.Errorf("prepare rows: %w", err)
+		}
+	}
+	quoted := make([]string, len(m.cols))
+	sets := make([]string, 0, len(m.cols))
+	for i, col := range m.cols {
 		quoted[i] = pgx.Identifier{col}.Sanitize()
-		if col != "id" {
+		if i >= len(m.keys) {
 			sets = append(sets, quoted[i]+" = EXCLUDED."+quoted[i])
 		}
 	}
+	keys := strings.Join(quoted[:len(m.keys)], ", ")
 	list := strings.Join(quoted, ", ")
-	tag, err := tx.Exec(ctx, `INSERT INTO `+s.table(table)+` (`+list+`, deleted_at)
-		SELECT DISTINCT ON (id) `+list+`, NULL::timestamptz FROM `+pgx.Identifier{"pg_temp", tmp}.Sanitize()+` ORDER BY id
-		ON CONFLICT (id) DO UPDATE SET `+strings.Join(sets, ", ")+`, deleted_at = NULL`)
+	var sql string
+	if m.appendOnly {
+		sql = `INSERT INTO ` + s.table(m.table) + ` (` + list + `)
+		SELECT DISTINCT ON (` + keys + `) ` + list + ` FROM ` + tmp + ` ORDER BY ` + keys + `
+		ON CONFLICT (` + keys + `) DO NOTHING`
+	} else {
+		sql = `INSERT INTO ` + s.table(m.table) + ` (` + list + `, deleted_at)
+		SELECT DISTINCT ON (` + keys + `) ` + list + `, NULL::timestamptz FROM ` + tmp + ` ORDER BY ` + keys + `
+		ON CONFLICT (` + keys + `) DO UPDATE SET ` + strings.Join(append(sets, "deleted_at = NULL"), ", ")
+	}
+	tag, err := tx.Exec(ctx, sql)
 	if err != nil {
 		return 0, fmt.Errorf("merge rows: %w", err)
 	}
 	return tag.RowsAffected(), nil
 }
 
-// replaceOpportunityAssociations replaces the person and organization sets of each opportunity.
-func (s *Store) replaceOpportunityAssociations(ctx context.Context, tx pgx.Tx, opps []Opportunity) error {
+// association is the rows of one association table for a set of parents: every parent's
+// rows are replaced by the (parent, child) pairs given.
+type association struct {
+	table, parentCol, childCol string
+	parentIDs                  []int64 // every parent whose set is replaced, even to an empty one
+	parents, children          []int64 // the pairs, element by element
+}
+
+// replaceOpportunityAssociations replaces the sets of the opportunities' persons and organizations, and
+// returns how many association rows it wrote.
+func (s *Store) replaceOpportunityAssociations(ctx context.Context, tx pgx.Tx, opps []Opportunity) (int64, error) {
 	if len(opps) == 0 {
-		return nil
+		return 0, nil
 	}
-	ids := make([]int64, len(opps))
-	var oppP, personIDs, oppO, orgIDs []int64
-	for i, o := range opps {
-		ids[i] = o.ID
+	persons := association{table: "opportunity_persons", parentCol: "opportunity_id", childCol: "person_id"}
+	orgs := association{table: "opportunity_organizations", parentCol: "opportunity_id", childCol: "organization_id"}
+	for _, o := range opps {
+		persons.parentIDs = append(persons.parentIDs, o.ID)
+		orgs.parentIDs = append(orgs.parentIDs, o.ID)
 		for _, p := range o.PersonIDs {
-			oppP, personIDs = append(oppP, o.ID), append(personIDs, p)
+			persons.parents, persons.children = append(persons.parents, o.ID), append(persons.children, p)
 		}
 		for _, org := range o.OrganizationIDs {
-			oppO, orgIDs = append(oppO, o.ID), append(orgIDs, org)
+			orgs.parents, orgs.children = append(orgs.parents, o.ID), append(orgs.children, org)
 		}
 	}
-	for _, a := range []struct {
-		table, column string
-		parents, ids  []int64
-	}{
-		{"opportunity_persons", "person_id", oppP, personIDs},
-		{"opportunity_organizations", "organization_id", oppO, orgIDs},
-	} {
-		if _, err := tx.Exec(ctx, `DELETE FROM `+s.table(a.table)+` WHERE opportunity_id = ANY($1)`, ids); err != nil {
-			return fmt.Errorf("delete %s: %w", a.table, err)
+	var n int64
+	for _, a := range []association{persons, orgs} {
+		written, err := s.replaceAssociation(ctx, tx, a)
+		if err != nil {
+			return 0, err
 		}
-		if len(a.ids) == 0 {
-			continue
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO `+s.table(a.table)+` (opportunity_id, `+a.column+`)
-			SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING`, a.parents, a.ids); err != nil {
-			return fmt.Errorf("insert %s: %w", a.table, err)
-		}
+		n += written
 	}
-	return nil
+	return n, nil
+}
+
+// replaceAssociation deletes the parents' rows and inserts the pairs given (duplicates once).
+func (s *Store) replaceAssociation(ctx context.Context, tx pgx.Tx, a association) (int64, error) {
+	if len(a.parentIDs) == 0 {
+		return 0, nil
+	}
+	parent, child := pgx.Identifier{a.parentCol}.Sanitize(), pgx.Identifier{a.childCol}.Sanitize()
+	if _, err := tx.Exec(ctx, `DELETE FROM `+s.table(a.table)+` WHERE `+parent+` = ANY($1)`, a.parentIDs); err != nil {
+		return 0, fmt.Errorf("delete %s: %w", a.table, err)
+	}
+	if len(a.children) == 0 {
+		return 0, nil
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO `+s.table(a.table)+` (`+parent+`, `+child+`)
+		SELECT * FROM unnest($1::bigint[], $2::bigint[]) ON CONFLICT DO NOTHING`, a.parents, a.children)
+	if err != nil {
+		return 0, fmt.Errorf("insert %s: %w", a.table, err)
+	}
+	return tag.RowsAffected(), nil
 }
 
 // lastByID keeps one element per id, the last one given, in order of first appearance.
-func lastByID[T any](xs []T, id func(T) int64) []T {
+func lastByID[T any](xs []T, id func(T) int64) []T { return lastByKey(xs, id) }
+
+// lastByKey keeps one element per key, the last one given, in order of first appearance.
+func lastByKey[T any, K comparable](xs []T, key func(T) K) []T {
 	if len(xs) < 2 {
 		return xs
 	}
-	pos := make(map[int64]int, len(xs))
+	pos := make(map[K]int, len(xs))
 	out := make([]T, 0, len(xs))
 	for _, x := range xs {
-		if i, ok := pos[id(x)]; ok {
+		if i, ok := pos[key(x)]; ok {
 			out[i] = x
 			continue
 		}
-		pos[id(x)] = len(out)
+		pos[key(x)] = len(out)
 		out = append(out, x)
 	}
 	return out

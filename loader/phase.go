@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -40,6 +41,9 @@ type PassOptions struct {
 	NextPhase string
 	// EndsPass ends the stream's pass in the same transaction, as FinishStream does.
 	EndsPass bool
+	// FieldValuesForUnlisted keeps the field values of entities on no live list entry when the
+	// field_values pass completes (sync.field_values_for_unlisted).
+	FieldValuesForUnlisted bool
 }
 
 // guardMinLive is the size below which a table is not guarded.
@@ -57,33 +61,35 @@ var entityTables = map[string]struct {
 
 // CompletePhase ends a phase that read all its pages, in one transaction, and moves the
 // checkpoint to the start of opts.NextPhase (Rows and Pages as given), or ends the pass when
-// opts.EndsPass is set, so a crash right after it never repeats the phase. For phase "" of persons, organizations and
-// opportunities it soft-deletes the live rows the pass did not see (synced_at before
-// cp.PassStartedAt), with their field values, unless the guard refuses (*MassDeleteError,
-// nothing changed). For phase "interaction_dates" of persons and organizations it nulls the
-// seven *_at columns of live rows the dates listing did not return. It returns how many rows
-// were soft-deleted or had their dates cleared.
+// opts.EndsPass is set, so a crash right after it never repeats the phase. What else it does
+// depends on the stream and phase (design.md §4, §6); soft deletes take the live rows the pass
+// did not see (synced_at before cp.PassStartedAt), unless the guard refuses (*MassDeleteError,
+// nothing changed, the checkpoint stays):
+//   - persons, organizations, opportunities, phase "": soft-delete unseen rows and their
+//     field values;
+//   - persons, organizations, phase "interaction_dates": null the seven *_at columns of live
+//     rows the dates listing did not return;
+//   - lists, phase "": soft-delete unseen lists, their live entries and those entries' values;
+//   - fields, phase "": soft-delete unseen fields and their dropdown options;
+//   - list_entries, phase = a list id in decimal: soft-delete that list's unseen entries
+//     (guarded per list) and their values;
+//   - field_values, phase "": unless opts.FieldValuesForUnlisted, soft-delete the live values
+//     of entities on no live list entry;
+//   - field_value_changes and organization_details, any phase: nothing besides the checkpoint.
+//
+// It returns how many rows of the stream's own table were soft-deleted or had their dates
+// cleared (cascaded rows are not counted).
 func (s *Store) CompletePhase(ctx context.Context, cp Checkpoint, opts PassOptions) (int64, error) {
 	if cp.PassStartedAt.IsZero() {
 		return 0, fmt.Errorf("complete phase %q of %s: no pass in progress", cp.Phase, cp.Stream)
 	}
-	et, ok := entityTables[cp.Stream]
-	var run func(context.Context, pgx.Tx) (int64, error)
-	switch {
-	case ok && cp.Phase == "":
-		run = func(ctx context.Context, tx pgx.Tx) (int64, error) {
-			return s.softDeleteUnseen(ctx, tx, et.table, et.entityType, cp, opts)
-		}
-	case ok && cp.Phase == PhaseInteractionDates && et.entityType != 8:
-		run = func(ctx context.Context, tx pgx.Tx) (int64, error) {
-			return s.clearUnseenDates(ctx, tx, et.table, cp)
-		}
-	default:
-		return 0, fmt.Errorf("complete phase %q of %s: not a phase the loader knows", cp.Phase, cp.Stream)
+	run, err := s.phaseEnd(cp, opts)
+	if err != nil {
+		return 0, fmt.Errorf("complete phase %q of %s: %w", cp.Phase, cp.Stream, err)
 	}
 
 	var n int64
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
 		if n, err = run(ctx, tx); err != nil {
 			return err
@@ -98,7 +104,7 @@ func (s *Store) CompletePhase(ctx context.Context, cp Checkpoint, opts PassOptio
 	if err != nil {
 		var mass *MassDeleteError
 		if errors.As(err, &mass) {
-			s.logger.Warn("soft delete refused by the mass delete guard", "table", mass.Table,
+			s.logger.Warn("soft delete refused by the mass delete guard", "table", mass.Table, "scope", mass.Scope,
 				"live", mass.Live, "would_delete", mass.WouldDelete, "max_share", mass.MaxShare)
 		}
 		return 0, fmt.Errorf("complete phase %q of %s: %w", cp.Phase, cp.Stream, err)
@@ -107,20 +113,51 @@ func (s *Store) CompletePhase(ctx context.Context, cp Checkpoint, opts PassOptio
 	return n, nil
 }
 
+// phaseEnd returns the work of the end of cp's phase, run inside CompletePhase's transaction.
+func (s *Store) phaseEnd(cp Checkpoint, opts PassOptions) (func(context.Context, pgx.Tx) (int64, error), error) {
+	nothing := func(context.Context, pgx.Tx) (int64, error) { return 0, nil }
+	et, isEntity := entityTables[cp.Stream]
+	switch {
+	case isEntity && cp.Phase == "":
+		return func(ctx context.Context, tx pgx.Tx) (int64, error) {
+			return s.softDeleteUnseen(ctx, tx, et.table, et.entityType, cp, opts)
+		}, nil
+	case isEntity && cp.Phase == PhaseInteractionDates && et.entityType != 8:
+		return func(ctx context.Context, tx pgx.Tx) (int64, error) {
+			return s.clearUnseenDates(ctx, tx, et.table, cp)
+		}, nil
+	case cp.Stream == "lists" && cp.Phase == "":
+		return func(ctx context.Context, tx pgx.Tx) (int64, error) { return s.softDeleteUnseenLists(ctx, tx, cp, opts) }, nil
+	case cp.Stream == "fields" && cp.Phase == "":
+		return func(ctx context.Context, tx pgx.Tx) (int64, error) {
+			return s.softDeleteUnseenFields(ctx, tx, cp, opts)
+		}, nil
+	case cp.Stream == "list_entries":
+		listID, err := strconv.ParseInt(cp.Phase, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("phase is not a list id: %w", err)
+		}
+		return func(ctx context.Context, tx pgx.Tx) (int64, error) {
+			return s.softDeleteUnseenEntries(ctx, tx, listID, cp, opts)
+		}, nil
+	case cp.Stream == "field_values" && cp.Phase == "":
+		if opts.FieldValuesForUnlisted {
+			return nothing, nil
+		}
+		return func(ctx context.Context, tx pgx.Tx) (int64, error) { return s.softDeleteUnlistedValues(ctx, tx, opts) }, nil
+	case cp.Stream == "field_value_changes", cp.Stream == "organization_details":
+		return nothing, nil
+	}
+	return nil, errors.New("not a phase the loader knows")
+}
+
 // softDeleteUnseen soft-deletes the live rows of table not seen since the pass started, and
 // their field values, after checking the mass delete guard.
 func (s *Store) softDeleteUnseen(ctx context.Context, tx pgx.Tx, table string, entityType int, cp Checkpoint, opts PassOptions) (int64, error) {
-	var live, gone int64
-	err := tx.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE synced_at < $1)
-		FROM `+s.table(table)+` WHERE deleted_at IS NULL`, cp.PassStartedAt).Scan(&live, &gone)
-	if err != nil {
-		return 0, fmt.Errorf("count unseen %s: %w", table, err)
-	}
-	if gone == 0 {
-		return 0, nil
-	}
-	if guardRefuses(live, gone, opts) {
-		return 0, &MassDeleteError{Table: table, Live: live, WouldDelete: gone, MaxShare: opts.MaxDeleteShare}
+	gone, err := guard(ctx, tx, table, "", `SELECT count(*), count(*) FILTER (WHERE synced_at < $1)
+		FROM `+s.table(table)+` WHERE deleted_at IS NULL`, opts, cp.PassStartedAt)
+	if err != nil || gone == 0 {
+		return 0, err
 	}
 	var deleted int64
 	err = tx.QueryRow(ctx, `WITH gone AS (

@@ -1,6 +1,7 @@
 // Package loader holds every SQL statement of the program outside migrations: page upserts
 // with their checkpoints in one transaction, end-of-pass soft deletes and their guard, run
-// records, and the counts that status and the demo print. All statements name their tables
+// records, the small keyset-paged reads the streams plan from, and the counts that status
+// and the demo print. All statements name their tables
 // through the quoted schema identifier, so any schema name (even a hostile one) is harmless.
 package loader
 

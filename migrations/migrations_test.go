@@ -3,6 +3,7 @@ package migrations_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,11 +16,21 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// warehouseTables are the tables of design.md section 4 plus bookkeeping.
+// warehouseTables are the tables of design.md section 4 plus bookkeeping (migration 1).
 var warehouseTables = []string{
 	"dropdown_options", "field_value_changes", "field_values", "fields", "goose_db_version",
 	"list_entries", "lists", "opportunities", "opportunity_organizations", "opportunity_persons",
 	"organization_persons", "organizations", "persons", "sync_checkpoints", "sync_runs",
+}
+
+// warehouseViews are the views of design.md section 4 (migration 2).
+var warehouseViews = []string{"field_history", "list_entry_values", "stage_durations"}
+
+// everything is what information_schema.tables lists after all migrations: tables and views.
+func everything() []string {
+	all := append(slices.Clone(warehouseTables), warehouseViews...)
+	slices.Sort(all)
+	return all
 }
 
 func tablesIn(t *testing.T, conn *pgx.Conn, schema string) []string {
@@ -48,23 +59,28 @@ func TestUpDownUpStatus(t *testing.T) {
 	const schema = "affinity"
 
 	require.NoError(t, migrations.Run(ctx, dbURL, schema, "up", nil, nil))
-	require.Equal(t, warehouseTables, tablesIn(t, conn, schema))
+	require.Equal(t, everything(), tablesIn(t, conn, schema))
 	require.NoError(t, migrations.Run(ctx, dbURL, schema, "up", nil, nil), "up is idempotent")
 
 	var out bytes.Buffer
 	require.NoError(t, migrations.Run(ctx, dbURL, schema, "status", &out, nil))
 	require.Contains(t, out.String(), "00001_warehouse.sql")
+	require.Contains(t, out.String(), "00002_views.sql")
 	require.Regexp(t, `1\s+applied`, out.String())
+	require.Regexp(t, `2\s+applied`, out.String())
 
+	require.NoError(t, migrations.Run(ctx, dbURL, schema, "down", nil, nil))
+	require.Equal(t, warehouseTables, tablesIn(t, conn, schema), "one step down drops the views only")
 	require.NoError(t, migrations.Run(ctx, dbURL, schema, "down", nil, nil))
 	require.Equal(t, []string{"goose_db_version"}, tablesIn(t, conn, schema))
 	out.Reset()
 	require.NoError(t, migrations.Run(ctx, dbURL, schema, "status", &out, nil))
 	require.Regexp(t, `1\s+pending`, out.String())
+	require.Regexp(t, `2\s+pending`, out.String())
 	require.NoError(t, migrations.Run(ctx, dbURL, schema, "down", nil, nil), "down with nothing applied is a no-op")
 
 	require.NoError(t, migrations.Run(ctx, dbURL, schema, "up", nil, nil))
-	require.Equal(t, warehouseTables, tablesIn(t, conn, schema))
+	require.Equal(t, everything(), tablesIn(t, conn, schema))
 	require.Equal(t, []string{}, tablesIn(t, conn, "public"), "nothing leaks into public")
 }
 
@@ -78,13 +94,13 @@ func TestEveryTableAndColumnCommented(t *testing.T) {
 		FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'wh'
 		LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-		WHERE c.relkind = 'r' AND c.relname <> 'goose_db_version'
+		WHERE c.relkind IN ('r', 'v') AND c.relname <> 'goose_db_version'
 		  AND col_description(c.oid, coalesce(a.attnum, 0)) IS NULL
 		  AND (a.attnum IS NOT NULL OR obj_description(c.oid, 'pg_class') IS NULL)`)
 	require.NoError(t, err)
 	missing, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(t, err)
-	require.Empty(t, missing, "tables/columns without COMMENT ON")
+	require.Empty(t, missing, "tables, views or columns without COMMENT ON")
 }
 
 func TestContractColumnTypes(t *testing.T) {
@@ -138,7 +154,7 @@ func TestHostileSchemaName(t *testing.T) {
 
 	for _, schema := range []string{`we"ird; drop table x`, `Mixed Case, with comma`, `$user2`, `a\\b`, `public'); drop table public.x; --`} {
 		require.NoError(t, migrations.Run(ctx, dbURL, schema, "up", nil, nil), schema)
-		require.Equal(t, warehouseTables, tablesIn(t, conn, schema), schema)
+		require.Equal(t, everything(), tablesIn(t, conn, schema), schema)
 		var out bytes.Buffer
 		require.NoError(t, migrations.Run(ctx, dbURL, schema, "status", &out, nil), schema)
 		require.Contains(t, out.String(), "applied")
@@ -153,9 +169,10 @@ func TestTwoSchemasIndependent(t *testing.T) {
 	require.NoError(t, migrations.Run(ctx, dbURL, "one", "up", nil, nil))
 	require.NoError(t, migrations.Run(ctx, dbURL, "two", "up", nil, nil))
 	require.NoError(t, migrations.Run(ctx, dbURL, "one", "down", nil, nil))
+	require.NoError(t, migrations.Run(ctx, dbURL, "one", "down", nil, nil))
 	conn := connect(t, dbURL)
 	require.Equal(t, []string{"goose_db_version"}, tablesIn(t, conn, "one"))
-	require.Equal(t, warehouseTables, tablesIn(t, conn, "two"))
+	require.Equal(t, everything(), tablesIn(t, conn, "two"))
 	require.NotEqual(t, migrations.LockID("one"), migrations.LockID("two"))
 }
 
@@ -186,4 +203,34 @@ func TestValidateAndBadInput(t *testing.T) {
 	}
 	err := migrations.Run(t.Context(), "postgres://127.0.0.1:1/x", "affinity", "sideways", nil, nil)
 	require.ErrorContains(t, err, `unknown command "sideways"`)
+}
+
+func TestViewContractColumns(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	require.NoError(t, migrations.Run(t.Context(), dbURL, "affinity", "up", nil, nil))
+	conn := connect(t, dbURL)
+	tests := []struct {
+		view    string
+		columns []string
+	}{
+		{"field_history", []string{"change_id", "changed_at", "field_id", "field_name", "list_id", "entity_type", "entity_id",
+			"list_entry_id", "action", "changer_id", "value_text", "value"}},
+		{"list_entry_values", []string{"list_entry_id", "list_id", "entity_type", "entity_id", "field_id", "field_name", "value_type",
+			"value_text", "value_number", "value_date", "value_entity_id", "value_option_id", "value"}},
+		{"stage_durations", []string{"list_entry_id", "list_id", "entity_id", "field_id", "option_id", "stage", "entered_at",
+			"left_at", "duration"}},
+	}
+	for _, tt := range tests {
+		rows, err := conn.Query(t.Context(), `SELECT column_name::text FROM information_schema.columns
+			WHERE table_schema = 'affinity' AND table_name = $1 ORDER BY ordinal_position`, tt.view)
+		require.NoError(t, err)
+		got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		require.NoError(t, err)
+		require.Subset(t, got, tt.columns, tt.view)
+	}
+	var typ string
+	require.NoError(t, conn.QueryRow(t.Context(), `SELECT data_type FROM information_schema.columns
+		WHERE table_schema = 'affinity' AND table_name = 'stage_durations' AND column_name = 'duration'`).Scan(&typ))
+	require.Equal(t, "interval", typ)
 }

@@ -107,6 +107,16 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 	}
 	defer store.Close()
 
+	if opts.partial {
+		unmet, err := extractor.UnmetDependencies(ctx, store, opts.streams)
+		if err != nil {
+			return sum, fmt.Errorf("read checkpoints: %w", err)
+		}
+		if len(unmet) > 0 {
+			return sum, usagef("--streams: %s", strings.Join(unmet, "; "))
+		}
+	}
+
 	var requests atomic.Int64
 	client, err := newClient(cfg, log, func(affinity.RequestInfo) { requests.Add(1) })
 	if err != nil {
@@ -121,9 +131,10 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 	log.Info("sync started", "run", runID, "streams", strings.Join(opts.streams, ","))
 
 	syncer := extractor.New(client, store, extractor.Options{
-		MaxDeleteShare:  cfg.Sync.MaxDeleteShare,
-		AllowMassDelete: opts.allowMassDelete,
-		Logger:          log,
+		MaxDeleteShare:         cfg.Sync.MaxDeleteShare,
+		AllowMassDelete:        opts.allowMassDelete,
+		FieldValuesForUnlisted: cfg.Sync.FieldValuesForUnlisted,
+		Logger:                 log,
 	})
 	sum.result = syncer.Run(ctx, opts.streams)
 	sum.requests = requests.Load()

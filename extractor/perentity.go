@@ -1,0 +1,129 @@
+package extractor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"strconv"
+	"strings"
+
+	"github.com/affinity-sync/affinity-sync/extractor/affinity"
+	"github.com/affinity-sync/affinity-sync/loader"
+)
+
+// The per-entity streams (field values, organization details) send one
+// request per entity. Entities come from the warehouse in key order; the
+// checkpoint token is the key of the last entity committed, so a resumed pass
+// continues after it.
+
+func encodeKey(k loader.EntityKey) string { return fmt.Sprintf("%d:%d", k.Type, k.ID) }
+
+func decodeKey(token string) (loader.EntityKey, error) {
+	if token == "" {
+		return loader.EntityKey{}, nil
+	}
+	t, id, ok := strings.Cut(token, ":")
+	typ, err1 := strconv.Atoi(t)
+	n, err2 := strconv.ParseInt(id, 10, 64)
+	if !ok || err1 != nil || err2 != nil {
+		return loader.EntityKey{}, fmt.Errorf("checkpoint token %q is not an entity key", token)
+	}
+	return loader.EntityKey{Type: typ, ID: n}, nil
+}
+
+// slot is one entity's fetch, in flight or done.
+type slot struct {
+	key  loader.EntityKey
+	rows loader.Page
+	n    int
+	err  error
+	done chan struct{}
+}
+
+// perEntity yields one page per entity, in key order, while up to
+// s.opts.Workers entities are fetched at once. An entity that Affinity no
+// longer has (404) or has merged into another (422) is logged and skipped.
+func perEntity(ctx context.Context, s *Syncer, token string,
+	keys func(ctx context.Context, after loader.EntityKey) ([]loader.EntityKey, error),
+	fetch func(ctx context.Context, k loader.EntityKey, out *loader.Page) error,
+) iter.Seq2[fetched, error] {
+	return func(yield func(fetched, error) bool) {
+		after, err := decodeKey(token)
+		if err != nil {
+			yield(fetched{}, err)
+			return
+		}
+		ctx, cancel := context.WithCancel(ctx)
+		window := make(chan *slot, s.opts.Workers)
+		var listErr error
+		go func() {
+			defer close(window)
+			for {
+				batch, err := keys(ctx, after)
+				if err != nil {
+					listErr = err
+					return
+				}
+				if len(batch) == 0 {
+					return
+				}
+				for _, k := range batch {
+					sl := &slot{key: k, done: make(chan struct{})}
+					select {
+					case window <- sl:
+					case <-ctx.Done():
+						return
+					}
+					go func() {
+						defer close(sl.done)
+						sl.err = fetch(ctx, k, &sl.rows)
+						sl.n = rowCount(sl.rows)
+					}()
+				}
+				after = batch[len(batch)-1]
+			}
+		}()
+		defer func() {
+			cancel()
+			for sl := range window { // wait for every fetch still in flight
+				<-sl.done
+			}
+		}()
+		for sl := range window {
+			<-sl.done
+			if sl.err != nil {
+				if !skippable(sl.err) {
+					yield(fetched{}, fmt.Errorf("entity %s: %w", encodeKey(sl.key), sl.err))
+					return
+				}
+				s.log.Warn("entity skipped", "entity_type", sl.key.Type, "entity_id", sl.key.ID, "error", sl.err)
+			}
+			if !yield(fetched{rows: sl.rows, n: sl.n, nextToken: encodeKey(sl.key)}, nil) {
+				return
+			}
+		}
+		if listErr != nil {
+			yield(fetched{}, listErr)
+		}
+	}
+}
+
+// skippable reports whether a per-entity error means the entity is gone
+// (deleted mid-run, or merged), which design.md section 6 records and skips.
+func skippable(err error) bool {
+	if errors.Is(err, affinity.ErrBudgetSpent) {
+		return false
+	}
+	return affinity.IsNotFound(err) || affinity.IsMerged(err)
+}
+
+// rowCount is how many rows a page holds, values counted one by one.
+func rowCount(p loader.Page) int {
+	n := len(p.Persons) + len(p.Organizations) + len(p.Opportunities) + len(p.Lists) + len(p.ListEntries) +
+		len(p.Fields) + len(p.Changes) + len(p.OrganizationPersons)
+	for _, ev := range p.EntityValues {
+		n += len(ev.Values)
+	}
+	return n
+}

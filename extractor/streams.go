@@ -1,0 +1,319 @@
+package extractor
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"slices"
+	"strconv"
+
+	"github.com/affinity-sync/affinity-sync/extractor/affinity"
+	"github.com/affinity-sync/affinity-sync/loader"
+)
+
+// This file defines what each stream reads: its phases and how a page of the
+// API becomes warehouse rows. extractor.go runs them.
+
+// stages orders the streams by what they read from the warehouse: fields and
+// list entries need the lists; field values, changes and organization details
+// need the lists' entries, the fields and the organizations. Streams of one
+// stage run concurrently.
+var stageOf = map[string]int{
+	StreamLists:               0,
+	StreamFields:              1,
+	StreamPersons:             1,
+	StreamOrganizations:       1,
+	StreamOpportunities:       1,
+	StreamListEntries:         1,
+	StreamFieldValueChanges:   2,
+	StreamFieldValues:         2,
+	StreamOrganizationDetails: 2,
+}
+
+// Streams returns the names of every stream, in run order.
+func Streams() []string {
+	return []string{StreamLists, StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities,
+		StreamListEntries, StreamFieldValueChanges, StreamFieldValues, StreamOrganizationDetails}
+}
+
+// Stream names (design.md section 4), in the order a run works through them.
+const (
+	StreamLists               = "lists"
+	StreamFields              = "fields"
+	StreamPersons             = "persons"
+	StreamOrganizations       = "organizations"
+	StreamOpportunities       = "opportunities"
+	StreamListEntries         = "list_entries"
+	StreamFieldValueChanges   = "field_value_changes"
+	StreamFieldValues         = "field_values"
+	StreamOrganizationDetails = "organization_details"
+)
+
+// entitiesPerBatch is how many entity keys the per-entity streams read from
+// the warehouse at a time.
+const entitiesPerBatch = 200
+
+func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
+	size := s.opts.PageSize
+	switch stream {
+	case StreamLists:
+		return []phase{{name: "", pages: single(func(ctx context.Context) (loader.Page, int, error) {
+			lists, err := s.api.Lists(ctx)
+			var p loader.Page
+			for _, l := range lists {
+				p.Lists = append(p.Lists, listRow(l))
+			}
+			return p, len(lists), err
+		})}}, nil
+
+	case StreamFields:
+		return []phase{{name: "", pages: single(func(ctx context.Context) (loader.Page, int, error) {
+			fields, err := s.fields(ctx)
+			return loader.Page{Fields: fields}, len(fields), err
+		})}}, nil
+
+	case StreamPersons:
+		list := func(dates bool) func(context.Context, string) iter.Seq2[fetched, error] {
+			return func(ctx context.Context, token string) iter.Seq2[fetched, error] {
+				q := affinity.PersonQuery{PageQuery: affinity.PageQuery{PageSize: size, PageToken: token}, WithInteractionDates: dates}
+				return convertPages(s.api.Persons(ctx, q), func(p affinity.Person, out *loader.Page) {
+					out.Persons = append(out.Persons, personRow(p))
+				})
+			}
+		}
+		return []phase{{name: "", pages: list(false)}, {name: loader.PhaseInteractionDates, withDates: true, pages: list(true)}}, nil
+
+	case StreamOrganizations:
+		list := func(dates bool) func(context.Context, string) iter.Seq2[fetched, error] {
+			return func(ctx context.Context, token string) iter.Seq2[fetched, error] {
+				q := affinity.OrganizationQuery{PageQuery: affinity.PageQuery{PageSize: size, PageToken: token}, WithInteractionDates: dates}
+				return convertPages(s.api.Organizations(ctx, q), func(o affinity.Organization, out *loader.Page) {
+					out.Organizations = append(out.Organizations, organizationRow(o))
+				})
+			}
+		}
+		return []phase{{name: "", pages: list(false)}, {name: loader.PhaseInteractionDates, withDates: true, pages: list(true)}}, nil
+
+	case StreamOpportunities:
+		return []phase{{name: "", pages: func(ctx context.Context, token string) iter.Seq2[fetched, error] {
+			q := affinity.PageQuery{PageSize: size, PageToken: token}
+			return convertPages(s.api.Opportunities(ctx, q), func(o affinity.Opportunity, out *loader.Page) {
+				out.Opportunities = append(out.Opportunities, opportunityRow(o))
+			})
+		}}}, nil
+
+	case StreamListEntries:
+		// One phase per live list, named by its id, in id order.
+		lists, err := s.store.LiveLists(ctx)
+		if err != nil {
+			return nil, err
+		}
+		phases := make([]phase, 0, len(lists))
+		for _, l := range lists {
+			phases = append(phases, phase{name: strconv.FormatInt(l.ID, 10), pages: func(ctx context.Context, token string) iter.Seq2[fetched, error] {
+				q := affinity.PageQuery{PageSize: size, PageToken: token}
+				return convertPages(s.api.ListEntries(ctx, l.ID, q), func(e affinity.ListEntry, out *loader.Page) {
+					out.ListEntries = append(out.ListEntries, listEntryRow(e, l.Type))
+				})
+			}})
+		}
+		return phases, nil
+
+	case StreamFieldValueChanges:
+		// One phase per tracked field; its history is one bare array, read as
+		// a stream in chunks.
+		fields, err := s.store.TrackedFields(ctx)
+		if err != nil {
+			return nil, err
+		}
+		phases := make([]phase, 0, len(fields))
+		for _, f := range fields {
+			phases = append(phases, phase{name: strconv.FormatInt(f.ID, 10), pages: func(ctx context.Context, _ string) iter.Seq2[fetched, error] {
+				return s.changes(ctx, f)
+			}})
+		}
+		return phases, nil
+
+	case StreamFieldValues:
+		types, err := s.store.FieldValueTypes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return []phase{{name: "", pages: func(ctx context.Context, token string) iter.Seq2[fetched, error] {
+			return perEntity(ctx, s, token, func(ctx context.Context, after loader.EntityKey) ([]loader.EntityKey, error) {
+				return s.store.ListedEntities(ctx, after, entitiesPerBatch, s.opts.FieldValuesForUnlisted)
+			}, func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
+				values, err := s.api.FieldValues(ctx, selectorOf(k))
+				if err != nil {
+					return err
+				}
+				out.EntityValues = append(out.EntityValues, entityValuesRow(k, values, types))
+				return nil
+			})
+		}}}, nil
+
+	case StreamOrganizationDetails:
+		return []phase{{name: "", pages: func(ctx context.Context, token string) iter.Seq2[fetched, error] {
+			return perEntity(ctx, s, token, func(ctx context.Context, after loader.EntityKey) ([]loader.EntityKey, error) {
+				ids, err := s.store.OrganizationIDs(ctx, after.ID, entitiesPerBatch)
+				keys := make([]loader.EntityKey, len(ids))
+				for i, id := range ids {
+					keys[i] = loader.EntityKey{Type: affinity.EntityOrganization, ID: id}
+				}
+				return keys, err
+			}, func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
+				org, err := s.api.Organization(ctx, k.ID, false)
+				if err != nil {
+					return err
+				}
+				out.OrganizationPersons = append(out.OrganizationPersons, loader.OrganizationPersons{OrganizationID: k.ID, PersonIDs: org.PersonIDs})
+				return nil
+			})
+		}}}, nil
+	}
+	return nil, fmt.Errorf("unknown stream %q", stream)
+}
+
+// single is a phase of one unpaged request.
+func single(get func(ctx context.Context) (loader.Page, int, error)) func(context.Context, string) iter.Seq2[fetched, error] {
+	return func(ctx context.Context, _ string) iter.Seq2[fetched, error] {
+		return func(yield func(fetched, error) bool) {
+			rows, n, err := get(ctx)
+			if err != nil {
+				yield(fetched{}, err)
+				return
+			}
+			yield(fetched{rows: rows, n: n}, nil)
+		}
+	}
+}
+
+// fields reads every field with one GET /fields. Affinity may leave out a
+// field's entity type: a list field takes its list's type, and only when a
+// global field lacks it are the global person and organization fields read
+// to tell which is which.
+func (s *Syncer) fields(ctx context.Context) ([]loader.Field, error) {
+	fields, err := s.api.Fields(ctx, affinity.FieldQuery{})
+	if err != nil {
+		return nil, err
+	}
+	lists, err := s.store.LiveLists(ctx)
+	if err != nil {
+		return nil, err
+	}
+	listType := make(map[int64]int, len(lists))
+	for _, l := range lists {
+		listType[l.ID] = l.Type
+	}
+	var globalType map[int64]int
+	for i, f := range fields {
+		if f.EntityType != nil {
+			continue
+		}
+		if f.ListID != nil {
+			if t, ok := listType[*f.ListID]; ok {
+				fields[i].EntityType = &t
+			}
+			continue
+		}
+		if globalType == nil {
+			if globalType, err = s.globalFieldTypes(ctx); err != nil {
+				return nil, err
+			}
+		}
+		if t, ok := globalType[f.ID]; ok {
+			fields[i].EntityType = &t
+		}
+	}
+	rows := make([]loader.Field, len(fields))
+	for i, f := range fields {
+		rows[i] = fieldRow(f)
+	}
+	return rows, nil
+}
+
+func (s *Syncer) globalFieldTypes(ctx context.Context) (map[int64]int, error) {
+	types := map[int64]int{}
+	persons, err := s.api.PersonFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range persons {
+		types[f.ID] = affinity.EntityPerson
+	}
+	orgs, err := s.api.OrganizationFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range orgs {
+		types[f.ID] = affinity.EntityOrganization
+	}
+	return types, nil
+}
+
+// changes reads a tracked field's whole history, a chunk at a time.
+func (s *Syncer) changes(ctx context.Context, f loader.Field) iter.Seq2[fetched, error] {
+	return func(yield func(fetched, error) bool) {
+		for chunk, err := range s.api.FieldValueChanges(ctx, affinity.ChangeQuery{FieldID: f.ID}) {
+			if err != nil {
+				yield(fetched{}, err)
+				return
+			}
+			var out loader.Page
+			for _, c := range chunk {
+				out.Changes = append(out.Changes, changeRow(c, f))
+			}
+			if !yield(fetched{rows: out, n: len(chunk)}, nil) {
+				return
+			}
+		}
+	}
+}
+
+func selectorOf(k loader.EntityKey) affinity.EntitySelector {
+	id := k.ID
+	switch k.Type {
+	case affinity.EntityPerson:
+		return affinity.EntitySelector{PersonID: &id}
+	case affinity.EntityOrganization:
+		return affinity.EntitySelector{OrganizationID: &id}
+	default:
+		return affinity.EntitySelector{OpportunityID: &id}
+	}
+}
+
+// dependsOn lists, per stream, the streams whose rows it reads from the
+// warehouse.
+var dependsOn = map[string][]string{
+	StreamFields:              {StreamLists},
+	StreamListEntries:         {StreamLists},
+	StreamFieldValueChanges:   {StreamFields},
+	StreamFieldValues:         {StreamListEntries, StreamFields},
+	StreamOrganizationDetails: {StreamOrganizations},
+}
+
+// CheckpointReader reads checkpoints; *loader.Store satisfies it.
+type CheckpointReader interface {
+	LoadCheckpoint(ctx context.Context, stream string) (loader.Checkpoint, error)
+}
+
+// UnmetDependencies reports, for a run limited to streams, every stream it
+// depends on that is not part of the run and has never completed a pass.
+func UnmetDependencies(ctx context.Context, store CheckpointReader, streams []string) ([]string, error) {
+	var unmet []string
+	for _, s := range streams {
+		for _, dep := range dependsOn[s] {
+			if slices.Contains(streams, dep) {
+				continue
+			}
+			cp, err := store.LoadCheckpoint(ctx, dep)
+			if err != nil {
+				return nil, err
+			}
+			if cp.LastCompletedAt == nil {
+				unmet = append(unmet, fmt.Sprintf("stream %s needs %s, which has never completed a pass (run it too, or a full sync first)", s, dep))
+			}
+		}
+	}
+	return unmet, nil
+}
