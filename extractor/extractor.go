@@ -43,8 +43,8 @@ type Store interface {
 	LiveLists(ctx context.Context) ([]loader.List, error)
 	TrackedFields(ctx context.Context) ([]loader.Field, error)
 	FieldValueTypes(ctx context.Context) (map[int64]int, error)
-	ListedEntities(ctx context.Context, after loader.EntityKey, limit int, includeUnlisted bool) ([]loader.EntityKey, error)
-	OrganizationIDs(ctx context.Context, after int64, limit int) ([]int64, error)
+	RefreshCandidates(ctx context.Context, q loader.RefreshQuery) ([]loader.RefreshKey, error)
+	DetailsCandidates(ctx context.Context, q loader.DetailsQuery) ([]loader.RefreshKey, error)
 }
 
 // commitTimeout bounds the commit of a batch that is finished after the run
@@ -59,6 +59,12 @@ type Options struct {
 	AllowMassDelete bool    // let this run pass the guard
 	// FieldValuesForUnlisted also fetches the field values of entities on no list.
 	FieldValuesForUnlisted bool
+	// ValuesMaxAge: the field values of listed entities fetched longer ago
+	// are refreshed (stalest first, within the budget); default 20h, so a
+	// daily pass refreshes everything while a rerun refreshes only changes.
+	ValuesMaxAge time.Duration
+	// UnlistedMaxAge is the same for entities on no list; default 7 days.
+	UnlistedMaxAge time.Duration
 	// Workers is how many per-entity requests (field values, organization
 	// details) may be in flight at once; default 4.
 	Workers int
@@ -84,6 +90,12 @@ func New(api API, store Store, opts Options) *Syncer {
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = 4
+	}
+	if opts.ValuesMaxAge <= 0 {
+		opts.ValuesMaxAge = 20 * time.Hour
+	}
+	if opts.UnlistedMaxAge <= 0 {
+		opts.UnlistedMaxAge = 7 * 24 * time.Hour
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -203,7 +215,7 @@ func maxStage() int {
 type phase struct {
 	name      string
 	withDates bool
-	pages     func(ctx context.Context, token string) iter.Seq2[fetched, error]
+	pages     func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error]
 }
 
 // fetched is one API page turned into warehouse rows.
@@ -328,7 +340,7 @@ func (s *Syncer) runPhase(ctx context.Context, cp *loader.Checkpoint, ph phase, 
 	go func() {
 		defer close(done)
 		defer close(pages)
-		for f, err := range ph.pages(fetchCtx, cp.PageToken) {
+		for f, err := range ph.pages(fetchCtx, *cp) {
 			if err != nil {
 				fetchErr = err
 				return

@@ -5,32 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"strconv"
-	"strings"
 
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // The per-entity streams (field values, organization details) send one
-// request per entity. Entities come from the warehouse in key order; the
-// checkpoint token is the key of the last entity committed, so a resumed pass
-// continues after it.
+// request per entity. The warehouse says which entities are due, in priority
+// order; an entity committed in this pass is no longer due, so a resumed pass
+// simply asks again from the start. The checkpoint token names the last
+// entity committed, for status.
 
 func encodeKey(k loader.EntityKey) string { return fmt.Sprintf("%d:%d", k.Type, k.ID) }
-
-func decodeKey(token string) (loader.EntityKey, error) {
-	if token == "" {
-		return loader.EntityKey{}, nil
-	}
-	t, id, ok := strings.Cut(token, ":")
-	typ, err1 := strconv.Atoi(t)
-	n, err2 := strconv.ParseInt(id, 10, 64)
-	if !ok || err1 != nil || err2 != nil {
-		return loader.EntityKey{}, fmt.Errorf("checkpoint token %q is not an entity key", token)
-	}
-	return loader.EntityKey{Type: typ, ID: n}, nil
-}
 
 // slot is one entity's fetch, in flight or done.
 type slot struct {
@@ -44,18 +30,16 @@ type slot struct {
 // perEntity yields one page per entity, in key order, while up to
 // s.opts.Workers entities are fetched at once. An entity that Affinity no
 // longer has (404) or has merged into another (422) is logged and skipped.
-func perEntity(ctx context.Context, s *Syncer, token string,
-	keys func(ctx context.Context, after loader.EntityKey) ([]loader.EntityKey, error),
+func perEntity(ctx context.Context, s *Syncer,
+	keys func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error),
 	fetch func(ctx context.Context, k loader.EntityKey, out *loader.Page) error,
 ) iter.Seq2[fetched, error] {
 	return func(yield func(fetched, error) bool) {
-		after, err := decodeKey(token)
-		if err != nil {
-			yield(fetched{}, err)
-			return
-		}
+		var after loader.RefreshKey
 		ctx, cancel := context.WithCancel(ctx)
-		window := make(chan *slot, s.opts.Workers)
+		// A slot's fetch starts once the slot is in the window, and the
+		// consumer holds one more: Workers in flight at most.
+		window := make(chan *slot, s.opts.Workers-1)
 		var listErr error
 		go func() {
 			defer close(window)
@@ -68,7 +52,8 @@ func perEntity(ctx context.Context, s *Syncer, token string,
 				if len(batch) == 0 {
 					return
 				}
-				for _, k := range batch {
+				for _, rk := range batch {
+					k := rk.EntityKey
 					sl := &slot{key: k, done: make(chan struct{})}
 					select {
 					case window <- sl:

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 	"github.com/affinity-sync/affinity-sync/loader"
@@ -14,10 +15,11 @@ import (
 // This file defines what each stream reads: its phases and how a page of the
 // API becomes warehouse rows. extractor.go runs them.
 
-// stages orders the streams by what they read from the warehouse: fields and
-// list entries need the lists; field values, changes and organization details
-// need the lists' entries, the fields and the organizations. Streams of one
-// stage run concurrently.
+// stageOf orders the streams by what they read from the warehouse and by the
+// planner's priorities (design.md section 5): fields and list entries need the
+// lists; the change feed needs the fields; the field value refresh needs the
+// list entries and the changes (changed entities go first); organization
+// details come after it. Streams of one stage run concurrently.
 var stageOf = map[string]int{
 	StreamLists:               0,
 	StreamFields:              1,
@@ -26,8 +28,8 @@ var stageOf = map[string]int{
 	StreamOpportunities:       1,
 	StreamListEntries:         1,
 	StreamFieldValueChanges:   2,
-	StreamFieldValues:         2,
-	StreamOrganizationDetails: 2,
+	StreamFieldValues:         3,
+	StreamOrganizationDetails: 4,
 }
 
 // Streams returns the names of every stream, in run order.
@@ -73,9 +75,9 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 		})}}, nil
 
 	case StreamPersons:
-		list := func(dates bool) func(context.Context, string) iter.Seq2[fetched, error] {
-			return func(ctx context.Context, token string) iter.Seq2[fetched, error] {
-				q := affinity.PersonQuery{PageQuery: affinity.PageQuery{PageSize: size, PageToken: token}, WithInteractionDates: dates}
+		list := func(dates bool) func(context.Context, loader.Checkpoint) iter.Seq2[fetched, error] {
+			return func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+				q := affinity.PersonQuery{PageQuery: affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}, WithInteractionDates: dates}
 				return convertPages(s.api.Persons(ctx, q), func(p affinity.Person, out *loader.Page) {
 					out.Persons = append(out.Persons, personRow(p))
 				})
@@ -84,9 +86,9 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 		return []phase{{name: "", pages: list(false)}, {name: loader.PhaseInteractionDates, withDates: true, pages: list(true)}}, nil
 
 	case StreamOrganizations:
-		list := func(dates bool) func(context.Context, string) iter.Seq2[fetched, error] {
-			return func(ctx context.Context, token string) iter.Seq2[fetched, error] {
-				q := affinity.OrganizationQuery{PageQuery: affinity.PageQuery{PageSize: size, PageToken: token}, WithInteractionDates: dates}
+		list := func(dates bool) func(context.Context, loader.Checkpoint) iter.Seq2[fetched, error] {
+			return func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+				q := affinity.OrganizationQuery{PageQuery: affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}, WithInteractionDates: dates}
 				return convertPages(s.api.Organizations(ctx, q), func(o affinity.Organization, out *loader.Page) {
 					out.Organizations = append(out.Organizations, organizationRow(o))
 				})
@@ -95,8 +97,8 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 		return []phase{{name: "", pages: list(false)}, {name: loader.PhaseInteractionDates, withDates: true, pages: list(true)}}, nil
 
 	case StreamOpportunities:
-		return []phase{{name: "", pages: func(ctx context.Context, token string) iter.Seq2[fetched, error] {
-			q := affinity.PageQuery{PageSize: size, PageToken: token}
+		return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+			q := affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}
 			return convertPages(s.api.Opportunities(ctx, q), func(o affinity.Opportunity, out *loader.Page) {
 				out.Opportunities = append(out.Opportunities, opportunityRow(o))
 			})
@@ -110,8 +112,8 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 		}
 		phases := make([]phase, 0, len(lists))
 		for _, l := range lists {
-			phases = append(phases, phase{name: strconv.FormatInt(l.ID, 10), pages: func(ctx context.Context, token string) iter.Seq2[fetched, error] {
-				q := affinity.PageQuery{PageSize: size, PageToken: token}
+			phases = append(phases, phase{name: strconv.FormatInt(l.ID, 10), pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+				q := affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}
 				return convertPages(s.api.ListEntries(ctx, l.ID, q), func(e affinity.ListEntry, out *loader.Page) {
 					out.ListEntries = append(out.ListEntries, listEntryRow(e, l.Type))
 				})
@@ -128,7 +130,7 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 		}
 		phases := make([]phase, 0, len(fields))
 		for _, f := range fields {
-			phases = append(phases, phase{name: strconv.FormatInt(f.ID, 10), pages: func(ctx context.Context, _ string) iter.Seq2[fetched, error] {
+			phases = append(phases, phase{name: strconv.FormatInt(f.ID, 10), pages: func(ctx context.Context, _ loader.Checkpoint) iter.Seq2[fetched, error] {
 				return s.changes(ctx, f)
 			}})
 		}
@@ -139,28 +141,35 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 		if err != nil {
 			return nil, err
 		}
-		return []phase{{name: "", pages: func(ctx context.Context, token string) iter.Seq2[fetched, error] {
-			return perEntity(ctx, s, token, func(ctx context.Context, after loader.EntityKey) ([]loader.EntityKey, error) {
-				return s.store.ListedEntities(ctx, after, entitiesPerBatch, s.opts.FieldValuesForUnlisted)
-			}, func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
-				values, err := s.api.FieldValues(ctx, selectorOf(k))
-				if err != nil {
-					return err
-				}
-				out.EntityValues = append(out.EntityValues, entityValuesRow(k, values, types))
-				return nil
-			})
-		}}}, nil
+		fetch := func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
+			values, err := s.api.FieldValues(ctx, selectorOf(k))
+			if err != nil {
+				return err
+			}
+			out.EntityValues = append(out.EntityValues, entityValuesRow(k, values, types))
+			return nil
+		}
+		due := func(unlisted bool, maxAge time.Duration) func(context.Context, loader.Checkpoint) iter.Seq2[fetched, error] {
+			return func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+				staleBefore := s.opts.Now().Add(-maxAge)
+				return perEntity(ctx, s, func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error) {
+					return s.store.RefreshCandidates(ctx, loader.RefreshQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore,
+						Unlisted: unlisted, After: after, Limit: entitiesPerBatch})
+				}, fetch)
+			}
+		}
+		phases := []phase{{name: "", pages: due(false, s.opts.ValuesMaxAge)}}
+		if s.opts.FieldValuesForUnlisted {
+			phases = append(phases, phase{name: loader.PhaseUnlisted, pages: due(true, s.opts.UnlistedMaxAge)})
+		}
+		return phases, nil
 
 	case StreamOrganizationDetails:
-		return []phase{{name: "", pages: func(ctx context.Context, token string) iter.Seq2[fetched, error] {
-			return perEntity(ctx, s, token, func(ctx context.Context, after loader.EntityKey) ([]loader.EntityKey, error) {
-				ids, err := s.store.OrganizationIDs(ctx, after.ID, entitiesPerBatch)
-				keys := make([]loader.EntityKey, len(ids))
-				for i, id := range ids {
-					keys[i] = loader.EntityKey{Type: affinity.EntityOrganization, ID: id}
-				}
-				return keys, err
+		return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+			staleBefore := s.opts.Now().Add(-s.opts.ValuesMaxAge)
+			return perEntity(ctx, s, func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error) {
+				return s.store.DetailsCandidates(ctx, loader.DetailsQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore,
+					After: after, Limit: entitiesPerBatch})
 			}, func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
 				org, err := s.api.Organization(ctx, k.ID, false)
 				if err != nil {
@@ -175,8 +184,8 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 }
 
 // single is a phase of one unpaged request.
-func single(get func(ctx context.Context) (loader.Page, int, error)) func(context.Context, string) iter.Seq2[fetched, error] {
-	return func(ctx context.Context, _ string) iter.Seq2[fetched, error] {
+func single(get func(ctx context.Context) (loader.Page, int, error)) func(context.Context, loader.Checkpoint) iter.Seq2[fetched, error] {
+	return func(ctx context.Context, _ loader.Checkpoint) iter.Seq2[fetched, error] {
 		return func(yield func(fetched, error) bool) {
 			rows, n, err := get(ctx)
 			if err != nil {

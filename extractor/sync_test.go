@@ -34,6 +34,7 @@ type harness struct {
 	store  *loader.Store
 	pool   *pgxpool.Pool
 	schema string
+	opts   extractor.Options
 }
 
 func newHarness(t *testing.T, cfg affinitytest.Config) *harness {
@@ -55,14 +56,16 @@ func newHarness(t *testing.T, cfg affinitytest.Config) *harness {
 
 	client, err := affinity.NewClient(hs.URL, testKey, affinity.WithPerMinute(0))
 	require.NoError(t, err)
-	return &harness{fake: fake, client: client, store: store, pool: pool, schema: schema}
+	// Every value is due at every run unless a test says otherwise.
+	opts := extractor.Options{MaxDeleteShare: 0.5, ValuesMaxAge: time.Nanosecond}
+	return &harness{fake: fake, client: client, store: store, pool: pool, schema: schema, opts: opts}
 }
 
 func (h *harness) syncer(api extractor.API) *extractor.Syncer {
 	if api == nil {
 		api = h.client
 	}
-	return extractor.New(api, h.store, extractor.Options{MaxDeleteShare: 0.5})
+	return extractor.New(api, h.store, h.opts)
 }
 
 func smallWorkspace() affinitytest.Config {

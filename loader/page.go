@@ -141,6 +141,9 @@ func (s *Store) CommitPage(ctx context.Context, p Page) (PageStats, error) {
 			return err
 		}
 		stats.Rows += n
+		if _, err := s.recordFreshness(ctx, tx, rest, p.SeenAt); err != nil {
+			return err
+		}
 		return s.saveCheckpoint(ctx, tx, p.Checkpoint)
 	})
 	if err != nil {

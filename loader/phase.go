@@ -13,6 +13,10 @@ import (
 // with_interaction_dates listing.
 const PhaseInteractionDates = "interaction_dates"
 
+// PhaseUnlisted is the phase of the field_values stream that refreshes the
+// values of entities on no list (sync.field_values_for_unlisted).
+const PhaseUnlisted = "unlisted"
+
 // MassDeleteError reports a soft delete the guard refused: nothing was deleted.
 type MassDeleteError struct {
 	Table       string
@@ -145,7 +149,8 @@ func (s *Store) phaseEnd(cp Checkpoint, opts PassOptions) (func(context.Context,
 			return nothing, nil
 		}
 		return func(ctx context.Context, tx pgx.Tx) (int64, error) { return s.softDeleteUnlistedValues(ctx, tx, opts) }, nil
-	case cp.Stream == "field_value_changes", cp.Stream == "organization_details":
+	case cp.Stream == "field_values" && cp.Phase == PhaseUnlisted,
+		cp.Stream == "field_value_changes", cp.Stream == "organization_details":
 		return nothing, nil
 	}
 	return nil, errors.New("not a phase the loader knows")

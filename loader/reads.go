@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -75,69 +74,7 @@ func (s *Store) FieldValueTypes(ctx context.Context) (map[int64]int, error) {
 	return types, nil
 }
 
-// ListedEntities returns up to limit distinct entities of live list entries, ordered by
-// (type, id), strictly after `after` (the zero value starts at the beginning). With
-// includeUnlisted it also returns every live person (type 0) and organization (type 1).
-func (s *Store) ListedEntities(ctx context.Context, after EntityKey, limit int, includeUnlisted bool) ([]EntityKey, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	// Each branch reads its own index in order and stops at limit; the outer query merges them.
-	branches := []string{`(SELECT DISTINCT entity_type::int AS type, entity_id AS id FROM ` + s.table("list_entries") + `
-		WHERE deleted_at IS NULL AND (entity_type, entity_id) > ($1::smallint, $2::bigint)
-		ORDER BY 1, 2 LIMIT $3)`}
-	if includeUnlisted {
-		for _, t := range []struct {
-			table string
-			code  int
-		}{{"persons", 0}, {"organizations", 1}} {
-			var from int64
-			switch {
-			case after.Type > t.code:
-				continue
-			case after.Type == t.code:
-				from = after.ID
-			default:
-				from = math.MinInt64
-			}
-			branches = append(branches, fmt.Sprintf(`(SELECT %d AS type, id FROM %s
-				WHERE deleted_at IS NULL AND id > %d ORDER BY id LIMIT $3)`, t.code, s.table(t.table), from))
-		}
-	}
-	rows, err := s.pool.Query(ctx, `SELECT type, id FROM (`+strings.Join(branches, " UNION ")+`) u
-		ORDER BY type, id LIMIT $3`, clampSmallint(after.Type), after.ID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read listed entities after %d/%d: %w", after.Type, after.ID, err)
-	}
-	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (EntityKey, error) {
-		var k EntityKey
-		err := r.Scan(&k.Type, &k.ID)
-		return k, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read listed entities after %d/%d: %w", after.Type, after.ID, err)
-	}
-	return keys, nil
-}
-
 // clampSmallint keeps an entity type within smallint for the keyset comparison.
 func clampSmallint(v int) int {
 	return min(max(v, math.MinInt16), math.MaxInt16)
-}
-
-// OrganizationIDs returns up to limit ids of live organizations greater than after, in order.
-func (s *Store) OrganizationIDs(ctx context.Context, after int64, limit int) ([]int64, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	rows, err := s.pool.Query(ctx, `SELECT id FROM `+s.table("organizations")+`
-		WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read organization ids after %d: %w", after, err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return nil, fmt.Errorf("read organization ids after %d: %w", after, err)
-	}
-	return ids, nil
 }

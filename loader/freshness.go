@@ -1,0 +1,152 @@
+package loader
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Refresh priorities of the per-entity field value refresh (design.md section
+// 5): new entities first, then those a change or a new list entry touched
+// since their last fetch, then the stalest.
+const (
+	RefreshNew     = 0 // values never fetched
+	RefreshChanged = 1 // a change or a new list entry since the last fetch
+	RefreshStale   = 2 // older than the refresh age
+)
+
+// RefreshKey orders the entities due for a refresh, and is the keyset cursor
+// that pages through them.
+type RefreshKey struct {
+	Priority int
+	SyncedAt *time.Time // when the values were last fetched; nil = never
+	EntityKey
+}
+
+// RefreshQuery selects the entities whose field values are due.
+type RefreshQuery struct {
+	// PassStart: entities fetched since are done for this pass.
+	PassStart time.Time
+	// StaleBefore: entities whose values were fetched before are due.
+	StaleBefore time.Time
+	// Unlisted selects the persons and organizations on no live list entry
+	// instead of the entities on one.
+	Unlisted bool
+	After    RefreshKey // keyset cursor; the zero value starts at the beginning
+	Limit    int
+}
+
+// RefreshCandidates returns up to q.Limit entities due for a field value
+// refresh, in priority order, then stalest first, strictly after q.After.
+func (s *Store) RefreshCandidates(ctx context.Context, q RefreshQuery) ([]RefreshKey, error) {
+	if q.Limit <= 0 {
+		return nil, nil
+	}
+	entities := `SELECT DISTINCT entity_type, entity_id FROM ` + s.table("list_entries") + ` WHERE deleted_at IS NULL`
+	if q.Unlisted {
+		entities = `SELECT 0::smallint AS entity_type, id AS entity_id FROM ` + s.table("persons") + ` WHERE deleted_at IS NULL
+			UNION ALL SELECT 1::smallint, id FROM ` + s.table("organizations") + ` WHERE deleted_at IS NULL
+			EXCEPT SELECT entity_type, entity_id FROM ` + s.table("list_entries") + ` WHERE deleted_at IS NULL`
+	}
+	// -infinity orders the never-fetched first and stands for a NULL cursor.
+	rows, err := s.pool.Query(ctx, `WITH candidates AS (
+			SELECT e.entity_type, e.entity_id, f.values_synced_at,
+				CASE
+					WHEN f.values_synced_at IS NULL THEN 0
+					WHEN EXISTS (SELECT 1 FROM `+s.table("field_value_changes")+` c
+					             WHERE c.entity_type = e.entity_type AND c.entity_id = e.entity_id
+					               AND c.changed_at > f.values_synced_at) THEN 1
+					WHEN EXISTS (SELECT 1 FROM `+s.table("list_entries")+` le
+					             WHERE le.deleted_at IS NULL AND le.entity_type = e.entity_type AND le.entity_id = e.entity_id
+					               AND le.created_at > f.values_synced_at) THEN 1
+					WHEN f.values_synced_at < $1 THEN 2
+				END AS priority
+			FROM (`+entities+`) e
+			LEFT JOIN `+s.table("sync_entity_freshness")+` f ON f.entity_type = e.entity_type AND f.entity_id = e.entity_id
+			WHERE f.values_synced_at IS NULL OR f.values_synced_at < $2
+		)
+		SELECT priority, values_synced_at, entity_type, entity_id FROM candidates
+		WHERE priority IS NOT NULL
+		  AND (priority, coalesce(values_synced_at, '-infinity'), entity_type, entity_id)
+		      > ($3::int, coalesce($4::timestamptz, '-infinity'), $5::smallint, $6::bigint)
+		ORDER BY priority, coalesce(values_synced_at, '-infinity'), entity_type, entity_id
+		LIMIT $7`,
+		q.StaleBefore, q.PassStart, q.After.Priority, q.After.SyncedAt, clampSmallint(q.After.Type), q.After.ID, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("read entities due for a refresh: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RefreshKey, error) {
+		var k RefreshKey
+		err := r.Scan(&k.Priority, &k.SyncedAt, &k.Type, &k.ID)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read entities due for a refresh: %w", err)
+	}
+	return keys, nil
+}
+
+// DetailsQuery selects the organizations whose details are due.
+type DetailsQuery struct {
+	PassStart   time.Time  // organizations fetched since are done for this pass
+	StaleBefore time.Time  // organizations fetched before are due
+	After       RefreshKey // keyset cursor (SyncedAt, ID); zero = from the start
+	Limit       int
+}
+
+// DetailsCandidates returns up to q.Limit live organizations whose details
+// were never fetched or are stale, never-fetched first, then stalest.
+func (s *Store) DetailsCandidates(ctx context.Context, q DetailsQuery) ([]RefreshKey, error) {
+	if q.Limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT f.details_synced_at, o.id
+		FROM `+s.table("organizations")+` o
+		LEFT JOIN `+s.table("sync_entity_freshness")+` f ON f.entity_type = 1 AND f.entity_id = o.id
+		WHERE o.deleted_at IS NULL
+		  AND (f.details_synced_at IS NULL OR (f.details_synced_at < $1 AND f.details_synced_at < $2))
+		  AND (coalesce(f.details_synced_at, '-infinity'), o.id) > (coalesce($3::timestamptz, '-infinity'), $4::bigint)
+		ORDER BY coalesce(f.details_synced_at, '-infinity'), o.id
+		LIMIT $5`, q.StaleBefore, q.PassStart, q.After.SyncedAt, q.After.ID, q.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("read organizations due for details: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RefreshKey, error) {
+		k := RefreshKey{EntityKey: EntityKey{Type: 1}}
+		err := r.Scan(&k.SyncedAt, &k.ID)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read organizations due for details: %w", err)
+	}
+	return keys, nil
+}
+
+// recordFreshness notes, in the page's transaction, when the page's entities
+// had their values or details fetched.
+func (s *Store) recordFreshness(ctx context.Context, tx pgx.Tx, w warehouseRows, seenAt time.Time) (int64, error) {
+	var n int64
+	if len(w.valueEntities.ids) > 0 {
+		tag, err := tx.Exec(ctx, `INSERT INTO `+s.table("sync_entity_freshness")+` (entity_type, entity_id, values_synced_at)
+			SELECT * FROM unnest($1::smallint[], $2::bigint[]), LATERAL (SELECT $3::timestamptz) t
+			ON CONFLICT (entity_type, entity_id) DO UPDATE SET values_synced_at = EXCLUDED.values_synced_at`,
+			w.valueEntities.types, w.valueEntities.ids, seenAt)
+		if err != nil {
+			return 0, fmt.Errorf("record values freshness: %w", err)
+		}
+		n += tag.RowsAffected()
+	}
+	if len(w.orgPersons.parentIDs) > 0 {
+		tag, err := tx.Exec(ctx, `INSERT INTO `+s.table("sync_entity_freshness")+` (entity_type, entity_id, details_synced_at)
+			SELECT 1, id, $2::timestamptz FROM unnest($1::bigint[]) AS id
+			ON CONFLICT (entity_type, entity_id) DO UPDATE SET details_synced_at = EXCLUDED.details_synced_at`,
+			w.orgPersons.parentIDs, seenAt)
+		if err != nil {
+			return 0, fmt.Errorf("record details freshness: %w", err)
+		}
+		n += tag.RowsAffected()
+	}
+	return n, nil
+}
