@@ -44,32 +44,9 @@ func (s *Store) RefreshCandidates(ctx context.Context, q RefreshQuery) ([]Refres
 	if q.Limit <= 0 {
 		return nil, nil
 	}
-	entities := `SELECT DISTINCT entity_type, entity_id FROM ` + s.table("list_entries") + ` WHERE deleted_at IS NULL`
-	if q.Unlisted {
-		entities = `SELECT 0::smallint AS entity_type, id AS entity_id FROM ` + s.table("persons") + ` WHERE deleted_at IS NULL
-			UNION ALL SELECT 1::smallint, id FROM ` + s.table("organizations") + ` WHERE deleted_at IS NULL
-			EXCEPT SELECT entity_type, entity_id FROM ` + s.table("list_entries") + ` WHERE deleted_at IS NULL`
-	}
-	// -infinity orders the never-fetched first and stands for a NULL cursor.
-	rows, err := s.pool.Query(ctx, `WITH candidates AS (
-			SELECT e.entity_type, e.entity_id, f.values_synced_at,
-				CASE
-					WHEN f.values_synced_at IS NULL THEN 0
-					WHEN EXISTS (SELECT 1 FROM `+s.table("field_value_changes")+` c
-					             WHERE c.entity_type = e.entity_type AND c.entity_id = e.entity_id
-					               AND c.changed_at > f.values_synced_at) THEN 1
-					WHEN EXISTS (SELECT 1 FROM `+s.table("list_entries")+` le
-					             WHERE le.deleted_at IS NULL AND le.entity_type = e.entity_type AND le.entity_id = e.entity_id
-					               AND le.created_at > f.values_synced_at) THEN 1
-					WHEN f.values_synced_at < $1 THEN 2
-				END AS priority
-			FROM (`+entities+`) e
-			LEFT JOIN `+s.table("sync_entity_freshness")+` f ON f.entity_type = e.entity_type AND f.entity_id = e.entity_id
-			WHERE f.values_synced_at IS NULL OR f.values_synced_at < $2
-		)
-		SELECT priority, values_synced_at, entity_type, entity_id FROM candidates
-		WHERE priority IS NOT NULL
-		  AND (priority, coalesce(values_synced_at, '-infinity'), entity_type, entity_id)
+	rows, err := s.pool.Query(ctx, s.dueValuesSQL(q.Unlisted)+`
+		SELECT priority, values_synced_at, entity_type, entity_id FROM due
+		WHERE (priority, coalesce(values_synced_at, '-infinity'), entity_type, entity_id)
 		      > ($3::int, coalesce($4::timestamptz, '-infinity'), $5::smallint, $6::bigint)
 		ORDER BY priority, coalesce(values_synced_at, '-infinity'), entity_type, entity_id
 		LIMIT $7`,
@@ -86,6 +63,33 @@ func (s *Store) RefreshCandidates(ctx context.Context, q RefreshQuery) ([]Refres
 		return nil, fmt.Errorf("read entities due for a refresh: %w", err)
 	}
 	return keys, nil
+}
+
+// dueValuesSQL is a WITH clause naming "due": the entities whose values are
+// due, with their priority; $1 is the stale-before time, $2 the pass start.
+func (s *Store) dueValuesSQL(unlisted bool) string {
+	entities := `SELECT DISTINCT entity_type, entity_id FROM ` + s.table("list_entries") + ` WHERE deleted_at IS NULL`
+	if unlisted {
+		entities = `SELECT 0::smallint AS entity_type, id AS entity_id FROM ` + s.table("persons") + ` WHERE deleted_at IS NULL
+			UNION ALL SELECT 1::smallint, id FROM ` + s.table("organizations") + ` WHERE deleted_at IS NULL
+			EXCEPT SELECT entity_type, entity_id FROM ` + s.table("list_entries") + ` WHERE deleted_at IS NULL`
+	}
+	return `WITH candidates AS (
+			SELECT e.entity_type, e.entity_id, f.values_synced_at,
+				CASE
+					WHEN f.values_synced_at IS NULL THEN 0
+					WHEN EXISTS (SELECT 1 FROM ` + s.table("field_value_changes") + ` c
+					             WHERE c.entity_type = e.entity_type AND c.entity_id = e.entity_id
+					               AND c.changed_at > f.values_synced_at) THEN 1
+					WHEN EXISTS (SELECT 1 FROM ` + s.table("list_entries") + ` le
+					             WHERE le.deleted_at IS NULL AND le.entity_type = e.entity_type AND le.entity_id = e.entity_id
+					               AND le.created_at > f.values_synced_at) THEN 1
+					WHEN f.values_synced_at < $1 THEN 2
+				END AS priority
+			FROM (` + entities + `) e
+			LEFT JOIN ` + s.table("sync_entity_freshness") + ` f ON f.entity_type = e.entity_type AND f.entity_id = e.entity_id
+			WHERE f.values_synced_at IS NULL OR f.values_synced_at < $2
+		), due AS (SELECT * FROM candidates WHERE priority IS NOT NULL)`
 }
 
 // DetailsQuery selects the organizations whose details are due.

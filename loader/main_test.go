@@ -20,6 +20,7 @@ type env struct {
 	store  *loader.Store
 	conn   *pgx.Conn
 	schema string
+	url    string
 }
 
 func newEnv(t *testing.T, schema string) env {
@@ -32,7 +33,7 @@ func newEnv(t *testing.T, schema string) env {
 	conn, err := pgx.Connect(t.Context(), dbURL)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	return env{store: store, conn: conn, schema: schema}
+	return env{store: store, conn: conn, schema: schema, url: dbURL}
 }
 
 func (e env) table(name string) string { return pgx.Identifier{e.schema, name}.Sanitize() }

@@ -3,6 +3,7 @@ package migrations_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -16,22 +17,27 @@ import (
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-// warehouseTables are the tables of design.md section 4 plus bookkeeping (migration 1).
-var warehouseTables = []string{
-	"dropdown_options", "field_value_changes", "field_values", "fields", "goose_db_version",
-	"list_entries", "lists", "opportunities", "opportunity_organizations", "opportunity_persons",
-	"organization_persons", "organizations", "persons", "sync_checkpoints", "sync_runs",
+// migrationTables are the tables and views each migration adds, in order: the warehouse
+// and its bookkeeping of design.md section 4, its views, the request ledger of section 5,
+// and the entities' freshness.
+var migrationTables = [][]string{
+	{"dropdown_options", "field_value_changes", "field_values", "fields", "list_entries", "lists",
+		"opportunities", "opportunity_organizations", "opportunity_persons", "organization_persons",
+		"organizations", "persons", "sync_checkpoints", "sync_runs"},
+	{"field_history", "list_entry_values", "stage_durations"},
+	{"sync_request_ledger"},
+	{"sync_entity_freshness"},
 }
 
-// warehouseViews are the views of design.md section 4 (migration 2).
-var warehouseViews = []string{"field_history", "list_entry_values", "stage_durations"}
-
-// everything is what information_schema.tables lists after all migrations: tables and views.
-func everything() []string {
-	all := append(slices.Clone(warehouseTables), warehouseViews...)
+// tablesAfter is what information_schema.tables lists after the first n migrations, sorted.
+func tablesAfter(n int) []string {
+	all := append([]string{"goose_db_version"}, slices.Concat(migrationTables[:n]...)...)
 	slices.Sort(all)
 	return all
 }
+
+// everything is what information_schema.tables lists after all migrations: tables and views.
+func everything() []string { return tablesAfter(len(migrationTables)) }
 
 func tablesIn(t *testing.T, conn *pgx.Conn, schema string) []string {
 	t.Helper()
@@ -64,19 +70,22 @@ func TestUpDownUpStatus(t *testing.T) {
 
 	var out bytes.Buffer
 	require.NoError(t, migrations.Run(ctx, dbURL, schema, "status", &out, nil))
-	require.Contains(t, out.String(), "00001_warehouse.sql")
-	require.Contains(t, out.String(), "00002_views.sql")
-	require.Regexp(t, `1\s+applied`, out.String())
-	require.Regexp(t, `2\s+applied`, out.String())
+	for _, file := range []string{"00001_warehouse.sql", "00002_views.sql", "00003_ledger.sql", "00004_freshness.sql"} {
+		require.Contains(t, out.String(), file)
+	}
+	for v := 1; v <= len(migrationTables); v++ {
+		require.Regexp(t, fmt.Sprintf(`(?m)^%d\s+applied`, v), out.String())
+	}
 
-	require.NoError(t, migrations.Run(ctx, dbURL, schema, "down", nil, nil))
-	require.Equal(t, warehouseTables, tablesIn(t, conn, schema), "one step down drops the views only")
-	require.NoError(t, migrations.Run(ctx, dbURL, schema, "down", nil, nil))
-	require.Equal(t, []string{"goose_db_version"}, tablesIn(t, conn, schema))
+	for v := len(migrationTables); v >= 1; v-- {
+		require.NoError(t, migrations.Run(ctx, dbURL, schema, "down", nil, nil))
+		require.Equal(t, tablesAfter(v-1), tablesIn(t, conn, schema), "one step down undoes migration %d only", v)
+	}
 	out.Reset()
 	require.NoError(t, migrations.Run(ctx, dbURL, schema, "status", &out, nil))
-	require.Regexp(t, `1\s+pending`, out.String())
-	require.Regexp(t, `2\s+pending`, out.String())
+	for v := 1; v <= len(migrationTables); v++ {
+		require.Regexp(t, fmt.Sprintf(`(?m)^%d\s+pending`, v), out.String())
+	}
 	require.NoError(t, migrations.Run(ctx, dbURL, schema, "down", nil, nil), "down with nothing applied is a no-op")
 
 	require.NoError(t, migrations.Run(ctx, dbURL, schema, "up", nil, nil))
@@ -168,8 +177,9 @@ func TestTwoSchemasIndependent(t *testing.T) {
 	ctx := t.Context()
 	require.NoError(t, migrations.Run(ctx, dbURL, "one", "up", nil, nil))
 	require.NoError(t, migrations.Run(ctx, dbURL, "two", "up", nil, nil))
-	require.NoError(t, migrations.Run(ctx, dbURL, "one", "down", nil, nil))
-	require.NoError(t, migrations.Run(ctx, dbURL, "one", "down", nil, nil))
+	for range migrationTables {
+		require.NoError(t, migrations.Run(ctx, dbURL, "one", "down", nil, nil))
+	}
 	conn := connect(t, dbURL)
 	require.Equal(t, []string{"goose_db_version"}, tablesIn(t, conn, "one"))
 	require.Equal(t, everything(), tablesIn(t, conn, "two"))

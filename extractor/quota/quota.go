@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/big"
+	"strconv"
 	"sync"
 	"time"
 
@@ -42,18 +44,37 @@ func (l Limits) EffectiveDaily() int64 { return shrink(l.Daily, l.Reserve) }
 func (l Limits) EffectiveMonthly() int64 { return shrink(l.Monthly, l.Reserve) }
 
 // EffectivePerMinute is the per-minute rate in effect, 0 = none.
-func (l Limits) EffectivePerMinute() int {
-	if l.PerMinute <= 0 {
-		return 0
-	}
-	return max(1, int(float64(l.PerMinute)*(1-l.Reserve)))
-}
+func (l Limits) EffectivePerMinute() int { return int(shrink(int64(l.PerMinute), l.Reserve)) }
 
+// shrink is floor(n × (1 − reserve)) for a cap n, at least 1 so that a cap never turns into
+// "no cap"; 0 stays 0.
 func shrink(n int64, reserve float64) int64 {
 	if n <= 0 {
 		return 0
 	}
-	return max(1, int64(float64(n)*(1-reserve)))
+	return max(1, n-reserveShare(n, reserve))
+}
+
+// reserveShare is the part of n left to the key's other users: ceil(n × reserve), computed
+// exactly on the decimal the configuration gave (in float64, 100 × (1 − 0.34) is
+// 65.99999999999999, which would cost the cap a request). reserve is clamped to [0, 1].
+func reserveShare(n int64, reserve float64) int64 {
+	if n <= 0 || !(reserve > 0) {
+		return 0
+	}
+	if reserve >= 1 {
+		return n
+	}
+	r, ok := new(big.Rat).SetString(strconv.FormatFloat(reserve, 'g', -1, 64))
+	if !ok {
+		return 0
+	}
+	r.Mul(r, new(big.Rat).SetInt64(n))
+	share, rem := new(big.Int).QuoRem(r.Num(), r.Denom(), new(big.Int))
+	if rem.Sign() > 0 {
+		share.Add(share, big.NewInt(1))
+	}
+	return share.Int64()
 }
 
 // blockSize is how many requests are reserved in the ledger at a time: small,
@@ -79,9 +100,20 @@ type Budget struct {
 // serverView is what the server last said about the account's month.
 type serverView struct {
 	known            bool
-	monthlyLimit     int64 // 0 = unlimited or unknown
+	monthlyLimit     int64 // 0 = not reported
 	monthlyRemaining int64
-	at               time.Time
+	month            time.Time // UTC month of the report: the allowance resets with the calendar month
+	sentAt           int64     // Budget.sent when it was reported
+}
+
+// serverLeft is what the server's last report leaves in month, less the reserve's share and
+// the requests permitted since; ok is false when no report of month binds.
+func (b *Budget) serverLeft(month time.Time) (left int64, ok bool) {
+	v := b.server
+	if !v.known || !v.month.Equal(month) {
+		return 0, false
+	}
+	return v.monthlyRemaining - reserveShare(v.monthlyLimit, b.limits.Reserve) - (b.sent - v.sentAt), true
 }
 
 // New returns a Budget over ledger.
@@ -124,11 +156,21 @@ func (b *Budget) Reserve(ctx context.Context) error {
 	now := b.now()
 	day, month := Periods(now)
 	if !day.Equal(b.day) {
-		// A new day: the old block was counted on the old day and is gone.
-		b.day, b.block, b.exhausted = day, 0, ""
+		b.newDay(ctx, day)
+	}
+	// The server's count binds when it says less is left than the ledger believes: never
+	// use the reserve's share of what is left. It is checked before every request, so a
+	// report that tightens the budget takes effect at once, even inside a block.
+	serverLeft, serverBinds := b.serverLeft(month)
+	if serverBinds && serverLeft <= 0 {
+		return b.spent("the account's monthly allowance reported by Affinity is used up, less the reserve", nextMonth(month))
 	}
 	if b.block == 0 {
-		if err := b.refill(ctx, day, month); err != nil {
+		want := int64(blockSize)
+		if serverBinds {
+			want = min(want, serverLeft)
+		}
+		if err := b.refill(ctx, day, month, want); err != nil {
 			return err
 		}
 	}
@@ -137,18 +179,21 @@ func (b *Budget) Reserve(ctx context.Context) error {
 	return nil
 }
 
-func (b *Budget) refill(ctx context.Context, day, month time.Time) error {
-	monthCap := b.limits.EffectiveMonthly()
-	want := int64(blockSize)
-	if b.server.known && b.server.monthlyLimit > 0 {
-		// The server's count binds when it says less is left than the
-		// ledger believes: never use the reserve's share of what is left.
-		left := b.server.monthlyRemaining - int64(float64(b.server.monthlyLimit)*b.limits.Reserve)
-		if left <= 0 {
-			return b.spent("the account's monthly allowance reported by Affinity is used up, less the reserve", nextMonth(month))
+// newDay starts the local block afresh on day. The unused rest of the old block was
+// counted on the old day and month; it is given back there (on failure the ledger merely
+// over-counts).
+func (b *Budget) newDay(ctx context.Context, day time.Time) {
+	if b.block > 0 {
+		_, oldMonth := Periods(b.day)
+		if err := b.ledger.Release(ctx, b.day, oldMonth, b.block); err != nil {
+			b.log.Warn("give back the unused requests of the previous day", "day", b.day, "requests", b.block, "error", err)
 		}
-		want = min(want, left)
 	}
+	b.day, b.block, b.exhausted = day, 0, ""
+}
+
+func (b *Budget) refill(ctx context.Context, day, month time.Time, want int64) error {
+	monthCap := b.limits.EffectiveMonthly()
 	got, err := b.ledger.Reserve(ctx, day, month, want, b.limits.EffectiveDaily(), monthCap)
 	if err != nil {
 		return fmt.Errorf("reserve requests in the ledger: %w", err)
@@ -163,7 +208,7 @@ func (b *Budget) refill(ctx context.Context, day, month time.Time) error {
 		}
 		return b.spent(fmt.Sprintf("%d of %d requests of this month (UTC) used", monthUsed, monthCap), nextMonth(month))
 	}
-	b.block = got
+	b.block, b.exhausted = got, ""
 	return nil
 }
 
@@ -183,28 +228,31 @@ func (b *Budget) Observe(info affinity.RequestInfo) {
 	if !h.OrgRemaining.Known {
 		return
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if h.OrgRemaining.Unlimited || h.OrgLimit.Unlimited {
-		b.server = serverView{}
-		return
-	}
-	b.server = serverView{known: true, monthlyRemaining: h.OrgRemaining.N, at: b.now()}
-	if h.OrgLimit.Known {
-		b.server.monthlyLimit = h.OrgLimit.N
-	}
+	b.observe(h.OrgLimit, h.OrgRemaining)
 }
 
 // ObserveRateLimit takes the answer of GET /rate-limit into account.
 func (b *Budget) ObserveRateLimit(rl affinity.RateLimit) {
+	b.observe(rl.OrgMonthly.Limit, rl.OrgMonthly.Remaining)
+}
+
+// observe records the account's monthly allowance as the server reports it: "unlimited"
+// clears what is known, a missing or unreadable remaining count changes nothing.
+func (b *Budget) observe(limit, remaining affinity.Count) {
+	if !remaining.Known {
+		return
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	m := rl.OrgMonthly
-	if m.Limit.Unlimited || m.Remaining.Unlimited || !m.Remaining.Known {
+	if remaining.Unlimited || limit.Unlimited {
 		b.server = serverView{}
 		return
 	}
-	b.server = serverView{known: true, monthlyLimit: m.Limit.N, monthlyRemaining: m.Remaining.N, at: b.now()}
+	_, month := Periods(b.now())
+	b.server = serverView{known: true, monthlyRemaining: remaining.N, month: month, sentAt: b.sent}
+	if limit.Known {
+		b.server.monthlyLimit = limit.N
+	}
 }
 
 // Sent is how many requests this Budget permitted.
@@ -235,8 +283,8 @@ type Status struct {
 	DayCap, MonthCap       int64 // in effect (after the reserve); 0 = none
 	DayLeft, MonthLeft     int64 // -1 = unlimited
 	DayResets, MonthResets time.Time
-	ServerMonthlyRemaining *int64 // as last reported by Affinity, when limited
-	ServerMonthlyLimit     *int64
+	ServerMonthlyRemaining *int64 // as last reported by Affinity this month, when limited
+	ServerMonthlyLimit     *int64 // nil when not reported
 }
 
 // Left is what may still be spent now: the smaller of what each cap leaves,
@@ -269,11 +317,16 @@ func (b *Budget) Status(ctx context.Context) (Status, error) {
 	}
 	b.mu.Lock()
 	server := b.server
+	serverLeft, serverBinds := b.serverLeft(month)
 	b.mu.Unlock()
-	if server.known && server.monthlyLimit > 0 {
-		rem, lim := server.monthlyRemaining, server.monthlyLimit
-		st.ServerMonthlyRemaining, st.ServerMonthlyLimit = &rem, &lim
-		left := max(0, rem-int64(float64(lim)*b.limits.Reserve))
+	if serverBinds {
+		rem := server.monthlyRemaining
+		st.ServerMonthlyRemaining = &rem
+		if server.monthlyLimit > 0 {
+			lim := server.monthlyLimit
+			st.ServerMonthlyLimit = &lim
+		}
+		left := max(0, serverLeft)
 		if st.MonthLeft < 0 || left < st.MonthLeft {
 			st.MonthLeft = left
 		}
