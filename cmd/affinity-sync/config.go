@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/affinity-sync/affinity-sync/extractor/quota"
 )
 
 // secret holds a credential. It prints as a placeholder in every format the
@@ -50,10 +52,12 @@ type Config struct {
 		Reserve         float64 `yaml:"reserve"`
 	} `yaml:"quota"`
 	Sync struct {
-		FieldValuesForUnlisted bool     `yaml:"field_values_for_unlisted"`
-		MaxDeleteShare         float64  `yaml:"max_delete_share"`
-		Lists                  []string `yaml:"lists"`
-		Streams                []string `yaml:"streams"`
+		FieldValuesForUnlisted bool          `yaml:"field_values_for_unlisted"`
+		MaxDeleteShare         float64       `yaml:"max_delete_share"`
+		ValuesMaxAge           time.Duration `yaml:"values_max_age"`
+		UnlistedValuesMaxAge   time.Duration `yaml:"unlisted_values_max_age"`
+		Lists                  []string      `yaml:"lists"`
+		Streams                []string      `yaml:"streams"`
 	} `yaml:"sync"`
 	Schedule struct {
 		Sync    string `yaml:"sync"`
@@ -82,6 +86,8 @@ func defaultConfig() Config {
 	c.Quota.PerMinute = 900
 	c.Quota.Reserve = 0.10
 	c.Sync.MaxDeleteShare = 0.5
+	c.Sync.ValuesMaxAge = 20 * time.Hour
+	c.Sync.UnlistedValuesMaxAge = 7 * 24 * time.Hour
 	c.Schedule.Sync = "0 2 * * *"
 	c.Schedule.Changes = "*/30 * * * *"
 	c.Server.Addr = "127.0.0.1:9464"
@@ -199,6 +205,12 @@ func (c *Config) validate() error {
 	default:
 		bad("log.format must be text or json, got %q", c.Log.Format)
 	}
+	if c.Sync.ValuesMaxAge <= 0 {
+		bad("sync.values_max_age must be positive, got %v", c.Sync.ValuesMaxAge)
+	}
+	if c.Sync.UnlistedValuesMaxAge <= 0 {
+		bad("sync.unlisted_values_max_age must be positive, got %v", c.Sync.UnlistedValuesMaxAge)
+	}
 	if c.Server.ReadyMaxAge < 0 {
 		bad("server.ready_max_age must not be negative")
 	}
@@ -247,4 +259,9 @@ func effectiveStreams(flagValue string, configured []string) ([]string, bool, er
 		return nil, false, usagef("--streams: no stream named")
 	}
 	return orderStreams(picked), true, nil
+}
+
+// limits are the quota settings in the form the budget takes them.
+func (c *Config) limits() quota.Limits {
+	return quota.Limits{Daily: c.Quota.DailyRequests, Monthly: c.Quota.MonthlyRequests, PerMinute: c.Quota.PerMinute, Reserve: c.Quota.Reserve}
 }

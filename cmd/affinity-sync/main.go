@@ -29,7 +29,9 @@ const usageText = `usage: affinity-sync [--config FILE] COMMAND [flags]
 commands:
   migrate [up|down|status]   apply, roll back one step of, or show the warehouse migrations
   sync [--streams a,b]       run one pass of every enabled stream, then exit
-  status                     last runs and per-stream checkpoints
+  daemon                     run on the configured schedule until SIGINT/SIGTERM
+  plan                       the requests the next sync would spend, against the budget
+  status                     last runs, per-stream checkpoints, requests spent and left
   demo [--keep]              fake API + local Postgres, one full sync, a summary
   fake-api --addr ADDR       serve the fake Affinity API (--key, --seed, --persons, ...)
 
@@ -80,6 +82,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		}
 	case "status":
 		err = cmdStatus(ctx, e, cmdArgs)
+	case "plan":
+		err = cmdPlan(ctx, e, cmdArgs)
+	case "daemon":
+		err = cmdDaemon(ctx, e, cmdArgs)
 	case "demo":
 		err = cmdDemo(ctx, e, cmdArgs)
 	case "fake-api":

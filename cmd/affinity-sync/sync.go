@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
+	"github.com/affinity-sync/affinity-sync/extractor/quota"
 	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/affinity-sync/affinity-sync/migrations"
 )
@@ -44,6 +44,7 @@ type syncOptions struct {
 	streams         []string
 	partial         bool // --streams limited the run
 	allowMassDelete bool
+	locked          bool // the caller holds the schema's run lock (the daemon)
 }
 
 func cmdSync(ctx context.Context, e env, args []string) (int, error) {
@@ -95,7 +96,15 @@ func (s syncSummary) exitCode() int {
 	return exitOK
 }
 
-// syncOnce migrates, then runs the streams once and records the run.
+// errLocked says another process is syncing the same schema.
+type errLocked struct{ schema string }
+
+func (e errLocked) Error() string {
+	return fmt.Sprintf("another affinity-sync is syncing schema %q right now (advisory lock held); try again when it has finished", e.schema)
+}
+
+// syncOnce migrates, then runs the streams once within the request budget and
+// records the run.
 func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOptions) (syncSummary, error) {
 	var sum syncSummary
 	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
@@ -106,7 +115,16 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 		return sum, fmt.Errorf("open warehouse: %w", err)
 	}
 	defer store.Close()
-
+	if !opts.locked {
+		release, ok, err := store.TryRunLock(ctx)
+		if err != nil {
+			return sum, err
+		}
+		if !ok {
+			return sum, errLocked{cfg.Database.Schema}
+		}
+		defer release()
+	}
 	if opts.partial {
 		unmet, err := extractor.UnmetDependencies(ctx, store, opts.streams)
 		if err != nil {
@@ -117,8 +135,15 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 		}
 	}
 
-	var requests atomic.Int64
-	client, err := newClient(cfg, log, func(affinity.RequestInfo) { requests.Add(1) })
+	budget := quota.New(store, cfg.limits(), time.Now, log)
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := budget.Close(closeCtx); err != nil {
+			log.Warn("give back unused request reservations", "error", err)
+		}
+	}()
+	client, err := newClient(cfg, log, budget)
 	if err != nil {
 		return sum, err
 	}
@@ -134,10 +159,12 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 		MaxDeleteShare:         cfg.Sync.MaxDeleteShare,
 		AllowMassDelete:        opts.allowMassDelete,
 		FieldValuesForUnlisted: cfg.Sync.FieldValuesForUnlisted,
+		ValuesMaxAge:           cfg.Sync.ValuesMaxAge,
+		UnlistedMaxAge:         cfg.Sync.UnlistedValuesMaxAge,
 		Logger:                 log,
 	})
 	sum.result = syncer.Run(ctx, opts.streams)
-	sum.requests = requests.Load()
+	sum.requests = budget.Sent()
 
 	rows, nuls := sum.result.Totals()
 	rr := loader.RunResult{
@@ -180,16 +207,15 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 	return sum, nil
 }
 
-func newClient(cfg Config, log *slog.Logger, observe func(affinity.RequestInfo)) (*affinity.Client, error) {
-	perMinute := cfg.Quota.PerMinute
-	if perMinute > 0 {
-		// The reserve is left for the key's other users (design.md section 5).
-		perMinute = max(1, int(float64(perMinute)*(1-cfg.Quota.Reserve)))
-	}
+// newClient builds the Affinity client: every attempt is reserved in the
+// budget first, every response's rate-limit headers go to the budget, and
+// requests are paced at the per-minute rate left after the reserve.
+func newClient(cfg Config, log *slog.Logger, budget *quota.Budget) (*affinity.Client, error) {
 	client, err := affinity.NewClient(cfg.Affinity.BaseURL, cfg.Affinity.APIKey.reveal(),
 		affinity.WithLogger(log),
-		affinity.WithPerMinute(perMinute),
-		affinity.WithObserver(observe),
+		affinity.WithPerMinute(cfg.limits().EffectivePerMinute()),
+		affinity.WithReserve(budget.Reserve),
+		affinity.WithObserver(budget.Observe),
 	)
 	if err != nil {
 		return nil, usagef("affinity: %v", err)
@@ -215,7 +241,16 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("open warehouse: %w", err)
 	}
 	defer store.Close()
-	return printStatus(ctx, store, e.stdout)
+	if err := printStatus(ctx, store, e.stdout); err != nil {
+		return err
+	}
+	st, err := quota.New(store, cfg.limits(), time.Now, log).Status(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout)
+	printBudget(e.stdout, st)
+	return nil
 }
 
 func printStatus(ctx context.Context, store *loader.Store, out io.Writer) error {

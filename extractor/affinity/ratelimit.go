@@ -17,6 +17,17 @@ type Count struct {
 	N         int64
 }
 
+// String is the number, "unlimited", or "unknown".
+func (c Count) String() string {
+	switch {
+	case !c.Known:
+		return "unknown"
+	case c.Unlimited:
+		return "unlimited"
+	}
+	return strconv.FormatInt(c.N, 10)
+}
+
 // parseCount reads "123" or "unlimited" (any case); anything else is not Known.
 func parseCount(s string) Count {
 	s = strings.TrimSpace(s)

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/affinity-sync/affinity-sync/extractor"
+	"github.com/affinity-sync/affinity-sync/extractor/quota"
+	"github.com/affinity-sync/affinity-sync/loader"
+	"github.com/affinity-sync/affinity-sync/schedule"
+)
+
+// changesStreams is what the "changes" schedule runs: the change feed, then a
+// targeted refresh of the field values it shows to have changed.
+var changesStreams = []string{extractor.StreamFieldValueChanges, extractor.StreamFieldValues}
+
+// stopTimeout bounds how long the daemon waits for a run to commit its page
+// in flight after SIGINT/SIGTERM.
+const stopTimeout = 60 * time.Second
+
+func cmdDaemon(ctx context.Context, e env, args []string) error {
+	fs := newFlags("daemon", e)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	if err := cfg.needAPI(); err != nil {
+		return err
+	}
+	if err := cfg.needDatabase(); err != nil {
+		return err
+	}
+	streams, _, err := effectiveStreams("", cfg.Sync.Streams)
+	if err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg)
+	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
+		return err
+	}
+	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
+	if err != nil {
+		return fmt.Errorf("open warehouse: %w", err)
+	}
+	defer store.Close()
+
+	runJob := func(name string, opts syncOptions) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			sum, err := syncOnce(ctx, cfg, log, opts)
+			if err != nil {
+				return err
+			}
+			switch sum.exitCode() {
+			case exitFailed:
+				return fmt.Errorf("%s run %d failed", name, sum.runID)
+			case exitBudgetSpent:
+				log.Warn("request budget spent: the run stopped and continues at the next one", "job", name, "run", sum.runID)
+			}
+			return nil
+		}
+	}
+	var changes []string
+	for _, s := range changesStreams {
+		for _, enabled := range streams {
+			if s == enabled {
+				changes = append(changes, s)
+			}
+		}
+	}
+	jobs := []schedule.Job{{Name: "sync", Spec: cfg.Schedule.Sync, Coalesce: true,
+		Run: runJob("sync", syncOptions{streams: streams, locked: true})}}
+	if cfg.Schedule.Changes != "" && len(changes) > 0 {
+		jobs = append(jobs, schedule.Job{Name: "changes", Spec: cfg.Schedule.Changes,
+			Run: runJob("changes", syncOptions{streams: changes, partial: true, locked: true})})
+	}
+	d, err := schedule.New(jobs, runLocker{store}, schedule.Options{
+		Logger:      log,
+		StopTimeout: stopTimeout,
+		RunAtStart: func(ctx context.Context) (string, bool, error) {
+			last, err := store.LastCompletedRun(ctx)
+			if err != nil {
+				return "", false, err
+			}
+			return "sync", last == nil, nil
+		},
+	})
+	if err != nil {
+		return usagef("schedule: %v", err)
+	}
+	if err := d.Start(ctx); err != nil {
+		return fmt.Errorf("start daemon: %w", err)
+	}
+	next := d.Next()
+	log.Info("daemon started", "schema", cfg.Database.Schema, "next_sync", next["sync"], "next_changes", next["changes"])
+	<-ctx.Done()
+	log.Info("stopping: no new runs; waiting for the run in progress to commit its page", "timeout", stopTimeout)
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopTimeout+5*time.Second)
+	defer cancel()
+	if err := d.Stop(stopCtx); err != nil {
+		return err
+	}
+	log.Info("daemon stopped")
+	return nil
+}
+
+// runLocker lets the scheduler take the schema's run lock.
+type runLocker struct{ store *loader.Store }
+
+func (l runLocker) TryLock(ctx context.Context) (func(), bool, error) { return l.store.TryRunLock(ctx) }
+
+func cmdPlan(ctx context.Context, e env, args []string) error {
+	fs := newFlags("plan", e)
+	streamsFlag := fs.String("streams", "", "comma-separated streams to plan (default: every enabled stream)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	streams, _, err := effectiveStreams(*streamsFlag, cfg.Sync.Streams)
+	if err != nil {
+		return err
+	}
+	if err := cfg.needDatabase(); err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg)
+	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
+		return err
+	}
+	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
+	if err != nil {
+		return fmt.Errorf("open warehouse: %w", err)
+	}
+	defer store.Close()
+	budget := quota.New(store, cfg.limits(), time.Now, log)
+
+	// The one request a plan spends: what the server says is left.
+	serverNote := "not asked (no API key)"
+	if cfg.Affinity.APIKey != "" {
+		client, err := newClient(cfg, log, budget)
+		if err != nil {
+			return err
+		}
+		rl, err := client.RateLimit(ctx)
+		switch {
+		case err == nil:
+			budget.ObserveRateLimit(rl)
+			serverNote = fmt.Sprintf("month %s of %s left, minute %s of %s", rl.OrgMonthly.Remaining, rl.OrgMonthly.Limit,
+				rl.APIKeyPerMinute.Remaining, rl.APIKeyPerMinute.Limit)
+		case quota.IsSpent(err):
+			serverNote = "not asked: the budget is spent"
+		default:
+			return fmt.Errorf("ask Affinity for the rate limit: %w", err)
+		}
+	}
+	if err := budget.Close(ctx); err != nil {
+		return err
+	}
+	now := time.Now()
+	counts, err := store.PlanCounts(ctx, now, now.Add(-cfg.Sync.ValuesMaxAge), now.Add(-cfg.Sync.UnlistedValuesMaxAge), cfg.Sync.FieldValuesForUnlisted)
+	if err != nil {
+		return err
+	}
+	st, err := budget.Status(ctx)
+	if err != nil {
+		return err
+	}
+	return printPlan(e.stdout, extractor.Plan(counts, streams, cfg.Sync.FieldValuesForUnlisted), st, serverNote)
+}
+
+func printPlan(out io.Writer, items []extractor.PlanItem, st quota.Status, serverNote string) error {
+	left := st.Left()
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STEP\tSTREAM\tREQUESTS\tTOTAL\tFITS\tWHAT")
+	var total int64
+	for i, it := range items {
+		total += it.Requests
+		fits := "yes"
+		if left >= 0 && total > left {
+			fits = "no"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\n", i+1, it.Stream, it.Requests, total, fits, it.Detail)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nestimated requests: %d\n", total)
+	printBudget(out, st)
+	fmt.Fprintf(out, "Affinity reports: %s\n", serverNote)
+	if left >= 0 && total > left {
+		fmt.Fprintf(out, "the budget runs out before the plan ends: the run stops at a page boundary (exit 3) and the next one continues\n")
+	}
+	return nil
+}
+
+func printBudget(out io.Writer, st quota.Status) {
+	capText := func(n int64) string {
+		if n <= 0 {
+			return "no cap"
+		}
+		return fmt.Sprint(n)
+	}
+	leftText := func(n int64) string {
+		if n < 0 {
+			return "unlimited"
+		}
+		return fmt.Sprint(n)
+	}
+	fmt.Fprintf(out, "requests today (UTC): %d spent, cap %s, %s left, resets %s\n", st.DayUsed, capText(st.DayCap), leftText(st.DayLeft),
+		st.DayResets.Format(time.RFC3339))
+	fmt.Fprintf(out, "requests this month (UTC): %d spent, cap %s, %s left, resets %s\n", st.MonthUsed, capText(st.MonthCap),
+		leftText(st.MonthLeft), st.MonthResets.Format(time.RFC3339))
+}
