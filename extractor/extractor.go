@@ -185,6 +185,10 @@ func (s *Syncer) Run(ctx context.Context, names []string) Result {
 				results[i] = StreamResult{Stream: name, Err: fmt.Errorf("stream %s: not started: %w", name, context.Cause(ctx))}
 				continue
 			}
+			if dep := failedDependency(name, names, results); dep != "" {
+				results[i] = StreamResult{Stream: name, Err: fmt.Errorf("stream %s: not started: it reads %s, which failed in this run", name, dep)}
+				continue
+			}
 			wg.Go(func() {
 				res := s.runStream(ctx, name)
 				if errors.Is(res.Err, affinity.ErrBudgetSpent) {
@@ -201,6 +205,17 @@ func (s *Syncer) Run(ctx context.Context, names []string) Result {
 		}
 	}
 	return Result{Streams: results}
+}
+
+// failedDependency names a stream that name reads from and that failed
+// earlier in this run, or "".
+func failedDependency(name string, names []string, results []StreamResult) string {
+	for _, dep := range dependsOn[name] {
+		if i := slices.Index(names, dep); i >= 0 && results[i].Err != nil {
+			return dep
+		}
+	}
+	return ""
 }
 
 func maxStage() int {

@@ -12,7 +12,10 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/affinity-sync/affinity-sync/extractor"
+	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 	"github.com/affinity-sync/affinity-sync/extractor/quota"
+	"github.com/affinity-sync/affinity-sync/migrations"
 )
 
 // secret holds a credential. It prints as a placeholder in every format the
@@ -29,6 +32,9 @@ func (s secret) LogValue() slog.Value { return slog.StringValue(redacted) }
 
 // Format covers %v, %+v, %s, %q and friends.
 func (s secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
+
+// MarshalText keeps the key out of encoding/json (and so slog's JSON handler).
+func (s secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 
 // reveal returns the credential itself, for the one place that sends it.
 func (s secret) reveal() string { return string(s) }
@@ -119,8 +125,8 @@ func loadConfig(path string, getenv func(string) string, warn func(string)) (Con
 			return cfg, usagef("config %s: %v", path, err)
 		}
 		if cfg.Affinity.APIKey != "" || cfg.Webhook.Token != "" {
-			if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o004 != 0 {
-				warn(fmt.Sprintf("config %s holds a secret and is readable by every user (mode %v); chmod 600 it", path, st.Mode().Perm()))
+			if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+				warn(fmt.Sprintf("config %s holds a secret and is readable by other users (mode %v); chmod 600 it", path, st.Mode().Perm()))
 			}
 		}
 	}
@@ -142,6 +148,10 @@ func parseConfig(data []byte, cfg *Config) error {
 	dec.KnownFields(true)
 	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
 		return err
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return errors.New("more than one YAML document: put every setting in one")
 	}
 	return nil
 }
@@ -170,10 +180,11 @@ func applyEnv(cfg *Config, getenv func(string) string) {
 func (c *Config) validate() error {
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	if c.Database.Schema == "" {
-		bad("database.schema must not be empty")
-	} else if len(c.Database.Schema) > 63 {
-		bad("database.schema %q is longer than 63 bytes", c.Database.Schema)
+	if err := migrations.Validate(c.Database.Schema); err != nil {
+		bad("database.schema: %v", err)
+	}
+	if err := affinity.CheckBaseURL(c.Affinity.BaseURL); err != nil {
+		bad("affinity.base_url: %v", err)
 	}
 	if c.Quota.DailyRequests < 0 {
 		bad("quota.daily_requests must be >= 0 (0 = no daily cap), got %d", c.Quota.DailyRequests)
@@ -184,15 +195,15 @@ func (c *Config) validate() error {
 	if c.Quota.PerMinute < 0 {
 		bad("quota.per_minute must be >= 0, got %d", c.Quota.PerMinute)
 	}
-	if c.Quota.Reserve < 0 || c.Quota.Reserve >= 1 {
+	if !(c.Quota.Reserve >= 0 && c.Quota.Reserve < 1) { // also refuses NaN
 		bad("quota.reserve must be in [0, 1), got %v", c.Quota.Reserve)
 	}
-	if c.Sync.MaxDeleteShare < 0 || c.Sync.MaxDeleteShare > 1 {
+	if !(c.Sync.MaxDeleteShare >= 0 && c.Sync.MaxDeleteShare <= 1) {
 		bad("sync.max_delete_share must be in [0, 1], got %v", c.Sync.MaxDeleteShare)
 	}
 	for _, s := range c.Sync.Streams {
 		if !knownStream(s) {
-			bad("sync.streams: unknown stream %q (known: %s)", s, strings.Join(allStreams, ", "))
+			bad("sync.streams: unknown stream %q (known: %s)", s, strings.Join(extractor.Streams(), ", "))
 		}
 	}
 	switch c.Log.Level {
@@ -240,7 +251,7 @@ func (c *Config) needDatabase() error {
 func effectiveStreams(flagValue string, configured []string) ([]string, bool, error) {
 	if flagValue == "" {
 		if len(configured) == 0 {
-			return append([]string(nil), allStreams...), false, nil
+			return extractor.Streams(), false, nil
 		}
 		return orderStreams(configured), false, nil
 	}
@@ -251,7 +262,7 @@ func effectiveStreams(flagValue string, configured []string) ([]string, bool, er
 			continue
 		}
 		if !knownStream(s) {
-			return nil, false, usagef("--streams: unknown stream %q (known: %s)", s, strings.Join(allStreams, ", "))
+			return nil, false, usagef("--streams: unknown stream %q (known: %s)", s, strings.Join(extractor.Streams(), ", "))
 		}
 		picked = append(picked, s)
 	}

@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/affinity-sync/affinity-sync/extractor"
 	"github.com/affinity-sync/affinity-sync/extractor/affinity/affinitytest"
 	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/affinity-sync/affinity-sync/loader/pgtest/localpg"
@@ -138,7 +139,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	started := time.Now()
-	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: allStreams})
+	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: extractor.Streams()})
 	if err != nil {
 		return err
 	}

@@ -17,8 +17,6 @@ import (
 	"github.com/affinity-sync/affinity-sync/migrations"
 )
 
-var allStreams = extractor.Streams()
-
 func knownStream(name string) bool { return slices.Contains(extractor.Streams(), name) }
 
 // orderStreams puts the named streams in run order, without repeats.
@@ -33,10 +31,7 @@ func orderStreams(names []string) []string {
 }
 
 func migrateRun(ctx context.Context, cfg Config, command string, out io.Writer, log *slog.Logger) error {
-	if err := migrations.Run(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, command, out, log); err != nil {
-		return fmt.Errorf("migrate %s: %w", command, err)
-	}
-	return nil
+	return migrations.Run(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, command, out, log)
 }
 
 // syncOptions are the flags of one sync run.

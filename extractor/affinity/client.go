@@ -158,6 +158,13 @@ func NewClient(baseURL, apiKey string, opts ...Option) (*Client, error) {
 }
 
 // checkBaseURL validates the base URL and returns it without a trailing slash.
+// CheckBaseURL reports whether raw may serve as the API's base URL: https, or
+// http for a loopback host only, with no credentials, query or fragment.
+func CheckBaseURL(raw string) error {
+	_, err := checkBaseURL(raw)
+	return err
+}
+
 func checkBaseURL(raw string) (string, error) {
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil {
