@@ -171,8 +171,8 @@ func (s *Syncer) Run(ctx context.Context, names []string) Result {
 	if len(names) == 0 {
 		names = Streams()
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 
 	results := make([]StreamResult, len(names))
 	for stage := 0; stage <= maxStage(); stage++ {
@@ -192,7 +192,9 @@ func (s *Syncer) Run(ctx context.Context, names []string) Result {
 			wg.Go(func() {
 				res := s.runStream(ctx, name)
 				if errors.Is(res.Err, affinity.ErrBudgetSpent) {
-					cancel()
+					// The other streams stop at their next page; the ones
+					// not started yet say why.
+					cancel(res.Err)
 				}
 				results[i] = res
 			})

@@ -10,7 +10,9 @@ import (
 
 // Refresh priorities of the per-entity field value refresh (design.md section
 // 5): new entities first, then those a change or a new list entry touched
-// since their last fetch, then the stalest.
+// since their last fetch, then the stalest. A change counts from when the
+// sync first stored it (our clock), not from its changed_at (Affinity's), so
+// clock skew can neither hide a change nor make one look new forever.
 const (
 	RefreshNew     = 0 // values never fetched
 	RefreshChanged = 1 // a change or a new list entry since the last fetch
@@ -80,7 +82,7 @@ func (s *Store) dueValuesSQL(unlisted bool) string {
 					WHEN f.values_synced_at IS NULL THEN 0
 					WHEN EXISTS (SELECT 1 FROM ` + s.table("field_value_changes") + ` c
 					             WHERE c.entity_type = e.entity_type AND c.entity_id = e.entity_id
-					               AND c.changed_at > f.values_synced_at) THEN 1
+					               AND c.synced_at > f.values_synced_at) THEN 1
 					WHEN EXISTS (SELECT 1 FROM ` + s.table("list_entries") + ` le
 					             WHERE le.deleted_at IS NULL AND le.entity_type = e.entity_type AND le.entity_id = e.entity_id
 					               AND le.created_at > f.values_synced_at) THEN 1

@@ -16,11 +16,11 @@ COMMENT ON COLUMN sync_entity_freshness.entity_id IS 'Id of the person, organiza
 COMMENT ON COLUMN sync_entity_freshness.values_synced_at IS 'When the entity''s complete set of field values was last fetched and stored; null = never.';
 COMMENT ON COLUMN sync_entity_freshness.details_synced_at IS 'When the organization''s details (its persons, organization_persons) were last fetched; null = never.';
 
-CREATE INDEX field_value_changes_entity_changed_idx ON field_value_changes (entity_type, entity_id, changed_at);
+CREATE INDEX field_value_changes_entity_synced_idx ON field_value_changes (entity_type, entity_id, synced_at);
 CREATE INDEX list_entries_live_entity_created_idx ON list_entries (entity_type, entity_id, created_at) WHERE deleted_at IS NULL;
 
 -- +goose Down
 
 DROP INDEX list_entries_live_entity_created_idx;
-DROP INDEX field_value_changes_entity_changed_idx;
+DROP INDEX field_value_changes_entity_synced_idx;
 DROP TABLE sync_entity_freshness;
