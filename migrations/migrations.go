@@ -137,8 +137,22 @@ func Run(ctx context.Context, databaseURL, schema, command string, out io.Writer
 	return nil
 }
 
+// ensureSchema creates the schema when missing. Two processes starting at
+// once would race on CREATE SCHEMA IF NOT EXISTS (a unique violation for the
+// loser), so it runs under the schema's migration lock.
 func ensureSchema(ctx context.Context, db *sql.DB, schema string) error {
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", LockID(schema)); err != nil {
+		return fmt.Errorf("create schema: lock: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, "CREATE SCHEMA IF NOT EXISTS "+pgx.Identifier{schema}.Sanitize()); err != nil {
+		return fmt.Errorf("create schema: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("create schema: %w", err)
 	}
 	return nil

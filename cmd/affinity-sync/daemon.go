@@ -42,6 +42,10 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 	}
 	log := newLogger(e.stderr, cfg)
 	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
+		if ctx.Err() != nil {
+			log.Info("stopped while starting")
+			return nil
+		}
 		return err
 	}
 	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
@@ -94,6 +98,10 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 		return usagef("schedule: %v", err)
 	}
 	if err := d.Start(ctx); err != nil {
+		if ctx.Err() != nil {
+			log.Info("stopped while starting")
+			return nil
+		}
 		return fmt.Errorf("start daemon: %w", err)
 	}
 	next := d.Next()
