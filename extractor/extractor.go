@@ -57,6 +57,10 @@ type Options struct {
 	BatchRows       int     // most rows committed in one transaction; default 5000
 	MaxDeleteShare  float64 // mass-delete guard (design.md section 6): 0 refuses every soft delete on tables of 10 rows or more, 1 turns it off
 	AllowMassDelete bool    // let this run pass the guard
+	// Lists limits list entries, their field values and the change feed of
+	// list fields to these lists, by id or exact name (sync.lists); empty =
+	// every list. Lists left out keep their rows as they were.
+	Lists []string
 	// FieldValuesForUnlisted also fetches the field values of entities on no list.
 	FieldValuesForUnlisted bool
 	// ValuesMaxAge: the field values of listed entities fetched longer ago
@@ -378,9 +382,33 @@ func (s *Syncer) runPhase(ctx context.Context, cp *loader.Checkpoint, ph phase, 
 		return commitErr
 	}
 	if fetchErr != nil {
-		return fmt.Errorf("fetch page %d: %w", cp.Pages+1, fetchErr)
+		err := fmt.Errorf("fetch page %d: %w", cp.Pages+1, fetchErr)
+		if cp.PageToken != "" && tokenRefused(fetchErr) {
+			// Affinity refused the page token (an expired one, say): resuming
+			// from it would fail the same way on every run. The phase starts
+			// over from its first page instead, within the same pass, so the
+			// pass still soft-deletes only what it did not see.
+			restart := *cp
+			restart.PageToken = ""
+			commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+			_, cerr := s.store.CommitPage(commitCtx, loader.Page{Checkpoint: restart, SeenAt: s.opts.Now()})
+			cancel()
+			if cerr != nil {
+				return fmt.Errorf("%w; drop refused page token: %w", err, cerr)
+			}
+			*cp = restart
+			return fmt.Errorf("%w (page token refused: the phase restarts from its first page)", err)
+		}
+		return err
 	}
 	return ctx.Err()
+}
+
+// tokenRefused reports whether err is Affinity refusing a request outright
+// (400 or 422), which for a listing page means its page token.
+func tokenRefused(err error) bool {
+	var ae *affinity.APIError
+	return errors.As(err, &ae) && (ae.StatusCode == 400 || ae.StatusCode == 422) && !affinity.IsMerged(err)
 }
 
 func (s *Syncer) commitPages(ctx context.Context, cp *loader.Checkpoint, ph phase, pages <-chan fetched, res *StreamResult) error {

@@ -1,6 +1,7 @@
 package extractor
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"iter"
@@ -105,8 +106,8 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 		}}}, nil
 
 	case StreamListEntries:
-		// One phase per live list, named by its id, in id order.
-		lists, err := s.store.LiveLists(ctx)
+		// One phase per live (chosen) list, named by its id, in id order.
+		lists, err := s.chosenLists(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -128,8 +129,15 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 		if err != nil {
 			return nil, err
 		}
+		chosen, err := s.chosenListIDs(ctx)
+		if err != nil {
+			return nil, err
+		}
 		phases := make([]phase, 0, len(fields))
 		for _, f := range fields {
+			if f.ListID != nil && chosen != nil && !slices.Contains(chosen, *f.ListID) {
+				continue
+			}
 			phases = append(phases, phase{name: strconv.FormatInt(f.ID, 10), pages: func(ctx context.Context, _ loader.Checkpoint) iter.Seq2[fetched, error] {
 				return s.changes(ctx, f)
 			}})
@@ -138,6 +146,10 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 
 	case StreamFieldValues:
 		types, err := s.store.FieldValueTypes(ctx)
+		if err != nil {
+			return nil, err
+		}
+		chosen, err := s.chosenListIDs(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -153,8 +165,11 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 			return func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
 				staleBefore := s.opts.Now().Add(-maxAge)
 				return perEntity(ctx, s, func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error) {
-					return s.store.RefreshCandidates(ctx, loader.RefreshQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore,
-						Unlisted: unlisted, After: after, Limit: entitiesPerBatch})
+					q := loader.RefreshQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore, Unlisted: unlisted, After: after, Limit: entitiesPerBatch}
+					if !unlisted {
+						q.Lists = chosen
+					}
+					return s.store.RefreshCandidates(ctx, q)
 				}, fetch)
 			}
 		}
@@ -181,6 +196,60 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 		}}}, nil
 	}
 	return nil, fmt.Errorf("unknown stream %q", stream)
+}
+
+// chosenLists are the live lists sync.lists names (every live list when it
+// names none).
+func (s *Syncer) chosenLists(ctx context.Context) ([]loader.List, error) {
+	return ChooseLists(ctx, s.store, s.opts.Lists)
+}
+
+// ListReader reads the live lists; *loader.Store satisfies it.
+type ListReader interface {
+	LiveLists(ctx context.Context) ([]loader.List, error)
+}
+
+// ChooseLists returns the live lists that names (ids or exact names, as in
+// sync.lists) choose, by id; every live list when names is empty. A name
+// that matches no list is an error, so a typo never quietly syncs nothing.
+func ChooseLists(ctx context.Context, store ListReader, names []string) ([]loader.List, error) {
+	lists, err := store.LiveLists(ctx)
+	if err != nil || len(names) == 0 {
+		return lists, err
+	}
+	var chosen []loader.List
+	for _, want := range names {
+		found := false
+		for _, l := range lists {
+			if l.Name == want || strconv.FormatInt(l.ID, 10) == want {
+				found = true
+				if !slices.ContainsFunc(chosen, func(c loader.List) bool { return c.ID == l.ID }) {
+					chosen = append(chosen, l)
+				}
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("sync.lists: no live list has the id or name %q", want)
+		}
+	}
+	slices.SortFunc(chosen, func(a, b loader.List) int { return cmp.Compare(a.ID, b.ID) })
+	return chosen, nil
+}
+
+// chosenListIDs is chosenLists as ids; nil when sync.lists names none.
+func (s *Syncer) chosenListIDs(ctx context.Context) ([]int64, error) {
+	if len(s.opts.Lists) == 0 {
+		return nil, nil
+	}
+	lists, err := s.chosenLists(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(lists))
+	for i, l := range lists {
+		ids[i] = l.ID
+	}
+	return ids, nil
 }
 
 // single is a phase of one unpaged request.

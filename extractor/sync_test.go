@@ -68,6 +68,10 @@ func (h *harness) syncer(api extractor.API) *extractor.Syncer {
 	return extractor.New(api, h.store, h.opts)
 }
 
+func newSyncer(h *harness, api extractor.API, opts extractor.Options) *extractor.Syncer {
+	return extractor.New(api, h.store, opts)
+}
+
 func smallWorkspace() affinitytest.Config {
 	cfg := affinitytest.DefaultConfig()
 	cfg.Seed = 7

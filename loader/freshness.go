@@ -3,6 +3,8 @@ package loader
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,7 +38,10 @@ type RefreshQuery struct {
 	// Unlisted selects the persons and organizations on no live list entry
 	// instead of the entities on one.
 	Unlisted bool
-	After    RefreshKey // keyset cursor; the zero value starts at the beginning
+	// Lists limits the listed entities to the entries of these lists
+	// (sync.lists); nil = every list.
+	Lists []int64
+	After RefreshKey // keyset cursor; the zero value starts at the beginning
 	Limit    int
 }
 
@@ -46,7 +51,7 @@ func (s *Store) RefreshCandidates(ctx context.Context, q RefreshQuery) ([]Refres
 	if q.Limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, s.dueValuesSQL(q.Unlisted)+`
+	rows, err := s.pool.Query(ctx, s.dueValuesSQL(q.Unlisted, q.Lists)+`
 		SELECT priority, values_synced_at, entity_type, entity_id FROM due
 		WHERE (priority, coalesce(values_synced_at, '-infinity'), entity_type, entity_id)
 		      > ($3::int, coalesce($4::timestamptz, '-infinity'), $5::smallint, $6::bigint)
@@ -69,8 +74,8 @@ func (s *Store) RefreshCandidates(ctx context.Context, q RefreshQuery) ([]Refres
 
 // dueValuesSQL is a WITH clause naming "due": the entities whose values are
 // due, with their priority; $1 is the stale-before time, $2 the pass start.
-func (s *Store) dueValuesSQL(unlisted bool) string {
-	entities := `SELECT DISTINCT entity_type, entity_id FROM ` + s.table("list_entries") + ` WHERE deleted_at IS NULL`
+func (s *Store) dueValuesSQL(unlisted bool, lists []int64) string {
+	entities := `SELECT DISTINCT entity_type, entity_id FROM ` + s.table("list_entries") + ` WHERE deleted_at IS NULL` + listIDFilter("list_id", lists)
 	if unlisted {
 		entities = `SELECT 0::smallint AS entity_type, id AS entity_id FROM ` + s.table("persons") + ` WHERE deleted_at IS NULL
 			UNION ALL SELECT 1::smallint, id FROM ` + s.table("organizations") + ` WHERE deleted_at IS NULL
@@ -92,6 +97,19 @@ func (s *Store) dueValuesSQL(unlisted bool) string {
 			LEFT JOIN ` + s.table("sync_entity_freshness") + ` f ON f.entity_type = e.entity_type AND f.entity_id = e.entity_id
 			WHERE f.values_synced_at IS NULL OR f.values_synced_at < $2
 		), due AS (SELECT * FROM candidates WHERE priority IS NOT NULL)`
+}
+
+// inLists is the condition "col is one of ids". Ids are integers, so writing
+// them into the statement is safe.
+func inLists(col string, ids []int64) string {
+	if len(ids) == 0 {
+		return "false"
+	}
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = strconv.FormatInt(id, 10)
+	}
+	return col + " IN (" + strings.Join(parts, ",") + ")"
 }
 
 // DetailsQuery selects the organizations whose details are due.

@@ -22,7 +22,8 @@ type PlanCounts struct {
 }
 
 // PlanCounts reads the counts the planner needs, as of now.
-func (s *Store) PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore, unlistedStaleBefore time.Time, withUnlisted bool) (PlanCounts, error) {
+// lists limits list entries and field values to those lists (nil = all).
+func (s *Store) PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore, unlistedStaleBefore time.Time, withUnlisted bool, lists []int64) (PlanCounts, error) {
 	var c PlanCounts
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		for _, q := range []struct {
@@ -38,17 +39,18 @@ func (s *Store) PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT (SELECT count(*) FROM `+s.table("list_entries")+` e WHERE e.list_id = l.id AND e.deleted_at IS NULL)
-			FROM `+s.table("lists")+` l WHERE l.deleted_at IS NULL ORDER BY l.id`)
+			FROM `+s.table("lists")+` l WHERE l.deleted_at IS NULL`+listIDFilter("l.id", lists)+` ORDER BY l.id`)
 		if err != nil {
 			return err
 		}
 		if c.ListSizes, err = pgx.CollectRows(rows, pgx.RowTo[int64]); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+s.table("fields")+` WHERE deleted_at IS NULL AND track_changes`).Scan(&c.TrackedFields); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+s.table("fields")+` WHERE deleted_at IS NULL AND track_changes
+`+trackedFilter(lists)).Scan(&c.TrackedFields); err != nil {
 			return err
 		}
-		rows, err = tx.Query(ctx, s.dueValuesSQL(false)+` SELECT priority, count(*) FROM due GROUP BY 1`, valuesStaleBefore, now)
+		rows, err = tx.Query(ctx, s.dueValuesSQL(false, lists)+` SELECT priority, count(*) FROM due GROUP BY 1`, valuesStaleBefore, now)
 		if err != nil {
 			return err
 		}
@@ -67,7 +69,7 @@ func (s *Store) PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore
 			return err
 		}
 		if withUnlisted {
-			if err := tx.QueryRow(ctx, s.dueValuesSQL(true)+` SELECT count(*) FROM due`, unlistedStaleBefore, now).Scan(&c.UnlistedDue); err != nil {
+			if err := tx.QueryRow(ctx, s.dueValuesSQL(true, nil)+` SELECT count(*) FROM due`, unlistedStaleBefore, now).Scan(&c.UnlistedDue); err != nil {
 				return err
 			}
 		}
@@ -79,4 +81,20 @@ func (s *Store) PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore
 		return PlanCounts{}, fmt.Errorf("read plan counts: %w", err)
 	}
 	return c, nil
+}
+
+// listIDFilter limits a query to the lists chosen by sync.lists; nil = all.
+func listIDFilter(col string, lists []int64) string {
+	if lists == nil {
+		return ""
+	}
+	return " AND " + inLists(col, lists)
+}
+
+// trackedFilter keeps global fields and the fields of the chosen lists.
+func trackedFilter(lists []int64) string {
+	if lists == nil {
+		return ""
+	}
+	return " AND (list_id IS NULL OR " + inLists("list_id", lists) + ")"
 }

@@ -154,6 +154,7 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 		MaxDeleteShare:         cfg.Sync.MaxDeleteShare,
 		AllowMassDelete:        opts.allowMassDelete,
 		FieldValuesForUnlisted: cfg.Sync.FieldValuesForUnlisted,
+		Lists:                  cfg.Sync.Lists,
 		ValuesMaxAge:           cfg.Sync.ValuesMaxAge,
 		UnlistedMaxAge:         cfg.Sync.UnlistedValuesMaxAge,
 		Logger:                 log,
