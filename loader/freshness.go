@@ -42,7 +42,7 @@ type RefreshQuery struct {
 	// (sync.lists); nil = every list.
 	Lists []int64
 	After RefreshKey // keyset cursor; the zero value starts at the beginning
-	Limit    int
+	Limit int
 }
 
 // RefreshCandidates returns up to q.Limit entities due for a field value
