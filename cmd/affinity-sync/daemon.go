@@ -173,7 +173,17 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	now := time.Now()
-	counts, err := store.PlanCounts(ctx, now, now.Add(-cfg.Sync.ValuesMaxAge), now.Add(-cfg.Sync.UnlistedValuesMaxAge), cfg.Sync.FieldValuesForUnlisted)
+	var listIDs []int64
+	if len(cfg.Sync.Lists) > 0 {
+		lists, err := extractor.ChooseLists(ctx, store, cfg.Sync.Lists)
+		if err != nil {
+			return err
+		}
+		for _, l := range lists {
+			listIDs = append(listIDs, l.ID)
+		}
+	}
+	counts, err := store.PlanCounts(ctx, now, now.Add(-cfg.Sync.ValuesMaxAge), now.Add(-cfg.Sync.UnlistedValuesMaxAge), cfg.Sync.FieldValuesForUnlisted, listIDs)
 	if err != nil {
 		return err
 	}
