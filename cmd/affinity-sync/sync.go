@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
@@ -219,73 +218,3 @@ func newClient(cfg Config, log *slog.Logger, budget *quota.Budget) (*affinity.Cl
 	return client, nil
 }
 
-func cmdStatus(ctx context.Context, e env, args []string) error {
-	fs := newFlags("status", e)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return err
-	}
-	if err := cfg.needDatabase(); err != nil {
-		return err
-	}
-	log := newLogger(e.stderr, cfg)
-	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
-	if err != nil {
-		return fmt.Errorf("open warehouse: %w", err)
-	}
-	defer store.Close()
-	if err := printStatus(ctx, store, e.stdout); err != nil {
-		return err
-	}
-	st, err := quota.New(store, cfg.limits(), time.Now, log).Status(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(e.stdout)
-	printBudget(e.stdout, st)
-	return nil
-}
-
-func printStatus(ctx context.Context, store *loader.Store, out io.Writer) error {
-	runs, err := store.RecentRuns(ctx, 10)
-	if err != nil {
-		return fmt.Errorf("read runs: %w", err)
-	}
-	cps, err := store.Checkpoints(ctx)
-	if err != nil {
-		return fmt.Errorf("read checkpoints: %w", err)
-	}
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tSTARTED\tENDED\tSTATUS\tREQUESTS\tROWS\tSTREAMS\tERROR")
-	if len(runs) == 0 {
-		fmt.Fprintln(tw, "(no runs yet)")
-	}
-	for _, r := range runs {
-		ended := "-"
-		if r.EndedAt != nil {
-			ended = r.EndedAt.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.StartedAt.UTC().Format(time.RFC3339), ended,
-			r.Status, r.Requests, r.Rows, strings.Join(r.Streams, ","), r.Error)
-	}
-	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "STREAM\tPASS STARTED\tPHASE\tPAGES\tROWS\tLAST COMPLETE PASS")
-	for _, c := range cps {
-		started, last := "-", "never"
-		if !c.PassStartedAt.IsZero() {
-			started = c.PassStartedAt.UTC().Format(time.RFC3339)
-		}
-		if c.LastCompletedAt != nil {
-			last = c.LastCompletedAt.UTC().Format(time.RFC3339)
-		}
-		phase := c.Phase
-		if phase == "" {
-			phase = "main"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", c.Stream, started, phase, c.Pages, c.Rows, last)
-	}
-	return tw.Flush()
-}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/affinity-sync/affinity-sync/extractor"
+	"github.com/affinity-sync/affinity-sync/extractor/quota"
+	"github.com/affinity-sync/affinity-sync/loader"
+)
+
+// statusReport is everything status prints, as text or (--json) as JSON.
+type statusReport struct {
+	Schema    string          `json:"schema"`
+	Runs      []statusRun     `json:"runs"`
+	Streams   []statusStream  `json:"streams"`
+	Budget    statusBudget    `json:"budget"`
+	NotSynced statusNotSynced `json:"not_synced"`
+}
+
+type statusRun struct {
+	ID              int64      `json:"id"`
+	StartedAt       time.Time  `json:"started_at"`
+	EndedAt         *time.Time `json:"ended_at"`
+	Status          string     `json:"status"`
+	Streams         []string   `json:"streams"`
+	Requests        int64      `json:"requests"`
+	Rows            int64      `json:"rows_written"`
+	NULsReplaced    int64      `json:"nuls_replaced"`
+	AllowMassDelete bool       `json:"allow_mass_delete"`
+	Error           string     `json:"error,omitempty"`
+}
+
+type statusStream struct {
+	Stream          string     `json:"stream"`
+	PassStartedAt   *time.Time `json:"pass_started_at"`
+	Phase           string     `json:"phase"`
+	Pages           int64      `json:"pages"`
+	Rows            int64      `json:"rows"`
+	LastCompletedAt *time.Time `json:"last_completed_at"`
+}
+
+type statusBudget struct {
+	DayUsed     int64     `json:"day_used"`
+	DayCap      int64     `json:"day_cap"`  // 0 = none
+	DayLeft     int64     `json:"day_left"` // -1 = unlimited
+	DayResets   time.Time `json:"day_resets"`
+	MonthUsed   int64     `json:"month_used"`
+	MonthCap    int64     `json:"month_cap"`
+	MonthLeft   int64     `json:"month_left"`
+	MonthResets time.Time `json:"month_resets"`
+}
+
+// statusNotSynced names what the configuration leaves out: those rows stay as
+// they were and are never soft-deleted for being left out.
+type statusNotSynced struct {
+	Streams []string `json:"streams"`
+	Lists   []string `json:"lists"`
+}
+
+func cmdStatus(ctx context.Context, e env, args []string) error {
+	fs := newFlags("status", e)
+	asJSON := fs.Bool("json", false, "print the status as JSON")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	if err := cfg.needDatabase(); err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg)
+	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
+	if err != nil {
+		return fmt.Errorf("open warehouse: %w", err)
+	}
+	defer store.Close()
+	rep, err := readStatus(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return printStatus(e.stdout, rep)
+}
+
+func readStatus(ctx context.Context, cfg Config, store *loader.Store) (statusReport, error) {
+	rep := statusReport{Schema: cfg.Database.Schema, Runs: []statusRun{}, Streams: []statusStream{}}
+	runs, err := store.RecentRuns(ctx, 10)
+	if err != nil {
+		return rep, fmt.Errorf("read runs: %w", err)
+	}
+	for _, r := range runs {
+		rep.Runs = append(rep.Runs, statusRun{ID: r.ID, StartedAt: r.StartedAt, EndedAt: r.EndedAt, Status: r.Status, Streams: r.Streams,
+			Requests: r.Requests, Rows: r.Rows, NULsReplaced: r.NULsReplaced, AllowMassDelete: r.AllowMassDelete, Error: r.Error})
+	}
+	cps, err := store.Checkpoints(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("read checkpoints: %w", err)
+	}
+	for _, c := range cps {
+		st := statusStream{Stream: c.Stream, Phase: c.Phase, Pages: c.Pages, Rows: c.Rows, LastCompletedAt: c.LastCompletedAt}
+		if !c.PassStartedAt.IsZero() {
+			started := c.PassStartedAt
+			st.PassStartedAt = &started
+		}
+		rep.Streams = append(rep.Streams, st)
+	}
+	b, err := quota.New(store, cfg.limits(), time.Now, nil).Status(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Budget = statusBudget{DayUsed: b.DayUsed, DayCap: b.DayCap, DayLeft: b.DayLeft, DayResets: b.DayResets,
+		MonthUsed: b.MonthUsed, MonthCap: b.MonthCap, MonthLeft: b.MonthLeft, MonthResets: b.MonthResets}
+
+	rep.NotSynced = statusNotSynced{Streams: []string{}, Lists: []string{}}
+	if len(cfg.Sync.Streams) > 0 {
+		for _, s := range extractor.Streams() {
+			if !slices.Contains(cfg.Sync.Streams, s) {
+				rep.NotSynced.Streams = append(rep.NotSynced.Streams, s)
+			}
+		}
+	}
+	if len(cfg.Sync.Lists) > 0 {
+		all, err := store.LiveLists(ctx)
+		if err != nil {
+			return rep, err
+		}
+		chosen, err := extractor.ChooseLists(ctx, store, cfg.Sync.Lists)
+		if err != nil {
+			return rep, err
+		}
+		for _, l := range all {
+			if !slices.ContainsFunc(chosen, func(c loader.List) bool { return c.ID == l.ID }) {
+				rep.NotSynced.Lists = append(rep.NotSynced.Lists, fmt.Sprintf("%d %s", l.ID, l.Name))
+			}
+		}
+	}
+	return rep, nil
+}
+
+func printStatus(out io.Writer, rep statusReport) error {
+	when := func(t *time.Time, none string) string {
+		if t == nil {
+			return none
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSTARTED\tENDED\tSTATUS\tREQUESTS\tROWS\tSTREAMS\tERROR")
+	if len(rep.Runs) == 0 {
+		fmt.Fprintln(tw, "(no runs yet)")
+	}
+	for _, r := range rep.Runs {
+		status := r.Status
+		if r.AllowMassDelete {
+			status += " (--allow-mass-delete)"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, when(&r.StartedAt, "-"), when(r.EndedAt, "-"),
+			status, r.Requests, r.Rows, strings.Join(r.Streams, ","), r.Error)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "STREAM\tPASS STARTED\tPHASE\tPAGES\tROWS\tLAST COMPLETE PASS")
+	for _, c := range rep.Streams {
+		phase := c.Phase
+		if phase == "" {
+			phase = "main"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", c.Stream, when(c.PassStartedAt, "-"), phase, c.Pages, c.Rows, when(c.LastCompletedAt, "never"))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	printBudget(out, quota.Status{DayUsed: rep.Budget.DayUsed, DayCap: rep.Budget.DayCap, DayLeft: rep.Budget.DayLeft, DayResets: rep.Budget.DayResets,
+		MonthUsed: rep.Budget.MonthUsed, MonthCap: rep.Budget.MonthCap, MonthLeft: rep.Budget.MonthLeft, MonthResets: rep.Budget.MonthResets})
+	if len(rep.NotSynced.Streams) > 0 {
+		fmt.Fprintf(out, "streams not synced (sync.streams leaves them out; their rows stay as they were): %s\n", strings.Join(rep.NotSynced.Streams, ", "))
+	}
+	if len(rep.NotSynced.Lists) > 0 {
+		fmt.Fprintf(out, "lists not synced (sync.lists leaves them out; their rows stay as they were): %s\n", strings.Join(rep.NotSynced.Lists, "; "))
+	}
+	return nil
+}
