@@ -217,4 +217,3 @@ func newClient(cfg Config, log *slog.Logger, budget *quota.Budget) (*affinity.Cl
 	}
 	return client, nil
 }
-
