@@ -13,4 +13,4 @@ COPY --from=build /out/affinity-sync /usr/local/bin/affinity-sync
 USER nonroot:nonroot
 EXPOSE 9464
 ENTRYPOINT ["/usr/local/bin/affinity-sync"]
-CMD ["sync"]
+CMD ["daemon"]

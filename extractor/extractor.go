@@ -347,23 +347,22 @@ func resumeIndex(phases []phase, name string) int {
 }
 
 // runPhase fetches the phase's pages from cp.PageToken on while the loader
-// commits the pages already fetched: pages that arrive while a batch commits
-// are merged into the next batch (at most BatchRows rows), and every batch is
-// committed together with the checkpoint that follows its last page.
+// commits the pages already fetched. Three goroutines form the pipeline: the
+// fetcher pages through the API; the coalescer merges the pages that arrive
+// while a batch commits into the next batch (at most BatchRows rows, so the
+// fetcher only waits for the loader when a whole batch is already waiting);
+// the committer (this goroutine) commits every batch together with the
+// checkpoint that follows its last page.
 func (s *Syncer) runPhase(ctx context.Context, cp *loader.Checkpoint, ph phase, res *StreamResult) error {
 	fetchCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	// Unbuffered: while a batch commits, the fetcher holds at most one page,
-	// so stopping wastes at most that page's request.
 	pages := make(chan fetched)
 	var fetchErr error
-	done := make(chan struct{})
 	go func() {
-		defer close(done)
 		defer close(pages)
 		for f, err := range ph.pages(fetchCtx, *cp) {
 			if err != nil {
-				fetchErr = err
+				fetchErr = err // read after pages is closed
 				return
 			}
 			select {
@@ -373,11 +372,13 @@ func (s *Syncer) runPhase(ctx context.Context, cp *loader.Checkpoint, ph phase, 
 			}
 		}
 	}()
-	commitErr := s.commitPages(ctx, cp, ph, pages, res)
+	batches := make(chan pendingBatch)
+	go coalesce(pages, batches, s.opts.BatchRows)
+
+	commitErr := s.commitBatches(ctx, cp, ph, batches, res)
 	stop()
-	for range pages { // let the fetcher exit
+	for range batches { // after a failed commit: let the coalescer and the fetcher exit
 	}
-	<-done
 	if commitErr != nil {
 		return commitErr
 	}
@@ -404,58 +405,87 @@ func (s *Syncer) runPhase(ctx context.Context, cp *loader.Checkpoint, ph phase, 
 	return ctx.Err()
 }
 
-// tokenRefused reports whether err is Affinity refusing a request outright
-// (400 or 422), which for a listing page means its page token.
-func tokenRefused(err error) bool {
-	var ae *affinity.APIError
-	return errors.As(err, &ae) && (ae.StatusCode == 400 || ae.StatusCode == 422) && !affinity.IsMerged(err)
+// pendingBatch is pages merged for one transaction.
+type pendingBatch struct {
+	rows  loader.Page // only the row slices are set
+	items int         // API items of its pages
+	pages int
+	next  string // the page token after its last page
 }
 
-func (s *Syncer) commitPages(ctx context.Context, cp *loader.Checkpoint, ph phase, pages <-chan fetched, res *StreamResult) error {
-	for first := range pages {
-		batch := loader.Page{WithDates: ph.withDates}
-		rows, n, next := 0, 0, ""
-		add := func(f fetched) {
-			mergeRows(&batch, f.rows)
-			rows += f.n
-			n++
-			next = f.nextToken
+func (b *pendingBatch) add(f fetched) {
+	mergeRows(&b.rows, f.rows)
+	b.items += f.n
+	b.pages++
+	b.next = f.nextToken
+}
+
+// coalesce merges the pages from in into batches of at most maxRows items (a
+// single larger page is a batch of its own) and hands each to out as soon as
+// out takes it. It closes out once in is closed and every page is handed on.
+func coalesce(in <-chan fetched, out chan<- pendingBatch, maxRows int) {
+	defer close(out)
+	var (
+		cur  pendingBatch
+		held *fetched // a page that would overflow cur: it starts the next batch
+	)
+	for {
+		if held != nil && cur.pages == 0 {
+			cur.add(*held)
+			held = nil
 		}
-		add(first)
-	more:
-		for rows < s.opts.BatchRows {
-			select {
-			case f, ok := <-pages:
-				if !ok {
-					break more
-				}
-				add(f)
-			default:
-				break more
+		recv := in
+		if held != nil || cur.items >= maxRows {
+			recv = nil // full: the fetcher waits for the loader
+		}
+		var send chan<- pendingBatch
+		if cur.pages > 0 {
+			send = out
+		}
+		if recv == nil && send == nil {
+			return // in is closed and nothing is left
+		}
+		select {
+		case f, ok := <-recv:
+			if !ok {
+				in = nil
+				continue
 			}
+			if cur.pages > 0 && cur.items+f.n > maxRows {
+				held = &f
+				continue
+			}
+			cur.add(f)
+		case send <- cur:
+			cur = pendingBatch{}
 		}
-		next2 := *cp
-		next2.PageToken = next
-		next2.Pages += int64(n)
-		next2.Rows += int64(rows)
-		batch.Checkpoint = next2
+	}
+}
+
+// commitBatches commits every batch from batches, each with the checkpoint
+// that follows it. Batches already fetched are committed even when ctx ends
+// meanwhile: their requests are spent, and a commit is short.
+func (s *Syncer) commitBatches(ctx context.Context, cp *loader.Checkpoint, ph phase, batches <-chan pendingBatch, res *StreamResult) error {
+	for b := range batches {
+		batch := b.rows
+		batch.WithDates = ph.withDates
+		next := *cp
+		next.PageToken = b.next
+		next.Pages += int64(b.pages)
+		next.Rows += int64(b.items)
+		batch.Checkpoint = next
 		batch.SeenAt = s.opts.Now()
-		// A batch that was fetched is committed even when ctx ends meanwhile:
-		// its requests are spent already, and the commit is short.
 		commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 		stats, err := s.store.CommitPage(commitCtx, batch)
 		cancel()
 		if err != nil {
-			return fmt.Errorf("commit pages %d-%d: %w", cp.Pages+1, next2.Pages, err)
+			return fmt.Errorf("commit pages %d-%d: %w", cp.Pages+1, next.Pages, err)
 		}
-		*cp = next2
-		res.Pages += int64(n)
+		*cp = next
+		res.Pages += int64(b.pages)
 		res.Rows += stats.Rows
 		res.NULs += stats.NULsReplaced
-		s.log.Debug("batch committed", "stream", cp.Stream, "phase", cp.Phase, "pages", n, "rows", stats.Rows, "pass_pages", cp.Pages)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		s.log.Debug("batch committed", "stream", cp.Stream, "phase", cp.Phase, "pages", b.pages, "rows", stats.Rows, "pass_pages", cp.Pages)
 	}
 	return nil
 }
@@ -471,4 +501,11 @@ func mergeRows(dst *loader.Page, src loader.Page) {
 	dst.EntityValues = append(dst.EntityValues, src.EntityValues...)
 	dst.Changes = append(dst.Changes, src.Changes...)
 	dst.OrganizationPersons = append(dst.OrganizationPersons, src.OrganizationPersons...)
+}
+
+// tokenRefused reports whether err is Affinity refusing a request outright
+// (400 or 422), which for a listing page means its page token.
+func tokenRefused(err error) bool {
+	var ae *affinity.APIError
+	return errors.As(err, &ae) && (ae.StatusCode == 400 || ae.StatusCode == 422) && !affinity.IsMerged(err)
 }

@@ -65,6 +65,11 @@ type Page struct {
 	// Changes are inserted once: a change already stored is never modified.
 	Changes             []FieldValueChange
 	OrganizationPersons []OrganizationPersons // replaces those organizations' person sets
+	// Notes are upserted; each note's persons, organizations and opportunities replace the
+	// stored sets.
+	Notes []Note
+
+	noCheckpoint bool // CommitRefresh: the rows only
 }
 
 // PageStats says what CommitPage wrote.
@@ -111,6 +116,7 @@ func (s *Store) CommitPage(ctx context.Context, p Page) (PageStats, error) {
 	if err != nil {
 		return PageStats{}, fmt.Errorf("commit page of %s: %w", p.Checkpoint.Stream, err)
 	}
+	notes := noteRowsOf(&c, p.Notes, p.SeenAt)
 
 	var stats PageStats
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -141,8 +147,15 @@ func (s *Store) CommitPage(ctx context.Context, p Page) (PageStats, error) {
 			return err
 		}
 		stats.Rows += n
+		if n, err = s.commitNotes(ctx, tx, notes); err != nil {
+			return err
+		}
+		stats.Rows += n
 		if _, err := s.recordFreshness(ctx, tx, rest, p.SeenAt); err != nil {
 			return err
+		}
+		if p.noCheckpoint {
+			return nil
 		}
 		return s.saveCheckpoint(ctx, tx, p.Checkpoint)
 	})

@@ -77,6 +77,7 @@ var entityTables = map[string]struct {
 //   - fields, phase "": soft-delete unseen fields and their dropdown options;
 //   - list_entries, phase = a list id in decimal: soft-delete that list's unseen entries
 //     (guarded per list) and their values;
+//   - notes, phase "": soft-delete unseen notes (their associations are left as they were);
 //   - field_values, phase "": unless opts.FieldValuesForUnlisted, soft-delete the live values
 //     of entities on no live list entry;
 //   - field_value_changes and organization_details, any phase: nothing besides the checkpoint.
@@ -144,6 +145,8 @@ func (s *Store) phaseEnd(cp Checkpoint, opts PassOptions) (func(context.Context,
 		return func(ctx context.Context, tx pgx.Tx) (int64, error) {
 			return s.softDeleteUnseenEntries(ctx, tx, listID, cp, opts)
 		}, nil
+	case cp.Stream == "notes" && cp.Phase == "":
+		return func(ctx context.Context, tx pgx.Tx) (int64, error) { return s.softDeleteUnseenNotes(ctx, tx, cp, opts) }, nil
 	case cp.Stream == "field_values" && cp.Phase == "":
 		if opts.FieldValuesForUnlisted {
 			return nothing, nil

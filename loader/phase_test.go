@@ -103,7 +103,11 @@ func TestCompletePhaseOtherEntities(t *testing.T) {
 	require.Equal(t, int64(1), e.count(t, "field_values", "deleted_at IS NOT NULL AND id = 2"))
 	require.Equal(t, int64(1), e.count(t, "field_values", "deleted_at IS NULL"))
 
-	_, err = e.store.CompletePhase(ctx, cp("notes", t1, ""), loader.PassOptions{})
+	_, err = e.store.CompletePhase(ctx, cp("interactions", t1, ""), loader.PassOptions{})
+	require.ErrorContains(t, err, "not a phase the loader knows")
+	notesPhase := cp("notes", t1, "")
+	notesPhase.Phase = "other"
+	_, err = e.store.CompletePhase(ctx, notesPhase, loader.PassOptions{})
 	require.ErrorContains(t, err, "not a phase the loader knows")
 	_, err = e.store.CompletePhase(ctx, loader.Checkpoint{Stream: "persons"}, loader.PassOptions{})
 	require.ErrorContains(t, err, "no pass in progress")

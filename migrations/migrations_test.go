@@ -19,7 +19,8 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // migrationTables are the tables and views each migration adds, in order: the warehouse
 // and its bookkeeping of design.md section 4, its views, the request ledger of section 5,
-// and the entities' freshness.
+// the entities' freshness, the notes, as-of function and workspace guard of section 8, and
+// the webhook deliveries the daemon records.
 var migrationTables = [][]string{
 	{"dropdown_options", "field_value_changes", "field_values", "fields", "list_entries", "lists",
 		"opportunities", "opportunity_organizations", "opportunity_persons", "organization_persons",
@@ -27,6 +28,10 @@ var migrationTables = [][]string{
 	{"field_history", "list_entry_values", "stage_durations"},
 	{"sync_request_ledger"},
 	{"sync_entity_freshness"},
+	{"note_opportunities", "note_organizations", "note_persons", "notes"},
+	{}, // 00006 adds the function field_values_as_of only
+	{"sync_workspace"},
+	{"sync_webhook_deliveries"},
 }
 
 // tablesAfter is what information_schema.tables lists after the first n migrations, sorted.
@@ -70,7 +75,8 @@ func TestUpDownUpStatus(t *testing.T) {
 
 	var out bytes.Buffer
 	require.NoError(t, migrations.Run(ctx, dbURL, schema, "status", &out, nil))
-	for _, file := range []string{"00001_warehouse.sql", "00002_views.sql", "00003_ledger.sql", "00004_freshness.sql"} {
+	for _, file := range []string{"00001_warehouse.sql", "00002_views.sql", "00003_ledger.sql", "00004_freshness.sql",
+		"00005_notes.sql", "00006_as_of.sql", "00007_workspace.sql"} {
 		require.Contains(t, out.String(), file)
 	}
 	for v := 1; v <= len(migrationTables); v++ {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"text/tabwriter"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/affinity-sync/affinity-sync/extractor/quota"
 	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/affinity-sync/affinity-sync/schedule"
+	"github.com/affinity-sync/affinity-sync/schedule/httpapi"
 )
 
 // changesStreams is what the "changes" schedule runs: the change feed, then a
@@ -54,9 +57,21 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 	}
 	defer store.Close()
 
+	// The HTTP side (design.md section 3): metrics, health, webhooks.
+	metrics := httpapi.NewMetrics(httpapi.MetricsOptions{
+		Budget: quota.New(store, cfg.limits(), time.Now, log), Checkpoints: store, Logger: log})
+	serveHTTP, err := startHTTP(ctx, cfg, log, store, metrics)
+	if err != nil {
+		return err
+	}
+	defer serveHTTP()
+
 	runJob := func(name string, opts syncOptions) func(ctx context.Context) error {
+		opts.observe = metrics.ObserveRequest
 		return func(ctx context.Context) error {
+			started := time.Now()
 			sum, err := syncOnce(ctx, cfg, log, opts)
+			metrics.ObserveRun(name, time.Since(started), runResult(sum, err, opts.partial), sum.result)
 			if err != nil {
 				return err
 			}
@@ -115,6 +130,69 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 	}
 	log.Info("daemon stopped")
 	return nil
+}
+
+// runResult names how a daemon run ended, for the metrics: the run record's status, or
+// "error" when the run could not start or record itself.
+func runResult(sum syncSummary, err error, partial bool) string {
+	switch {
+	case err != nil:
+		return "error"
+	case sum.exitCode() == exitFailed:
+		return "failed"
+	case sum.exitCode() == exitBudgetSpent:
+		return "budget_spent"
+	case partial:
+		return "partial"
+	}
+	return "completed"
+}
+
+// startHTTP binds server.addr and serves the daemon's HTTP side there, with the webhook
+// refresh worker, until the returned stop is called (after the scheduler stopped). Targeted
+// refreshes spend requests from the same ledger as the runs. An empty server.addr serves
+// nothing.
+func startHTTP(ctx context.Context, cfg Config, log *slog.Logger, store *loader.Store, metrics *httpapi.Metrics) (stop func(), err error) {
+	if cfg.Server.Addr == "" {
+		log.Info("http server off (server.addr is empty)")
+		return func() {}, nil
+	}
+	opts := httpapi.Options{ReadyMaxAge: cfg.Server.ReadyMaxAge, Health: store, Metrics: metrics, Logger: log}
+	var budget *quota.Budget
+	if cfg.Webhook.Token != "" {
+		budget = quota.New(store, cfg.limits(), time.Now, log)
+		client, err := newClient(cfg, log, budget, metrics.ObserveRequest)
+		if err != nil {
+			return nil, err
+		}
+		opts.WebhookToken = cfg.Webhook.Token.reveal()
+		opts.Deliveries = store
+		opts.Refresher = extractor.NewRefresher(client, store, extractor.Options{Logger: log})
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("serve http on server.addr: %w", err)
+	}
+	log.Info("http server listening", "addr", ln.Addr().String(), "webhooks", cfg.Webhook.Token != "")
+	srvCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := httpapi.New(opts).Serve(srvCtx, ln, 10*time.Second); err != nil {
+			log.Error("http server stopped", "error", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		if budget != nil {
+			closeCtx, cancelClose := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancelClose()
+			if err := budget.Close(closeCtx); err != nil {
+				log.Warn("give back unused request reservations", "error", err)
+			}
+		}
+	}, nil
 }
 
 // runLocker lets the scheduler take the schema's run lock.

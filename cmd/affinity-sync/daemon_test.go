@@ -20,6 +20,8 @@ func daemonConfig(t *testing.T) string {
 	t.Helper()
 	return writeFile(t, "daemon.yaml", `quota:
   per_minute: 0
+server:
+  addr: 127.0.0.1:0
 schedule:
   sync: "0 3 1 1 *"
   changes: "0 4 1 1 *"

@@ -20,6 +20,8 @@ import (
 type fakeFlags struct {
 	seed                                  int64
 	persons, organizations, opportunities int
+	personLists, organizationLists        int
+	opportunityLists, entriesPerList      int
 	key                                   string
 	latency                               time.Duration
 }
@@ -35,6 +37,10 @@ func (f *fakeFlags) register(fs interface {
 	fs.IntVar(&f.persons, "persons", def.Persons, "persons in the workspace")
 	fs.IntVar(&f.organizations, "organizations", def.Organizations, "organizations in the workspace")
 	fs.IntVar(&f.opportunities, "opportunities", def.Opportunities, "opportunities in the workspace")
+	fs.IntVar(&f.personLists, "person-lists", def.PersonLists, "lists of persons")
+	fs.IntVar(&f.organizationLists, "organization-lists", def.OrganizationLists, "lists of organizations")
+	fs.IntVar(&f.opportunityLists, "opportunity-lists", def.OpportunityLists, "lists of opportunities (they hold the opportunities)")
+	fs.IntVar(&f.entriesPerList, "entries-per-list", def.EntriesPerList, "entries on each person and organization list")
 	fs.StringVar(&f.key, "key", "demo-key", "the only API key the fake accepts")
 	fs.DurationVar(&f.latency, "latency", 0, "added to every response")
 }
@@ -43,6 +49,8 @@ func (f *fakeFlags) server() *affinitytest.Server {
 	cfg := affinitytest.DefaultConfig()
 	cfg.Seed = f.seed
 	cfg.Persons, cfg.Organizations, cfg.Opportunities = f.persons, f.organizations, f.opportunities
+	cfg.PersonLists, cfg.OrganizationLists, cfg.OpportunityLists = f.personLists, f.organizationLists, f.opportunityLists
+	cfg.EntriesPerList = f.entriesPerList
 	opts := []affinitytest.Option{affinitytest.WithAPIKey(f.key)}
 	if f.latency > 0 {
 		opts = append(opts, affinitytest.WithLatency(f.latency))
@@ -82,7 +90,7 @@ func cmdFakeAPI(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if ff.persons < 0 || ff.organizations < 0 || ff.opportunities < 0 {
+	if min(ff.persons, ff.organizations, ff.opportunities, ff.personLists, ff.organizationLists, ff.opportunityLists, ff.entriesPerList) < 0 {
 		return usagef("fake-api: sizes must not be negative")
 	}
 	bound, done, err := serveFake(ctx, *addr, ff.server())
@@ -139,7 +147,8 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	started := time.Now()
-	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: extractor.Streams()})
+	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: extractor.Streams(),
+		progress: newProgress(e.stderr, log, extractor.Streams())})
 	if err != nil {
 		return err
 	}

@@ -31,9 +31,12 @@ commands:
   sync [--streams a,b]       run one pass of every enabled stream, then exit
   daemon                     run on the configured schedule until SIGINT/SIGTERM
   plan                       the requests the next sync would spend, against the budget
-  status                     last runs, per-stream checkpoints, requests spent and left
+  status [--json]            last runs, per-stream checkpoints, requests spent and left
+  reset --streams a,b        clear those streams' checkpoints: the next run re-reads them
   demo [--keep]              fake API + local Postgres, one full sync, a summary
   fake-api --addr ADDR       serve the fake Affinity API (--key, --seed, --persons, ...)
+  webhook subscribe --url U  register the daemon's webhook URL with Affinity [--events a,b]
+  healthcheck [--url U]      exit 0 when the daemon's /healthz answers 200 (for containers)
 
 exit status: 0 done, 1 failed, 2 bad usage or configuration, 3 request budget spent
 `
@@ -84,12 +87,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdStatus(ctx, e, cmdArgs)
 	case "plan":
 		err = cmdPlan(ctx, e, cmdArgs)
+	case "reset":
+		err = cmdReset(ctx, e, cmdArgs)
 	case "daemon":
 		err = cmdDaemon(ctx, e, cmdArgs)
 	case "demo":
 		err = cmdDemo(ctx, e, cmdArgs)
 	case "fake-api":
 		err = cmdFakeAPI(ctx, e, cmdArgs)
+	case "bench":
+		err = cmdBench(ctx, e, cmdArgs)
+	case "webhook":
+		err = cmdWebhook(ctx, e, cmdArgs)
+	case "healthcheck":
+		err = cmdHealthcheck(ctx, e, cmdArgs)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK

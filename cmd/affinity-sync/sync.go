@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,6 +40,9 @@ type syncOptions struct {
 	partial         bool // --streams limited the run
 	allowMassDelete bool
 	locked          bool // the caller holds the schema's run lock (the daemon)
+
+	observe  func(affinity.RequestInfo) // also sees every request (the daemon's metrics)
+	progress *progress                  // shows the run's progress (progress.go); nil = none
 }
 
 func cmdSync(ctx context.Context, e env, args []string) (int, error) {
@@ -66,7 +70,8 @@ func cmdSync(ctx context.Context, e env, args []string) (int, error) {
 		return 0, err
 	}
 	log := newLogger(e.stderr, cfg)
-	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: streams, partial: partial, allowMassDelete: *allowMassDelete})
+	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: streams, partial: partial, allowMassDelete: *allowMassDelete,
+		progress: newProgress(e.stderr, log, streams)})
 	if err != nil {
 		return 0, err
 	}
@@ -78,11 +83,12 @@ type syncSummary struct {
 	runID    int64
 	result   extractor.Result
 	requests int64
+	failure  error // the run failed before any stream started
 }
 
 func (s syncSummary) exitCode() int {
 	switch {
-	case len(s.result.Failed()) > 0:
+	case s.failure != nil, len(s.result.Failed()) > 0:
 		return exitFailed
 	case s.result.BudgetSpent():
 		return exitBudgetSpent
@@ -137,10 +143,18 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 			log.Warn("give back unused request reservations", "error", err)
 		}
 	}()
-	client, err := newClient(cfg, log, budget)
+	client, err := newClient(cfg, log, budget, opts.observe, opts.progress.observe)
 	if err != nil {
 		return sum, err
 	}
+	// A key of another workspace changes nothing (not even a run record);
+	// any other failure to ask is recorded as a failed run.
+	guardErr := checkWorkspace(ctx, cfg, log, store, budget)
+	var usage *usageError
+	if errors.As(guardErr, &usage) {
+		return sum, guardErr
+	}
+	defer opts.progress.start(ctx, budget)()
 	runID, err := store.StartRun(ctx, opts.streams)
 	if err != nil {
 		return sum, fmt.Errorf("record run start: %w", err)
@@ -149,7 +163,18 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 	started := time.Now()
 	log.Info("sync started", "run", runID, "streams", strings.Join(opts.streams, ","))
 
-	syncer := extractor.New(client, store, extractor.Options{
+	if guardErr != nil {
+		sum.failure = guardErr
+		rr := loader.RunResult{Streams: opts.streams, Requests: budget.Sent(), Status: "failed", Error: guardErr.Error()}
+		finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := store.FinishRun(finishCtx, runID, rr); err != nil {
+			return sum, fmt.Errorf("record run end: %w", err)
+		}
+		log.Error("sync failed", "run", runID, "error", guardErr)
+		return sum, nil
+	}
+	syncer := extractor.New(client, opts.progress.wrap(store), extractor.Options{
 		MaxDeleteShare:         cfg.Sync.MaxDeleteShare,
 		AllowMassDelete:        opts.allowMassDelete,
 		FieldValuesForUnlisted: cfg.Sync.FieldValuesForUnlisted,
@@ -205,15 +230,58 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 // newClient builds the Affinity client: every attempt is reserved in the
 // budget first, every response's rate-limit headers go to the budget, and
 // requests are paced at the per-minute rate left after the reserve.
-func newClient(cfg Config, log *slog.Logger, budget *quota.Budget) (*affinity.Client, error) {
+func newClient(cfg Config, log *slog.Logger, budget *quota.Budget, observers ...func(affinity.RequestInfo)) (*affinity.Client, error) {
 	client, err := affinity.NewClient(cfg.Affinity.BaseURL, cfg.Affinity.APIKey.reveal(),
 		affinity.WithLogger(log),
 		affinity.WithPerMinute(cfg.limits().EffectivePerMinute()),
 		affinity.WithReserve(budget.Reserve),
-		affinity.WithObserver(budget.Observe),
+		affinity.WithObserver(func(info affinity.RequestInfo) {
+			budget.Observe(info)
+			for _, o := range observers {
+				if o != nil {
+					o(info)
+				}
+			}
+		}),
 	)
 	if err != nil {
 		return nil, usagef("affinity: %v", err)
 	}
 	return client, nil
+}
+
+// checkWorkspace makes sure the key belongs to the workspace the schema holds
+// (design.md section 8), before anything is written: a key of another
+// workspace is a configuration error (exit 2) and leaves the schema exactly
+// as it was — the ledger too, so GET /auth/whoami is counted only once the
+// workspace is known to be this schema's.
+func checkWorkspace(ctx context.Context, cfg Config, log *slog.Logger, store *loader.Store, budget *quota.Budget) error {
+	st, err := budget.Status(ctx)
+	if err != nil {
+		return err
+	}
+	if st.Left() == 0 {
+		return nil // the first reservation of the run says the budget is spent
+	}
+	plain, err := affinity.NewClient(cfg.Affinity.BaseURL, cfg.Affinity.APIKey.reveal(), affinity.WithLogger(log),
+		affinity.WithPerMinute(cfg.limits().EffectivePerMinute()), affinity.WithObserver(budget.Observe))
+	if err != nil {
+		return usagef("affinity: %v", err)
+	}
+	who, err := plain.WhoAmI(ctx)
+	if err != nil {
+		return fmt.Errorf("ask Affinity which workspace the key belongs to: %w", err)
+	}
+	_, err = store.CheckWorkspace(ctx, who.Tenant.ID, who.Tenant.Name, who.Tenant.Subdomain)
+	var mismatch *loader.WorkspaceMismatchError
+	if errors.As(err, &mismatch) {
+		return usagef("%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	if err := budget.Reserve(ctx); err != nil && !quota.IsSpent(err) {
+		return err
+	}
+	return nil
 }

@@ -7,13 +7,14 @@
 //   - the Workspace model and its generator (Generate, from a Config and a seed), exported so
 //     tests can compare a warehouse with it, plus mutation helpers to change it between syncs;
 //   - the Server, which answers the read endpoints a sync uses (persons, organizations,
-//     opportunities, lists, list entries, fields, field values, field value changes, whoami,
-//     rate-limit), enforces optional per-minute and monthly limits and counts requests;
+//     opportunities, lists, list entries, fields, field values, field value changes, notes,
+//     whoami, rate-limit), enforces optional per-minute and monthly limits and counts requests;
 //   - fault injection (Faults, FailNext) for retry and robustness tests.
 //
-// Not modelled yet: notes (Config.Notes is accepted and ignored), interactions, entity files,
-// relationship strengths and webhooks. Deleting an entity removes its list entries, values and
-// history, but values of other entities that point at it (person/organization values) stay.
+// Not modelled yet: interactions, entity files, relationship strengths and webhooks (so no
+// note.* events either). Deleting an entity removes its list entries, values and history, but
+// values of other entities that point at it (person/organization values) stay, and so does its
+// id on notes.
 //
 // The fake is built from the reference only; it does not import the real client, so it can
 // catch the client's mistakes. It is used by client tests, end-to-end tests, the demo and the

@@ -50,6 +50,7 @@ func oppID(o *Opportunity) int64         { return o.ID }
 func entryID(e *ListEntry) int64         { return e.ID }
 func valueID(v *FieldValue) int64        { return v.ID }
 func changeID(c *FieldValueChange) int64 { return c.ID }
+func noteID(n *Note) int64               { return n.ID }
 func removeID(s []int64, id int64) []int64 {
 	return slices.DeleteFunc(s, func(v int64) bool { return v == id })
 }
@@ -400,5 +401,60 @@ func (w *Workspace) SetInteractions(entityType int, id int64, d *InteractionDate
 			o.Interactions = d
 		}
 	}
+	w.invalidate()
+}
+
+// AddNote adds a note (ID assigned when 0, CreatedAt w.Now() when zero, nil id lists made
+// empty and sorted) and returns it. Its parent, when set, must exist.
+func (w *Workspace) AddNote(n Note) *Note {
+	x := w.index()
+	if n.ID == 0 {
+		n.ID = w.nextID(&w.seq.note, lastID(w.Notes, noteID))
+	} else if x.notes[n.ID] != nil {
+		panic(fmt.Sprintf("affinitytest: add note: id %d exists", n.ID))
+	}
+	if n.ParentID != nil && x.notes[*n.ParentID] == nil {
+		panic(fmt.Sprintf("affinitytest: add note: no parent note %d", *n.ParentID))
+	}
+	if n.CreatedAt.IsZero() {
+		n.CreatedAt = ms(w.Now())
+	}
+	nn := cloneNote(&n)
+	for _, ids := range []*[]int64{&nn.AssociatedPersonIDs, &nn.InteractionPersonIDs, &nn.MentionedPersonIDs,
+		&nn.OrganizationIDs, &nn.OpportunityIDs} {
+		if *ids == nil {
+			*ids = []int64{}
+		}
+		slices.Sort(*ids)
+		*ids = slices.Compact(*ids)
+	}
+	w.Notes = insertSorted(w.Notes, nn, noteID)
+	w.invalidate()
+	return nn
+}
+
+// UpdateNote edits a note in place with edit and sets its UpdatedAt to w.Now(); it returns the
+// note, or nil (edit not called) when there is none with that id.
+func (w *Workspace) UpdateNote(id int64, edit func(n *Note)) *Note {
+	n := w.index().notes[id]
+	if n == nil {
+		return nil
+	}
+	edit(n)
+	n.ID = id
+	now := ms(w.Now())
+	n.UpdatedAt = &now
+	w.invalidate()
+	return n
+}
+
+// DeleteNote removes a note and its replies.
+func (w *Workspace) DeleteNote(id int64) {
+	if w.index().notes[id] == nil {
+		return
+	}
+	w.Notes = slices.DeleteFunc(w.Notes, func(n *Note) bool {
+		return n.ID == id || (n.ParentID != nil && *n.ParentID == id)
+	})
 	w.invalidate()
 }

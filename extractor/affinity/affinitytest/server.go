@@ -77,6 +77,8 @@ type Server struct {
 	faults      Faults
 	faultRNG    *rand.Rand
 	failNext    map[string]failRule
+
+	hooks webhooks // GET /webhook, POST /webhook/subscribe (webhooks.go)
 }
 
 // NewServer serves ws. The server owns ws from now on: change it only through Mutate.
@@ -348,6 +350,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if s.serveWebhooks(w, r, rt) {
+		return
+	}
 	if !rt.found {
 		writeError(w, http.StatusNotFound, "Not found")
 		return

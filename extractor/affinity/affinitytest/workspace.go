@@ -47,6 +47,7 @@ type Workspace struct {
 	Fields        []*Field // global (ListID nil) and list fields
 	FieldValues   []*FieldValue
 	Changes       []*FieldValueChange
+	Notes         []*Note
 
 	now func() time.Time // clock for mutation helpers; nil means time.Now
 	seq idSeq            // next ids handed out by the mutation helpers
@@ -171,8 +172,43 @@ type FieldValueChange struct {
 	Value       json.RawMessage
 }
 
+// Note types (notes.type).
+const (
+	NotePlain     = 0
+	NoteEmail     = 1 // email-derived (legacy)
+	NoteHTML      = 2
+	NoteNotetaker = 3 // AI notetaker summary
+)
+
+// Note is a note. PersonIDs as served is the union of AssociatedPersonIDs and
+// InteractionPersonIDs; a reply (ParentID set) has no persons, organizations or opportunities.
+type Note struct {
+	ID                   int64
+	CreatorID            int64
+	AssociatedPersonIDs  []int64
+	InteractionPersonIDs []int64
+	MentionedPersonIDs   []int64
+	OrganizationIDs      []int64
+	OpportunityIDs       []int64
+	InteractionID        *int64
+	InteractionType      *int
+	IsMeeting            bool
+	ParentID             *int64
+	Content              *string // nil is served as null
+	Type                 int
+	CreatedAt            time.Time
+	UpdatedAt            *time.Time // nil = never edited
+}
+
+// PersonIDs is the note's person_ids: associated and interaction persons, sorted, once each.
+func (n *Note) PersonIDs() []int64 {
+	out := slices.Concat(n.AssociatedPersonIDs, n.InteractionPersonIDs)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 type idSeq struct {
-	person, org, opp, entry, value, change int64
+	person, org, opp, entry, value, change, note int64
 }
 
 type entityKey struct {
@@ -199,6 +235,7 @@ type index struct {
 	changesByField   map[int64][]*FieldValueChange
 	oppsByPerson     map[int64][]int64
 	oppsByOrg        map[int64][]int64
+	notes            map[int64]*Note
 }
 
 // Now is the workspace's clock, used for timestamps the mutation helpers record.
@@ -242,6 +279,10 @@ func buildIndex(w *Workspace) *index {
 		changesByField:  make(map[int64][]*FieldValueChange),
 		oppsByPerson:    make(map[int64][]int64),
 		oppsByOrg:       make(map[int64][]int64),
+		notes:           make(map[int64]*Note, len(w.Notes)),
+	}
+	for _, n := range w.Notes {
+		x.notes[n.ID] = n
 	}
 	for _, p := range w.Persons {
 		x.persons[p.ID] = p
@@ -303,6 +344,9 @@ func (w *Workspace) Organization(id int64) *Organization { return w.index().orgs
 
 // Opportunity returns the opportunity with that id, or nil.
 func (w *Workspace) Opportunity(id int64) *Opportunity { return w.index().opps[id] }
+
+// Note returns the note with that id, or nil.
+func (w *Workspace) Note(id int64) *Note { return w.index().notes[id] }
 
 // List returns the list with that id, or nil.
 func (w *Workspace) List(id int64) *List { return w.index().lists[id] }
@@ -417,7 +461,26 @@ func (w *Workspace) Snapshot() *Workspace {
 		q.Value = slices.Clone(ch.Value)
 		c.Changes[i] = &q
 	}
+	c.Notes = make([]*Note, len(w.Notes))
+	for i, n := range w.Notes {
+		c.Notes[i] = cloneNote(n)
+	}
 	return c
+}
+
+func cloneNote(n *Note) *Note {
+	q := *n
+	q.AssociatedPersonIDs = slices.Clone(n.AssociatedPersonIDs)
+	q.InteractionPersonIDs = slices.Clone(n.InteractionPersonIDs)
+	q.MentionedPersonIDs = slices.Clone(n.MentionedPersonIDs)
+	q.OrganizationIDs = slices.Clone(n.OrganizationIDs)
+	q.OpportunityIDs = slices.Clone(n.OpportunityIDs)
+	q.InteractionID = clonePtr(n.InteractionID)
+	q.InteractionType = clonePtr(n.InteractionType)
+	q.ParentID = clonePtr(n.ParentID)
+	q.Content = clonePtr(n.Content)
+	q.UpdatedAt = clonePtr(n.UpdatedAt)
+	return &q
 }
 
 func clonePtr[T any](p *T) *T {

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/affinity-sync/affinity-sync/extractor/affinity/affinitytest"
+	"github.com/affinity-sync/affinity-sync/loader/pgtest"
+)
+
+// TestWorkspaceGuard: a key of another workspace into a schema that holds one
+// exits 2, names both workspaces, and changes nothing in the schema.
+func TestWorkspaceGuard(t *testing.T) {
+	t.Parallel()
+	const key = "guard-key"
+	ws := smallWorkspace()
+	fake := affinitytest.NewServer(ws, affinitytest.WithAPIKey(key))
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	dbURL := pgtest.NewDatabase(t)
+	env := map[string]string{"AFFINITY_API_KEY": key, "AFFINITY_BASE_URL": srv.URL, "DATABASE_URL": dbURL}
+	cfg := quickConfig(t)
+
+	code, _, stderr := runCLI(t, env, "--config", cfg, "sync")
+	require.Equal(t, exitOK, code, stderr)
+	conn := connect(t, dbURL)
+	before := dumpSchema(t, conn, "affinity")
+
+	var first affinitytest.Tenant
+	fake.Mutate(func(w *affinitytest.Workspace) {
+		first = w.Tenant
+		w.Tenant = affinitytest.Tenant{ID: first.ID + 1, Name: "Other Fund", Subdomain: "otherfund"}
+	})
+	code, _, stderr = runCLI(t, env, "--config", cfg, "sync")
+	require.Equal(t, exitUsage, code, stderr)
+	require.Contains(t, stderr, first.Name)
+	require.Contains(t, stderr, "Other Fund")
+	require.Equal(t, before, dumpSchema(t, conn, "affinity"), "nothing in the schema changes")
+
+	// The same workspace again syncs as before.
+	fake.Mutate(func(w *affinitytest.Workspace) { w.Tenant = first })
+	code, _, stderr = runCLI(t, env, "--config", cfg, "sync")
+	require.Equal(t, exitOK, code, stderr)
+}
+
+// TestResetRereadsExactlyTheNamedStreams: after reset --streams field_values,
+// the next sync fetches every listed entity's values again, and nothing else
+// it would not fetch anyway.
+func TestResetRereadsExactlyTheNamedStreams(t *testing.T) {
+	t.Parallel()
+	const key = "reset-key"
+	ws := smallWorkspace()
+	fake := affinitytest.NewServer(ws, affinitytest.WithAPIKey(key))
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	dbURL := pgtest.NewDatabase(t)
+	env := map[string]string{"AFFINITY_API_KEY": key, "AFFINITY_BASE_URL": srv.URL, "DATABASE_URL": dbURL}
+	cfg := quickConfig(t)
+	code, _, stderr := runCLI(t, env, "--config", cfg, "sync")
+	require.Equal(t, exitOK, code, stderr)
+
+	// Without a reset, a second sync fetches no values and no details.
+	fake.ResetCounters()
+	code, _, stderr = runCLI(t, env, "--config", cfg, "sync")
+	require.Equal(t, exitOK, code, stderr)
+	require.Zero(t, fake.Requests()["GET /field-values"])
+	require.Zero(t, fake.Requests()["GET /organizations/{id}"])
+
+	code, out, stderr := runCLI(t, env, "--config", cfg, "reset", "--streams", "field_values")
+	require.Equal(t, exitOK, code, stderr)
+	require.Contains(t, out, "field_values")
+
+	fake.ResetCounters()
+	code, _, stderr = runCLI(t, env, "--config", cfg, "sync")
+	require.Equal(t, exitOK, code, stderr)
+	listed := map[[2]int64]bool{}
+	for _, e := range fake.Snapshot().ListEntries {
+		listed[[2]int64{int64(e.EntityType), e.EntityID}] = true
+	}
+	require.Equal(t, len(listed), fake.Requests()["GET /field-values"], "every listed entity's values are read again")
+	require.Zero(t, fake.Requests()["GET /organizations/{id}"], "organization details were not reset")
+
+	code, _, _ = runCLI(t, env, "--config", cfg, "reset", "--streams", "nope")
+	require.Equal(t, exitUsage, code)
+	code, _, _ = runCLI(t, env, "--config", cfg, "reset")
+	require.Equal(t, exitUsage, code)
+}

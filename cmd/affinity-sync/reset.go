@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/affinity-sync/affinity-sync/loader"
+)
+
+// cmdReset clears the named streams' checkpoints (and, for the per-entity
+// streams, their freshness) so the next run re-reads them from the start.
+func cmdReset(ctx context.Context, e env, args []string) error {
+	fs := newFlags("reset", e)
+	streamsFlag := fs.String("streams", "", "comma-separated streams to start over (required)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("reset: unexpected argument %q", fs.Arg(0))
+	}
+	if *streamsFlag == "" {
+		return usagef("reset: name the streams to start over with --streams")
+	}
+	streams, _, err := effectiveStreams(*streamsFlag, nil)
+	if err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	if err := cfg.needDatabase(); err != nil {
+		return err
+	}
+	log := newLogger(e.stderr, cfg)
+	if err := migrateRun(ctx, cfg, "up", nil, log); err != nil {
+		return err
+	}
+	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
+	if err != nil {
+		return fmt.Errorf("open warehouse: %w", err)
+	}
+	defer store.Close()
+	if err := store.ResetStreams(ctx, streams); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "reset %s: the next run re-reads them from the start\n", strings.Join(streams, ", "))
+	return nil
+}

@@ -1,0 +1,359 @@
+package httpapi_test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/affinity-sync/affinity-sync/extractor"
+	"github.com/affinity-sync/affinity-sync/extractor/affinity"
+	"github.com/affinity-sync/affinity-sync/extractor/affinity/affinitytest"
+	"github.com/affinity-sync/affinity-sync/extractor/quota"
+	"github.com/affinity-sync/affinity-sync/loader"
+	"github.com/affinity-sync/affinity-sync/loader/pgtest"
+	"github.com/affinity-sync/affinity-sync/migrations"
+	"github.com/affinity-sync/affinity-sync/schedule/httpapi"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+const (
+	apiKey = "test-key-0c1d2e"
+	token  = "hook-token-7a8b9c"
+)
+
+// daemon is a fake Affinity, a warehouse, and the daemon's HTTP side between them, wired as
+// the binary wires them.
+type daemon struct {
+	fake      *affinitytest.Server
+	store     *loader.Store
+	pool      *pgxpool.Pool
+	client    *affinity.Client
+	metrics   *httpapi.Metrics
+	url       string // the daemon's HTTP base URL
+	refreshed chan refreshed
+}
+
+type refreshed struct {
+	kind string
+	id   int64
+	err  error
+}
+
+func newDaemon(t *testing.T, readyMaxAge time.Duration) *daemon {
+	t.Helper()
+	ctx := t.Context()
+	cfg := affinitytest.DefaultConfig()
+	cfg.Seed = 5
+	cfg.Persons, cfg.Organizations, cfg.Opportunities = 40, 15, 6
+	cfg.PersonLists, cfg.OrganizationLists, cfg.OpportunityLists = 1, 1, 1
+	cfg.EntriesPerList = 10
+	fake := affinitytest.NewServer(affinitytest.Generate(cfg), affinitytest.WithAPIKey(apiKey))
+	api := httptest.NewServer(fake)
+	t.Cleanup(api.Close)
+
+	dsn := pgtest.NewDatabase(t)
+	log := slog.New(slog.DiscardHandler)
+	require.NoError(t, migrations.Run(ctx, dsn, "affinity", "up", io.Discard, log))
+	store, err := loader.Open(ctx, dsn, "affinity", log)
+	require.NoError(t, err)
+	t.Cleanup(store.Close)
+	pool, err := pgxpool.New(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+
+	budget := quota.New(store, quota.Limits{Daily: 10000}, time.Now, log)
+	metrics := httpapi.NewMetrics(httpapi.MetricsOptions{Budget: budget, Checkpoints: store})
+	client, err := affinity.NewClient(api.URL, apiKey, affinity.WithPerMinute(0), affinity.WithReserve(budget.Reserve),
+		affinity.WithObserver(func(info affinity.RequestInfo) {
+			budget.Observe(info)
+			metrics.ObserveRequest(info)
+		}))
+	require.NoError(t, err)
+
+	d := &daemon{fake: fake, store: store, pool: pool, client: client, metrics: metrics, refreshed: make(chan refreshed, 16)}
+	srv := httpapi.New(httpapi.Options{
+		WebhookToken: token,
+		ReadyMaxAge:  readyMaxAge,
+		Health:       store,
+		Deliveries:   store,
+		Refresher:    extractor.NewRefresher(client, store, extractor.Options{}),
+		Metrics:      metrics,
+		OnRefresh:    func(kind string, id int64, err error) { d.refreshed <- refreshed{kind, id, err} },
+	})
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	workerCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); srv.RunWorker(workerCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	d.url = hs.URL
+	return d
+}
+
+// sync runs one complete pass and records it as the binary does.
+func (d *daemon) sync(t *testing.T) extractor.Result {
+	t.Helper()
+	ctx := t.Context()
+	runID, err := d.store.StartRun(ctx, extractor.Streams())
+	require.NoError(t, err)
+	started := time.Now()
+	res := extractor.New(d.client, d.store, extractor.Options{MaxDeleteShare: 1}).Run(ctx, nil)
+	require.True(t, res.Complete(), "%+v", res.Failed())
+	rows, _ := res.Totals()
+	require.NoError(t, d.store.FinishRun(ctx, runID, loader.RunResult{Streams: extractor.Streams(), Rows: rows, Status: "completed"}))
+	d.metrics.ObserveRun("sync", time.Since(started), "completed", res)
+	return res
+}
+
+func (d *daemon) get(t *testing.T, path string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, d.url+path, nil)
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(b)
+}
+
+func (d *daemon) post(t *testing.T, path, body string) int {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, d.url+path, strings.NewReader(body))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	return resp.StatusCode
+}
+
+func (d *daemon) scalar(t *testing.T, sql string, args ...any) int64 {
+	t.Helper()
+	var n int64
+	require.NoError(t, d.pool.QueryRow(t.Context(), sql, args...).Scan(&n))
+	return n
+}
+
+func (d *daemon) waitRefresh(t *testing.T) refreshed {
+	t.Helper()
+	select {
+	case r := <-d.refreshed:
+		return r
+	case <-t.Context().Done():
+		t.Fatal("no refresh")
+		return refreshed{}
+	}
+}
+
+// metric reads one sample of a scrape: name{labels} exactly as exposed (labels sorted by
+// name); found is false when the scrape has no such line.
+func metric(t *testing.T, scrape, series string) (float64, bool) {
+	t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(scrape))
+	for sc.Scan() {
+		line := sc.Text()
+		if rest, ok := strings.CutPrefix(line, series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			require.NoError(t, err, line)
+			return v, true
+		}
+	}
+	return 0, false
+}
+
+func TestMetricsAfterSync(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, time.Hour)
+	res := d.sync(t)
+	persons := d.fake.Requests()["GET /persons"]
+	require.Positive(t, persons)
+
+	status, scrape := d.get(t, "/metrics")
+	require.Equal(t, http.StatusOK, status)
+	v, ok := metric(t, scrape, `affinity_sync_api_requests_total{endpoint="/persons",status="200"}`)
+	require.True(t, ok, scrape)
+	require.Equal(t, float64(persons), v)
+	for _, s := range res.Streams {
+		v, ok := metric(t, scrape, `affinity_sync_rows_written_total{stream="`+s.Stream+`"}`)
+		require.True(t, ok, s.Stream)
+		require.Equal(t, float64(s.Rows), v, s.Stream)
+		_, ok = metric(t, scrape, `affinity_sync_last_complete_pass_timestamp_seconds{stream="`+s.Stream+`"}`)
+		require.True(t, ok, s.Stream)
+	}
+	v, ok = metric(t, scrape, `affinity_sync_runs_total{job="sync",result="completed"}`)
+	require.True(t, ok)
+	require.Equal(t, 1.0, v)
+	v, ok = metric(t, scrape, `affinity_sync_run_duration_seconds_count{job="sync"}`)
+	require.True(t, ok)
+	require.Equal(t, 1.0, v)
+	spent, ok := metric(t, scrape, `affinity_sync_requests_spent{period="day"}`)
+	require.True(t, ok)
+	left, ok := metric(t, scrape, `affinity_sync_requests_left{period="day"}`)
+	require.True(t, ok)
+	require.GreaterOrEqual(t, spent, float64(d.fake.TotalRequests()), "every request is in the ledger")
+	require.Equal(t, 10000.0, spent+left)
+	_, ok = metric(t, scrape, `affinity_sync_requests_left{period="month"}`)
+	require.False(t, ok, "no monthly cap: no gauge")
+}
+
+func TestReadiness(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, time.Hour)
+	status, body := d.get(t, "/readyz")
+	require.Equal(t, http.StatusServiceUnavailable, status, "no complete pass yet")
+	require.Contains(t, body, "no complete pass")
+	status, _ = d.get(t, "/healthz")
+	require.Equal(t, http.StatusOK, status)
+
+	d.sync(t)
+	status, _ = d.get(t, "/readyz")
+	require.Equal(t, http.StatusOK, status)
+
+	_, err := d.pool.Exec(t.Context(), `UPDATE affinity.sync_runs SET ended_at = now() - interval '2 hours'`)
+	require.NoError(t, err)
+	status, body = d.get(t, "/readyz")
+	require.Equal(t, http.StatusServiceUnavailable, status, "the last complete pass is older than ready_max_age")
+	require.Contains(t, body, "older than 1h0m0s")
+
+	_, err = d.pool.Exec(t.Context(), `UPDATE affinity.sync_runs SET ended_at = now()`)
+	require.NoError(t, err)
+	status, _ = d.get(t, "/readyz")
+	require.Equal(t, http.StatusOK, status)
+	d.store.Close() // the database no longer answers
+	status, body = d.get(t, "/readyz")
+	require.Equal(t, http.StatusServiceUnavailable, status)
+	require.Contains(t, body, "database")
+	status, _ = d.get(t, "/healthz")
+	require.Equal(t, http.StatusOK, status, "alive all the same")
+}
+
+func TestWebhookAuthAndParsing(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, time.Hour)
+	const delivery = `{"type":"person.deleted","body":{"id":1},"sent_at":1731000000}`
+	for _, tc := range []struct {
+		name, path, body string
+		status           int
+	}{
+		{"no token", "/webhooks/affinity", delivery, http.StatusUnauthorized},
+		{"wrong token", "/webhooks/affinity?token=nope", delivery, http.StatusUnauthorized},
+		{"empty token", "/webhooks/affinity?token=", delivery, http.StatusUnauthorized},
+		{"token prefix", "/webhooks/affinity?token=" + token[:5], delivery, http.StatusUnauthorized},
+		{"not JSON", "/webhooks/affinity?token=" + token, `{"type": "person.deleted", "body": {`, http.StatusBadRequest},
+	} {
+		require.Equal(t, tc.status, d.post(t, tc.path, tc.body), tc.name)
+	}
+	require.Zero(t, d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries`), "refused deliveries are not recorded")
+
+	require.Equal(t, http.StatusOK, d.post(t, "/webhooks/affinity?token="+token, `{"type":"reminder.created","body":{"id":9},"sent_at":1731000000}`))
+	require.Equal(t, http.StatusOK, d.post(t, "/webhooks/affinity?token="+token, `{"type":"something.new","body":{"id":9}}`))
+	require.Equal(t, int64(2), d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries WHERE outcome = 'ignored'`))
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries
+		WHERE type = 'reminder.created' AND object_id = 9 AND sent_at = to_timestamp(1731000000)`))
+	require.Zero(t, d.fake.TotalRequests(), "nothing was fetched")
+
+	status, scrape := d.get(t, "/metrics")
+	require.Equal(t, http.StatusOK, status)
+	v, _ := metric(t, scrape, `affinity_sync_webhook_deliveries_total{outcome="unauthorized",type="unknown"}`)
+	require.Equal(t, 4.0, v)
+	v, _ = metric(t, scrape, `affinity_sync_webhook_deliveries_total{outcome="ignored",type="unknown"}`)
+	require.Equal(t, 1.0, v)
+	v, _ = metric(t, scrape, `affinity_sync_webhook_deliveries_total{outcome="ignored",type="reminder.created"}`)
+	require.Equal(t, 1.0, v)
+}
+
+func TestWebhookOffWithoutToken(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(httpapi.New(httpapi.Options{}))
+	t.Cleanup(srv.Close)
+	resp, err := http.Post(srv.URL+"/webhooks/affinity?token=", "application/json", strings.NewReader(`{}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNotFound, resp.StatusCode)
+}
+
+func TestFieldValueUpdatedRefreshesTheEntity(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, time.Hour)
+	d.sync(t)
+	ctx := t.Context()
+	ws := d.fake.Snapshot()
+	// A person on a list, and a global single-valued text field of persons.
+	var personID, fieldID int64
+	for _, f := range ws.Fields {
+		if f.ListID == nil && f.EntityType == affinitytest.EntityPerson && f.ValueType == affinitytest.ValueText && !f.AllowsMultiple {
+			fieldID = f.ID
+		}
+	}
+	for _, e := range ws.ListEntries {
+		if e.EntityType == affinitytest.EntityPerson {
+			personID = e.EntityID
+		}
+	}
+	require.NotZero(t, fieldID)
+	require.NotZero(t, personID)
+	d.fake.Mutate(func(w *affinitytest.Workspace) {
+		w.SetFieldValue(fieldID, personID, nil, []byte(`"changed by a webhook test"`))
+	})
+	var valueID int64
+	for _, v := range d.fake.Snapshot().FieldValues {
+		if v.FieldID == fieldID && v.EntityID == personID && v.ListEntryID == nil {
+			valueID = v.ID
+		}
+	}
+	d.fake.ResetCounters()
+	// Affinity leaves entity_type out of some values: the field says what the entity is.
+	body := map[string]any{"id": valueID, "field_id": fieldID, "entity_id": personID, "list_entry_id": nil,
+		"value": "changed by a webhook test"}
+	require.NoError(t, d.fake.Deliver(ctx, d.url+"/webhooks/affinity?token="+token, "field_value.updated", body))
+	r := d.waitRefresh(t)
+	require.NoError(t, r.err)
+	require.Equal(t, loader.ObjectPerson, r.kind)
+	require.Equal(t, personID, r.id)
+
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.field_values
+		WHERE entity_type = 0 AND entity_id = $1 AND field_id = $2 AND value_text = 'changed by a webhook test' AND deleted_at IS NULL`,
+		personID, fieldID))
+	require.LessOrEqual(t, d.fake.TotalRequests(), 3, "a handful of requests: %v", d.fake.Requests())
+	require.Equal(t, 1, d.fake.Requests()["GET /field-values"])
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries
+		WHERE type = 'field_value.updated' AND outcome = 'refreshed'`))
+}
+
+func TestListEntryDeletedSoftDeletesAtOnce(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, time.Hour)
+	d.sync(t)
+	ctx := t.Context()
+	var entry *affinitytest.ListEntry
+	for _, e := range d.fake.Snapshot().ListEntries {
+		if d.scalar(t, `SELECT count(*) FROM affinity.field_values WHERE list_entry_id = $1 AND deleted_at IS NULL`, e.ID) > 0 {
+			entry = e
+			break
+		}
+	}
+	require.NotNil(t, entry, "an entry with values")
+	body, err := d.fake.Object("/lists/" + strconv.FormatInt(entry.ListID, 10) + "/list-entries/" + strconv.FormatInt(entry.ID, 10))
+	require.NoError(t, err)
+	d.fake.Mutate(func(w *affinitytest.Workspace) { w.DeleteListEntry(entry.ID) })
+	d.fake.ResetCounters()
+
+	// Deliver returns once the daemon answered: the delete is applied by then.
+	require.NoError(t, d.fake.Deliver(ctx, d.url+"/webhooks/affinity?token="+token, "list_entry.deleted", body))
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.list_entries WHERE id = $1 AND deleted_at IS NOT NULL`, entry.ID))
+	require.Zero(t, d.scalar(t, `SELECT count(*) FROM affinity.field_values WHERE list_entry_id = $1 AND deleted_at IS NULL`, entry.ID))
+	require.Zero(t, d.fake.TotalRequests(), "a delete costs no request")
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries
+		WHERE type = 'list_entry.deleted' AND object_id = $1 AND outcome = 'deleted'`, entry.ID))
+}
