@@ -32,6 +32,7 @@ type API interface {
 	FieldValues(ctx context.Context, sel affinity.EntitySelector) ([]affinity.FieldValue, error)
 	FieldValueChanges(ctx context.Context, q affinity.ChangeQuery) iter.Seq2[[]affinity.FieldValueChange, error]
 	Organization(ctx context.Context, id int64, withInteractionDates bool) (affinity.Organization, error)
+	Notes(ctx context.Context, q affinity.PageQuery) iter.Seq2[affinity.Page[affinity.Note], error]
 }
 
 // Store is what the streams need from the warehouse; *loader.Store satisfies it.
@@ -501,6 +502,7 @@ func mergeRows(dst *loader.Page, src loader.Page) {
 	dst.EntityValues = append(dst.EntityValues, src.EntityValues...)
 	dst.Changes = append(dst.Changes, src.Changes...)
 	dst.OrganizationPersons = append(dst.OrganizationPersons, src.OrganizationPersons...)
+	dst.Notes = append(dst.Notes, src.Notes...)
 }
 
 // tokenRefused reports whether err is Affinity refusing a request outright

@@ -53,7 +53,7 @@ func TestIncrementalRefresh(t *testing.T) {
 	want := 1 + 1 + // lists, fields
 		pagesOf(len(ws.Persons)) + pagesOf(withDates(len(ws.Persons), func(i int) bool { return ws.Persons[i].Interactions != nil })) +
 		pagesOf(len(ws.Organizations)) + pagesOf(withDates(len(ws.Organizations), func(i int) bool { return ws.Organizations[i].Interactions != nil })) +
-		pagesOf(len(ws.Opportunities))
+		pagesOf(len(ws.Opportunities)) + pagesOf(len(ws.Notes))
 	for _, l := range ws.Lists {
 		want += pagesOf(len(ws.EntriesOf(l.ID)))
 	}
@@ -67,9 +67,9 @@ func TestIncrementalRefresh(t *testing.T) {
 	require.Zero(t, second["GET /organizations/{id}"], "organization details are fresh")
 	require.Equal(t, want, h.fake.TotalRequests(), "requests of a sync with no changes: %v", second)
 	// For this workspace: lists 1, fields 1, persons 1+1, organizations 1+1,
-	// opportunities 1, list entries 5 (one page per list), change feed 39
-	// (one per tracked field).
-	require.Equal(t, 51, want)
+	// opportunities 1, notes 1, list entries 5 (one page per list), change
+	// feed 39 (one per tracked field).
+	require.Equal(t, 52, want)
 
 	// One tracked value changes: only that entity's values are fetched.
 	now = now.Add(time.Minute)

@@ -106,7 +106,7 @@ func skippable(err error) bool {
 // rowCount is how many rows a page holds, values counted one by one.
 func rowCount(p loader.Page) int {
 	n := len(p.Persons) + len(p.Organizations) + len(p.Opportunities) + len(p.Lists) + len(p.ListEntries) +
-		len(p.Fields) + len(p.Changes) + len(p.OrganizationPersons)
+		len(p.Fields) + len(p.Changes) + len(p.OrganizationPersons) + len(p.Notes)
 	for _, ev := range p.EntityValues {
 		n += len(ev.Values)
 	}

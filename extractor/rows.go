@@ -152,3 +152,13 @@ func changeRow(c affinity.FieldValueChange, f loader.Field) loader.FieldValueCha
 	}
 	return row
 }
+
+// noteRow keeps a note and what it is attached to; person_ids, the union of
+// the associated and interaction persons, is not stored twice.
+func noteRow(n affinity.Note) loader.Note {
+	creator := n.CreatorID
+	return loader.Note{ID: n.ID, CreatorID: &creator, Content: n.Content, Type: n.Type, InteractionID: n.InteractionID,
+		InteractionType: n.InteractionType, IsMeeting: n.IsMeeting, ParentID: n.ParentID, CreatedAt: n.CreatedAt, UpdatedAt: n.UpdatedAt,
+		AssociatedPersonIDs: n.AssociatedPersonIDs, InteractionPersonIDs: n.InteractionPersonIDs, MentionedPersonIDs: n.MentionedPersonIDs,
+		OrganizationIDs: n.OrganizationIDs, OpportunityIDs: n.OpportunityIDs}
+}

@@ -87,6 +87,8 @@ func TestKeyNeverLeaks(t *testing.T) {
 			return http.StatusOK, []byte(`{"not": "fields", "key": "` + key + `"`), true
 		case "/lists":
 			return http.StatusOK, []byte(`[{"id": "` + key + `"}]`), true
+		case "/notes":
+			return http.StatusBadRequest, []byte(echo(r)), true
 		}
 		return status, body, false
 	})

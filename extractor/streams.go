@@ -31,12 +31,13 @@ var stageOf = map[string]int{
 	StreamFieldValueChanges:   2,
 	StreamFieldValues:         3,
 	StreamOrganizationDetails: 4,
+	StreamNotes:               1,
 }
 
 // Streams returns the names of every stream, in run order.
 func Streams() []string {
 	return []string{StreamLists, StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities,
-		StreamListEntries, StreamFieldValueChanges, StreamFieldValues, StreamOrganizationDetails}
+		StreamListEntries, StreamFieldValueChanges, StreamFieldValues, StreamOrganizationDetails, StreamNotes}
 }
 
 // Stream names (design.md section 4), in the order a run works through them.
@@ -50,6 +51,7 @@ const (
 	StreamFieldValueChanges   = "field_value_changes"
 	StreamFieldValues         = "field_values"
 	StreamOrganizationDetails = "organization_details"
+	StreamNotes               = "notes"
 )
 
 // entitiesPerBatch is how many entity keys the per-entity streams read from
@@ -102,6 +104,14 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 			q := affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}
 			return convertPages(s.api.Opportunities(ctx, q), func(o affinity.Opportunity, out *loader.Page) {
 				out.Opportunities = append(out.Opportunities, opportunityRow(o))
+			})
+		}}}, nil
+
+	case StreamNotes:
+		return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+			q := affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}
+			return convertPages(s.api.Notes(ctx, q), func(n affinity.Note, out *loader.Page) {
+				out.Notes = append(out.Notes, noteRow(n))
 			})
 		}}}, nil
 
