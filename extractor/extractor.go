@@ -58,6 +58,10 @@ type Options struct {
 	BatchRows       int     // most rows committed in one transaction; default 5000
 	MaxDeleteShare  float64 // mass-delete guard (design.md section 6): 0 refuses every soft delete on tables of 10 rows or more, 1 turns it off
 	AllowMassDelete bool    // let this run pass the guard
+	// ResumeSince, when set, is the start of an interrupted run that this run
+	// continues: a stream that completed its pass since then, and has no pass
+	// in progress, is not run again.
+	ResumeSince *time.Time
 	// Lists limits list entries, their field values and the change feed of
 	// list fields to these lists, by id or exact name (sync.lists); empty =
 	// every list. Lists left out keep their rows as they were.
@@ -285,6 +289,11 @@ func (s *Syncer) runStream(ctx context.Context, stream string) StreamResult {
 			res.Err = fmt.Errorf("stream %s: %w", stream, err)
 			return res
 		}
+		res.Complete = true
+		return res
+	}
+	if s.opts.ResumeSince != nil && cp.PassStartedAt.IsZero() && cp.LastCompletedAt != nil && !cp.LastCompletedAt.Before(*s.opts.ResumeSince) {
+		log.Info("pass already complete in the run this one continues", "completed", cp.LastCompletedAt)
 		res.Complete = true
 		return res
 	}

@@ -154,6 +154,19 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 	if errors.As(guardErr, &usage) {
 		return sum, guardErr
 	}
+	// Runs that died without recording their end are failed runs.
+	if _, err := store.AbandonRuns(ctx); err != nil {
+		return sum, err
+	}
+	var resumeSince *time.Time
+	if !opts.partial {
+		if resumeSince, err = store.ResumeSince(ctx, opts.streams); err != nil {
+			return sum, err
+		}
+		if resumeSince != nil {
+			log.Info("continuing the interrupted run: streams that completed since it started are not run again", "since", resumeSince)
+		}
+	}
 	defer opts.progress.start(ctx, budget)()
 	runID, err := store.StartRun(ctx, opts.streams)
 	if err != nil {
@@ -179,6 +192,7 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 		AllowMassDelete:        opts.allowMassDelete,
 		FieldValuesForUnlisted: cfg.Sync.FieldValuesForUnlisted,
 		Lists:                  cfg.Sync.Lists,
+		ResumeSince:            resumeSince,
 		ValuesMaxAge:           cfg.Sync.ValuesMaxAge,
 		UnlistedMaxAge:         cfg.Sync.UnlistedValuesMaxAge,
 		Logger:                 log,
