@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -35,6 +36,12 @@ func Open(ctx context.Context, databaseURL, schema string, logger *slog.Logger) 
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("open store: parse database url: %w", err)
+	}
+	if !strings.Contains(databaseURL, "pool_max_conns") {
+		// A run commits from up to seven streams at once, reads work lists
+		// beside them and holds the run lock on a connection of its own:
+		// pgxpool's default (4 on small machines) would make them queue.
+		cfg.MaxConns = 16
 	}
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "affinity-sync"

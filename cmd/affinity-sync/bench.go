@@ -343,6 +343,8 @@ func requestBounds(ctx context.Context, cfg Config, res extractor.Result) (map[s
 		extractor.StreamOrganizations: twoListings(live["organizations"], rows[extractor.StreamOrganizations]),
 		extractor.StreamOpportunities: {pages(live["opportunities"]), pages(live["opportunities"]),
 			fmt.Sprintf("%d/500+1", live["opportunities"])},
+		extractor.StreamNotes: {pages(live["notes"]), pages(live["notes"]),
+			fmt.Sprintf("%d/500+1", live["notes"])},
 		extractor.StreamFieldValueChanges: {int64(len(tracked)), int64(len(tracked)),
 			fmt.Sprintf("1 per tracked field (%d)", len(tracked))},
 	}
@@ -410,7 +412,7 @@ func printLatencyLimit(out io.Writer, p passResult, bound map[string]streamBound
 	stages := [][]string{
 		{benchWorkspaceCheck},
 		{extractor.StreamLists},
-		{extractor.StreamFields, extractor.StreamPersons, extractor.StreamOrganizations, extractor.StreamOpportunities, extractor.StreamListEntries},
+		{extractor.StreamFields, extractor.StreamPersons, extractor.StreamOrganizations, extractor.StreamOpportunities, extractor.StreamListEntries, extractor.StreamNotes},
 		{extractor.StreamFieldValueChanges},
 		{extractor.StreamFieldValues},
 		{extractor.StreamOrganizationDetails},

@@ -218,12 +218,9 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg)
-	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
-		return err
-	}
-	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
+	store, err := openWarehouse(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("open warehouse: %w", err)
+		return err
 	}
 	defer store.Close()
 	budget := quota.New(store, cfg.limits(), time.Now, log)

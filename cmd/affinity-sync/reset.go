@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-
-	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // cmdReset clears the named streams' checkpoints (and, for the per-entity
@@ -34,12 +32,9 @@ func cmdReset(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg)
-	if err := migrateRun(ctx, cfg, "up", nil, log); err != nil {
-		return err
-	}
-	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
+	store, err := openWarehouse(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("open warehouse: %w", err)
+		return err
 	}
 	defer store.Close()
 	if err := store.ResetStreams(ctx, streams); err != nil {

@@ -34,6 +34,18 @@ func migrateRun(ctx context.Context, cfg Config, command string, out io.Writer, 
 	return migrations.Run(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, command, out, log)
 }
 
+// openWarehouse migrates the schema (idempotent) and opens the store.
+func openWarehouse(ctx context.Context, cfg Config, log *slog.Logger) (*loader.Store, error) {
+	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
+		return nil, err
+	}
+	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
+	if err != nil {
+		return nil, fmt.Errorf("open warehouse: %w", err)
+	}
+	return store, nil
+}
+
 // syncOptions are the flags of one sync run.
 type syncOptions struct {
 	streams         []string
@@ -107,12 +119,9 @@ func (e errLocked) Error() string {
 // records the run.
 func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOptions) (syncSummary, error) {
 	var sum syncSummary
-	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
-		return sum, err
-	}
-	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
+	store, err := openWarehouse(ctx, cfg, log)
 	if err != nil {
-		return sum, fmt.Errorf("open warehouse: %w", err)
+		return sum, err
 	}
 	defer store.Close()
 	if !opts.locked {

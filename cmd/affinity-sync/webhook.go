@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 	"github.com/affinity-sync/affinity-sync/extractor/quota"
-	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // cmdWebhook handles "webhook subscribe --url URL [--events a,b]": it registers the daemon's
@@ -47,12 +45,9 @@ func cmdWebhook(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	log := newLogger(e.stderr, cfg)
-	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
-		return err
-	}
-	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
+	store, err := openWarehouse(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("open warehouse: %w", err)
+		return err
 	}
 	defer store.Close()
 	budget := quota.New(store, cfg.limits(), time.Now, log)
