@@ -217,11 +217,20 @@ func (s *Store) merge(ctx context.Context, tx pgx.Tx, m merge) (int64, error) {
 	if len(m.rows) == 0 {
 		return 0, nil
 	}
-	tmpName := "_page_" + m.table
+	// The staging table lives as long as the connection and is emptied at
+	// every commit: creating and dropping one per transaction cost more than
+	// the COPY it serves (catalog writes). DELETE empties it should one
+	// transaction stage the same table twice; on an empty table it is free.
+	// The name carries the schema's run-lock id, so two warehouses sharing a
+	// pool connection's session never share a staging table.
+	tmpName := fmt.Sprintf("_page_%s_%x", m.table, uint64(RunLockID(s.schema)))
 	tmp := pgx.Identifier{"pg_temp", tmpName}.Sanitize()
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE `+pgx.Identifier{tmpName}.Sanitize()+
-		` (LIKE `+s.table(m.table)+`) ON COMMIT DROP`); err != nil {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+pgx.Identifier{tmpName}.Sanitize()+
+		` (LIKE `+s.table(m.table)+`) ON COMMIT DELETE ROWS`); err != nil {
 		return 0, fmt.Errorf("create temp table: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM `+tmp); err != nil {
+		return 0, fmt.Errorf("empty temp table: %w", err)
 	}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", tmpName}, m.cols, pgx.CopyFromRows(m.rows)); err != nil {
 		return 0, fmt.Errorf("copy rows: %w", err)
