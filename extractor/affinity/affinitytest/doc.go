@@ -9,10 +9,11 @@
 //   - the Server, which answers the read endpoints a sync uses (persons, organizations,
 //     opportunities, lists, list entries, fields, field values, field value changes, notes,
 //     whoami, rate-limit), enforces optional per-minute and monthly limits and counts requests;
-//   - fault injection (Faults, FailNext) for retry and robustness tests.
+//   - fault injection (Faults, FailNext) for retry and robustness tests;
+//   - webhook subscriptions (GET /webhook, POST /webhook/subscribe, at most three) and
+//     Deliver, which posts an event the way Affinity would, for end-to-end webhook tests.
 //
-// Not modelled yet: interactions, entity files, relationship strengths and webhooks (so no
-// note.* events either). Deleting an entity removes its list entries, values and history, but
+// Not modelled yet: interactions, entity files and relationship strengths. Deleting an entity removes its list entries, values and history, but
 // values of other entities that point at it (person/organization values) stay, and so does its
 // id on notes.
 //
