@@ -13,8 +13,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// recordedDir holds live responses recorded by a third party (see its README).
-const recordedDir = "../../../../shared/affinity-recorded"
+// recordedDir holds live responses recorded by a third party: the copy of
+// shared/affinity-recorded kept with the client's tests (see its README).
+const recordedDir = "../testdata/recorded"
 
 // keyPaths collects every object key path of a JSON document, arrays written as "[]".
 func keyPaths(v any, prefix string, into map[string]bool) {
@@ -55,9 +56,6 @@ func isOptional(path string) bool {
 func TestShapesMatchRecordedResponses(t *testing.T) {
 	t.Parallel()
 	dir := recordedDir
-	if _, err := os.Stat(dir); err != nil {
-		dir = "/work/shared/affinity-recorded"
-	}
 	ws := Generate(DefaultConfig())
 	f := newFixture(t, ws)
 	x := buildIndex(ws)
