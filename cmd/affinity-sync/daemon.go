@@ -29,21 +29,14 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := e.loadConfig()
+	cfg, log, err := e.commandConfig(true)
 	if err != nil {
-		return err
-	}
-	if err := cfg.needAPI(); err != nil {
-		return err
-	}
-	if err := cfg.needDatabase(); err != nil {
 		return err
 	}
 	streams, _, err := effectiveStreams("", cfg.Sync.Streams)
 	if err != nil {
 		return err
 	}
-	log := newLogger(e.stderr, cfg)
 	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopped while starting")
@@ -206,7 +199,7 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := e.loadConfig()
+	cfg, log, err := e.commandConfig(false)
 	if err != nil {
 		return err
 	}
@@ -214,10 +207,6 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := cfg.needDatabase(); err != nil {
-		return err
-	}
-	log := newLogger(e.stderr, cfg)
 	store, err := openWarehouse(ctx, cfg, log)
 	if err != nil {
 		return err

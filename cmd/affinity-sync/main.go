@@ -172,6 +172,25 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
+// commandConfig loads the configuration of a command that uses the
+// warehouse (and, with api, Affinity), checks that those are set, and builds
+// its logger.
+func (e env) commandConfig(api bool) (Config, *slog.Logger, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return cfg, nil, err
+	}
+	if api {
+		if err := cfg.needAPI(); err != nil {
+			return cfg, nil, err
+		}
+	}
+	if err := cfg.needDatabase(); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, newLogger(e.stderr, cfg), nil
+}
+
 func (e env) loadConfig() (Config, error) {
 	return loadConfig(e.configPath, e.getenv, func(msg string) { fmt.Fprintf(e.stderr, "affinity-sync: warning: %s\n", msg) })
 }
@@ -192,14 +211,10 @@ func cmdMigrate(ctx context.Context, e env, args []string) error {
 	if command != "up" && command != "down" && command != "status" {
 		return usagef("migrate: unknown direction %q (up, down or status)", command)
 	}
-	cfg, err := e.loadConfig()
+	cfg, log, err := e.commandConfig(false)
 	if err != nil {
 		return err
 	}
-	if err := cfg.needDatabase(); err != nil {
-		return err
-	}
-	log := newLogger(e.stderr, cfg)
 	return migrateRun(ctx, cfg, command, e.stdout, log)
 }
 

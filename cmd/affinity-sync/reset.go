@@ -24,14 +24,10 @@ func cmdReset(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := e.loadConfig()
+	cfg, log, err := e.commandConfig(false)
 	if err != nil {
 		return err
 	}
-	if err := cfg.needDatabase(); err != nil {
-		return err
-	}
-	log := newLogger(e.stderr, cfg)
 	store, err := openWarehouse(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -70,14 +70,10 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := e.loadConfig()
+	cfg, log, err := e.commandConfig(false)
 	if err != nil {
 		return err
 	}
-	if err := cfg.needDatabase(); err != nil {
-		return err
-	}
-	log := newLogger(e.stderr, cfg)
 	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
 	if err != nil {
 		return fmt.Errorf("open warehouse: %w", err)

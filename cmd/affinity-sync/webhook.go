@@ -29,7 +29,7 @@ func cmdWebhook(ctx context.Context, e env, args []string) error {
 	if fs.NArg() > 0 {
 		return usagef("webhook subscribe: unexpected argument %q", fs.Arg(0))
 	}
-	cfg, err := e.loadConfig()
+	cfg, log, err := e.commandConfig(true)
 	if err != nil {
 		return err
 	}
@@ -38,13 +38,6 @@ func cmdWebhook(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	events := splitList(*eventsFlag)
-	if err := cfg.needAPI(); err != nil {
-		return err
-	}
-	if err := cfg.needDatabase(); err != nil {
-		return err
-	}
-	log := newLogger(e.stderr, cfg)
 	store, err := openWarehouse(ctx, cfg, log)
 	if err != nil {
 		return err
