@@ -104,7 +104,8 @@ var countedTables = []struct {
 	{"persons", true}, {"organizations", true}, {"opportunities", true}, {"lists", true},
 	{"list_entries", true}, {"fields", true}, {"dropdown_options", true}, {"field_values", true},
 	{"opportunity_persons", false}, {"opportunity_organizations", false}, {"organization_persons", false},
-	{"field_value_changes", false},
+	{"field_value_changes", false}, {"notes", true}, {"note_persons", false}, {"note_organizations", false},
+	{"note_opportunities", false},
 }
 
 // TableCounts returns live and soft-deleted row counts of every warehouse table.

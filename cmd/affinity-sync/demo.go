@@ -123,7 +123,8 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "fake Affinity API on http://%s (key %q)\n", addr, ff.key)
 
 	dbURL := e.getenv("DATABASE_URL")
-	if dbURL == "" {
+	throwaway := dbURL == ""
+	if throwaway {
 		fmt.Fprintln(e.stdout, "DATABASE_URL is not set: starting a throwaway Postgres from the local server binaries")
 		cluster, err := localpg.Start(ctx, log)
 		if err != nil {
@@ -152,7 +153,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := printDemoSummary(ctx, e, cfg, sum, time.Since(started), fake.TotalRequests()); err != nil {
+	if err := printDemoSummary(ctx, e, cfg, sum, time.Since(started), fake.TotalRequests(), throwaway && !*keep); err != nil {
 		return err
 	}
 	if code := sum.exitCode(); code != exitOK {
@@ -165,7 +166,7 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-func printDemoSummary(ctx context.Context, e env, cfg Config, sum syncSummary, took time.Duration, served int) error {
+func printDemoSummary(ctx context.Context, e env, cfg Config, sum syncSummary, took time.Duration, served int, goneAfter bool) error {
 	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return fmt.Errorf("open warehouse: %w", err)
@@ -186,7 +187,13 @@ func printDemoSummary(ctx context.Context, e env, cfg Config, sum syncSummary, t
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "\nconnect with:\n  psql '%s'\n  then: SET search_path TO %q; SELECT id, first_name, last_name FROM persons LIMIT 5;\n",
-		cfg.Database.URL.reveal(), cfg.Database.Schema)
+	if goneAfter {
+		fmt.Fprintf(out, "\nthe throwaway database stops when the demo ends; run `affinity-sync demo --keep` to keep it\n"+
+			"running and connect with psql, or set DATABASE_URL to sync into a database of yours.\n"+
+			"WAREHOUSE.md shows the first queries to try.\n")
+		return nil
+	}
+	fmt.Fprintf(out, "\nconnect with:\n  psql '%s'\n  then: SET search_path TO %q; SELECT id, first_name, last_name FROM persons LIMIT 5;\n"+
+		"WAREHOUSE.md shows the first queries to try.\n", cfg.Database.URL.reveal(), cfg.Database.Schema)
 	return nil
 }
