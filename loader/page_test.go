@@ -252,6 +252,6 @@ func TestHostileSchema(t *testing.T) {
 	require.NoError(t, e.store.FinishRun(ctx, id, loader.RunResult{Status: "completed"}))
 	counts, err := e.store.TableCounts(ctx)
 	require.NoError(t, err)
-	require.Len(t, counts, 12)
+	require.Len(t, counts, 16)
 	require.NoError(t, e.store.Ping(ctx))
 }
