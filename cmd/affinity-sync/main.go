@@ -28,7 +28,8 @@ const usageText = `usage: affinity-sync [--config FILE] COMMAND [flags]
 
 commands:
   migrate [up|down|status]   apply, roll back one step of, or show the warehouse migrations
-  sync [--streams a,b]       run one pass of every enabled stream, then exit
+  sync [--streams a,b] [--allow-mass-delete]
+                             run one pass of every enabled stream, then exit
   daemon                     run on the configured schedule until SIGINT/SIGTERM
   plan                       the requests the next sync would spend, against the budget
   status [--json]            last runs, per-stream checkpoints, requests spent and left
@@ -37,6 +38,7 @@ commands:
   fake-api --addr ADDR       serve the fake Affinity API (--key, --seed, --persons, ...)
   webhook subscribe --url U  register the daemon's webhook URL with Affinity [--events a,b]
   healthcheck [--url U]      exit 0 when the daemon's /healthz answers 200 (for containers)
+  bench [--scale N]          the end-to-end benchmark (see BENCHMARKS.md)
 
 exit status: 0 done, 1 failed, 2 bad usage or configuration, 3 request budget spent
 `
