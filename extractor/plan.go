@@ -23,7 +23,8 @@ func pagesOf(n int64) int64 { return n/500 + 1 }
 // and most valuable first. A warehouse that has never synced knows no sizes:
 // the estimate then covers only the first page of each listing.
 func Plan(c loader.PlanCounts, streams []string, withUnlisted bool) []PlanItem {
-	var items []PlanItem
+	// Every run first asks which workspace the key belongs to.
+	items := []PlanItem{{Stream: "(workspace check)", Requests: 1, Detail: "GET /auth/whoami"}}
 	add := func(stream string, n int64, format string, args ...any) {
 		if slices.Contains(streams, stream) {
 			items = append(items, PlanItem{Stream: stream, Requests: n, Detail: fmt.Sprintf(format, args...)})
@@ -35,6 +36,7 @@ func Plan(c loader.PlanCounts, streams []string, withUnlisted bool) []PlanItem {
 	add(StreamOrganizations, pagesOf(c.Organizations)+pagesOf(c.OrganizationsWithDates), "%d organizations, %d with interaction dates",
 		c.Organizations, c.OrganizationsWithDates)
 	add(StreamOpportunities, pagesOf(c.Opportunities), "%d opportunities", c.Opportunities)
+	add(StreamNotes, pagesOf(c.Notes), "%d notes", c.Notes)
 	var entryPages, entries int64
 	for _, n := range c.ListSizes {
 		entryPages += pagesOf(n)

@@ -14,6 +14,7 @@ type PlanCounts struct {
 	Persons, PersonsWithDates             int64
 	Organizations, OrganizationsWithDates int64
 	Opportunities                         int64
+	Notes                                 int64
 	ListSizes                             []int64 // entries of each live list
 	TrackedFields                         int64
 	ValuesDue                             [3]int64 // listed entities due, by refresh priority
@@ -36,6 +37,9 @@ func (s *Store) PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore
 			}
 		}
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+s.table("opportunities")+` WHERE deleted_at IS NULL`).Scan(&c.Opportunities); err != nil {
+			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+s.table("notes")+` WHERE deleted_at IS NULL`).Scan(&c.Notes); err != nil {
 			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT (SELECT count(*) FROM `+s.table("list_entries")+` e WHERE e.list_id = l.id AND e.deleted_at IS NULL)
