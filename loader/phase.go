@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/jackc/pgx/v5"
@@ -114,7 +115,13 @@ func (s *Store) CompletePhase(ctx context.Context, cp Checkpoint, opts PassOptio
 		}
 		return 0, fmt.Errorf("complete phase %q of %s: %w", cp.Phase, cp.Stream, err)
 	}
-	s.logger.Info("phase complete", "stream", cp.Stream, "phase", cp.Phase, "affected", n)
+	// A phase per list or tracked field would flood the log at info level:
+	// only phases that deleted or cleared something say so there.
+	level := slog.LevelDebug
+	if n > 0 {
+		level = slog.LevelInfo
+	}
+	s.logger.Log(ctx, level, "phase complete", "stream", cp.Stream, "phase", cp.Phase, "affected", n)
 	return n, nil
 }
 
