@@ -14,14 +14,8 @@ import (
 // exits 2, names both workspaces, and changes nothing in the schema.
 func TestWorkspaceGuard(t *testing.T) {
 	t.Parallel()
-	const key = "guard-key"
-	ws := smallWorkspace()
-	fake := affinitytest.NewServer(ws, affinitytest.WithAPIKey(key))
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	dbURL := pgtest.NewDatabase(t)
-	env := map[string]string{"AFFINITY_API_KEY": key, "AFFINITY_BASE_URL": srv.URL, "DATABASE_URL": dbURL}
-	cfg := quickConfig(t)
+	fake, env, cfg := fakeAndWarehouse(t, "guard-key")
+	dbURL := env["DATABASE_URL"]
 
 	code, _, stderr := runCLI(t, env, "--config", cfg, "sync")
 	require.Equal(t, exitOK, code, stderr)
@@ -50,14 +44,7 @@ func TestWorkspaceGuard(t *testing.T) {
 // it would not fetch anyway.
 func TestResetRereadsExactlyTheNamedStreams(t *testing.T) {
 	t.Parallel()
-	const key = "reset-key"
-	ws := smallWorkspace()
-	fake := affinitytest.NewServer(ws, affinitytest.WithAPIKey(key))
-	srv := httptest.NewServer(fake)
-	t.Cleanup(srv.Close)
-	dbURL := pgtest.NewDatabase(t)
-	env := map[string]string{"AFFINITY_API_KEY": key, "AFFINITY_BASE_URL": srv.URL, "DATABASE_URL": dbURL}
-	cfg := quickConfig(t)
+	fake, env, cfg := fakeAndWarehouse(t, "reset-key")
 	code, _, stderr := runCLI(t, env, "--config", cfg, "sync")
 	require.Equal(t, exitOK, code, stderr)
 
@@ -86,4 +73,16 @@ func TestResetRereadsExactlyTheNamedStreams(t *testing.T) {
 	require.Equal(t, exitUsage, code)
 	code, _, _ = runCLI(t, env, "--config", cfg, "reset")
 	require.Equal(t, exitUsage, code)
+}
+
+// fakeAndWarehouse serves a small fake workspace that accepts key and makes a
+// fresh database; it returns the fake, the environment of a command that
+// syncs the one into the other, and a quick config file.
+func fakeAndWarehouse(t *testing.T, key string) (*affinitytest.Server, map[string]string, string) {
+	t.Helper()
+	fake := affinitytest.NewServer(smallWorkspace(), affinitytest.WithAPIKey(key))
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	env := map[string]string{"AFFINITY_API_KEY": key, "AFFINITY_BASE_URL": srv.URL, "DATABASE_URL": pgtest.NewDatabase(t)}
+	return fake, env, quickConfig(t)
 }
