@@ -140,7 +140,11 @@ func NewClient(baseURL, apiKey string, opts ...Option) (*Client, error) {
 		policy:  retryPolicy{maxAttempts: o.maxAttempts, base: o.base, max: o.max, rand: o.rand},
 	}
 	if c.http == nil {
-		c.http = &http.Client{Timeout: 5 * time.Minute}
+		// A server that accepts a request and never answers costs a minute,
+		// not the five a whole (possibly long, streamed) response may take.
+		transport := http.DefaultTransport.(*http.Transport).Clone()
+		transport.ResponseHeaderTimeout = time.Minute
+		c.http = &http.Client{Timeout: 5 * time.Minute, Transport: transport}
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
