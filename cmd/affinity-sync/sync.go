@@ -186,27 +186,21 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 	log.Info("sync started", "run", runID, "streams", strings.Join(opts.streams, ","))
 
 	if guardErr != nil {
+		// Not knowing the workspace, no stream may run; the run is recorded failed.
 		sum.failure = guardErr
-		rr := loader.RunResult{Streams: opts.streams, Requests: budget.Sent(), Status: "failed", Error: guardErr.Error()}
-		finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := store.FinishRun(finishCtx, runID, rr); err != nil {
-			return sum, fmt.Errorf("record run end: %w", err)
-		}
-		log.Error("sync failed", "run", runID, "error", guardErr)
-		return sum, nil
+	} else {
+		syncer := extractor.New(client, opts.progress.wrap(store), extractor.Options{
+			MaxDeleteShare:         cfg.Sync.MaxDeleteShare,
+			AllowMassDelete:        opts.allowMassDelete,
+			FieldValuesForUnlisted: cfg.Sync.FieldValuesForUnlisted,
+			Lists:                  cfg.Sync.Lists,
+			ResumeSince:            resumeSince,
+			ValuesMaxAge:           cfg.Sync.ValuesMaxAge,
+			UnlistedMaxAge:         cfg.Sync.UnlistedValuesMaxAge,
+			Logger:                 log,
+		})
+		sum.result = syncer.Run(ctx, opts.streams)
 	}
-	syncer := extractor.New(client, opts.progress.wrap(store), extractor.Options{
-		MaxDeleteShare:         cfg.Sync.MaxDeleteShare,
-		AllowMassDelete:        opts.allowMassDelete,
-		FieldValuesForUnlisted: cfg.Sync.FieldValuesForUnlisted,
-		Lists:                  cfg.Sync.Lists,
-		ResumeSince:            resumeSince,
-		ValuesMaxAge:           cfg.Sync.ValuesMaxAge,
-		UnlistedMaxAge:         cfg.Sync.UnlistedValuesMaxAge,
-		Logger:                 log,
-	})
-	sum.result = syncer.Run(ctx, opts.streams)
 	sum.requests = budget.Sent()
 
 	rows, nuls := sum.result.Totals()
@@ -218,6 +212,9 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 		AllowMassDelete: opts.allowMassDelete,
 	}
 	var errs []string
+	if sum.failure != nil {
+		errs = append(errs, sum.failure.Error())
+	}
 	for _, s := range sum.result.Streams {
 		if s.Err != nil {
 			errs = append(errs, s.Err.Error())
