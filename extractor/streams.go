@@ -79,26 +79,16 @@ func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
 		})}}, nil
 
 	case StreamPersons:
-		list := func(dates bool) func(context.Context, loader.Checkpoint) iter.Seq2[fetched, error] {
-			return func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
-				q := affinity.PersonQuery{PageQuery: affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}, WithInteractionDates: dates}
-				return convertPages(s.api.Persons(ctx, q), func(p affinity.Person, out *loader.Page) {
-					out.Persons = append(out.Persons, personRow(p))
-				})
-			}
-		}
-		return []phase{{name: "", pages: list(false)}, {name: loader.PhaseInteractionDates, withDates: true, pages: list(true)}}, nil
+		return withDatesPhases(func(ctx context.Context, q affinity.PageQuery, dates bool) iter.Seq2[affinity.Page[affinity.Person], error] {
+			return s.api.Persons(ctx, affinity.PersonQuery{PageQuery: q, WithInteractionDates: dates})
+		}, size, func(p affinity.Person, out *loader.Page) { out.Persons = append(out.Persons, personRow(p)) }), nil
 
 	case StreamOrganizations:
-		list := func(dates bool) func(context.Context, loader.Checkpoint) iter.Seq2[fetched, error] {
-			return func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
-				q := affinity.OrganizationQuery{PageQuery: affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}, WithInteractionDates: dates}
-				return convertPages(s.api.Organizations(ctx, q), func(o affinity.Organization, out *loader.Page) {
-					out.Organizations = append(out.Organizations, organizationRow(o))
-				})
-			}
-		}
-		return []phase{{name: "", pages: list(false)}, {name: loader.PhaseInteractionDates, withDates: true, pages: list(true)}}, nil
+		return withDatesPhases(func(ctx context.Context, q affinity.PageQuery, dates bool) iter.Seq2[affinity.Page[affinity.Organization], error] {
+			return s.api.Organizations(ctx, affinity.OrganizationQuery{PageQuery: q, WithInteractionDates: dates})
+		}, size, func(o affinity.Organization, out *loader.Page) {
+			out.Organizations = append(out.Organizations, organizationRow(o))
+		}), nil
 
 	case StreamOpportunities:
 		return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
@@ -261,6 +251,18 @@ func (s *Syncer) chosenListIDs(ctx context.Context) ([]int64, error) {
 		ids[i] = l.ID
 	}
 	return ids, nil
+}
+
+// withDatesPhases are the two listings of persons or organizations: plain,
+// then with_interaction_dates=true for the seven *_at columns.
+func withDatesPhases[T any](list func(context.Context, affinity.PageQuery, bool) iter.Seq2[affinity.Page[T], error],
+	size int, add func(T, *loader.Page)) []phase {
+	listing := func(name string, dates bool) phase {
+		return phase{name: name, withDates: dates, pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+			return convertPages(list(ctx, affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}, dates), add)
+		}}
+	}
+	return []phase{listing("", false), listing(loader.PhaseInteractionDates, true)}
 }
 
 // single is a phase of one unpaged request.
