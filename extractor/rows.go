@@ -30,7 +30,7 @@ func personRow(p affinity.Person) loader.Person {
 		FirstName:    p.FirstName,
 		LastName:     p.LastName,
 		PrimaryEmail: p.PrimaryEmail,
-		Emails:       nonNil(p.Emails),
+		Emails:       p.Emails,
 		Dates:        datesRow(p.InteractionDates),
 	}
 }
@@ -40,7 +40,7 @@ func organizationRow(o affinity.Organization) loader.Organization {
 		ID:             o.ID,
 		Name:           o.Name,
 		Domain:         o.Domain,
-		Domains:        nonNil(o.Domains),
+		Domains:        o.Domains,
 		CrunchbaseUUID: o.CrunchbaseUUID,
 		Global:         o.Global,
 		Dates:          datesRow(o.InteractionDates),
@@ -62,14 +62,6 @@ func opportunityRow(o affinity.Opportunity) loader.Opportunity {
 		row.ListID = &id
 	}
 	return row
-}
-
-// nonNil keeps an empty JSON array an empty array (not NULL) in Postgres.
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func listRow(l affinity.List) loader.List {
