@@ -179,11 +179,7 @@ func startHTTP(ctx context.Context, cfg Config, log *slog.Logger, store *loader.
 		cancel()
 		<-done
 		if budget != nil {
-			closeCtx, cancelClose := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancelClose()
-			if err := budget.Close(closeCtx); err != nil {
-				log.Warn("give back unused request reservations", "error", err)
-			}
+			closeBudget(ctx, budget, log)
 		}
 	}, nil
 }

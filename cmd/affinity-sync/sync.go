@@ -34,6 +34,16 @@ func migrateRun(ctx context.Context, cfg Config, command string, out io.Writer, 
 	return migrations.Run(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, command, out, log)
 }
 
+// closeBudget gives the budget's unused reservations back to the ledger, even
+// when ctx has ended; a failure only over-counts, so it is logged.
+func closeBudget(ctx context.Context, budget *quota.Budget, log *slog.Logger) {
+	closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := budget.Close(closeCtx); err != nil {
+		log.Warn("give back unused request reservations", "error", err)
+	}
+}
+
 // openWarehouse migrates the schema (idempotent) and opens the store.
 func openWarehouse(ctx context.Context, cfg Config, log *slog.Logger) (*loader.Store, error) {
 	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
@@ -145,13 +155,7 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 	}
 
 	budget := quota.New(store, cfg.limits(), time.Now, log)
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := budget.Close(closeCtx); err != nil {
-			log.Warn("give back unused request reservations", "error", err)
-		}
-	}()
+	defer closeBudget(ctx, budget, log)
 	client, err := newClient(cfg, log, budget, opts.observe, opts.progress.observe)
 	if err != nil {
 		return sum, err

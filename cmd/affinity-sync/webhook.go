@@ -44,11 +44,7 @@ func cmdWebhook(ctx context.Context, e env, args []string) error {
 	}
 	defer store.Close()
 	budget := quota.New(store, cfg.limits(), time.Now, log)
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = budget.Close(closeCtx)
-	}()
+	defer closeBudget(ctx, budget, log)
 	client, err := newClient(cfg, log, budget)
 	if err != nil {
 		return err
