@@ -67,7 +67,15 @@ func TestDailyBudgetAcrossRunsAndDays(t *testing.T) {
 		if res.Complete() {
 			break
 		}
-		require.Equal(t, dayCap, int64(h.fake.TotalRequests()), "a budget-limited day spends its whole cap")
+		// The ledger holds the whole cap. A request reserved by one stream
+		// while another spent the last of the budget may be cancelled before
+		// it is sent (the ledger over-counts, never under-counts), so the fake
+		// may see up to one request per concurrent stream less.
+		day, month := quota.Periods(now)
+		dayUsed, _, err := h.store.Spent(ctx, day, month)
+		require.NoError(t, err)
+		require.Equal(t, dayCap, dayUsed, "a budget-limited day reserves its whole cap")
+		require.GreaterOrEqual(t, int64(h.fake.TotalRequests()), dayCap-int64(len(extractor.Streams())), "and sends nearly all of it")
 		now = now.Add(24 * time.Hour)
 	}
 	require.Greater(t, days, 2, "the work needed several days")
