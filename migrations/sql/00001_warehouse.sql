@@ -1,4 +1,4 @@
--- Warehouse tables of design.md section 4 and the sync_ bookkeeping tables.
+-- Warehouse tables (docs/warehouse.md) and the sync_ bookkeeping tables.
 -- Tables are referenced unqualified: the migration runner sets search_path to the (quoted)
 -- target schema on every connection, so the same file serves any schema name.
 

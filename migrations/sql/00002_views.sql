@@ -1,4 +1,4 @@
--- Views for BI and audit of design.md section 4: field_history, list_entry_values and
+-- Views for BI and audit (docs/warehouse.md): field_history, list_entry_values and
 -- stage_durations. Plain (not materialized) views: always current, nothing to refresh.
 -- Names are unqualified: the migration runner sets search_path to the target schema.
 

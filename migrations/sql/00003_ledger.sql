@@ -1,4 +1,4 @@
--- The request ledger of design.md section 5: every API request is reserved here, per UTC
+-- The request ledger (docs/quota.md): every API request is reserved here, per UTC
 -- day and per UTC month, before it is sent, so restarts, crashes and replicas never reset or
 -- under-count the budget. Names are unqualified: the migration runner sets search_path to
 -- the target schema.

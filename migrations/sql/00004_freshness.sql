@@ -1,5 +1,5 @@
 -- Freshness of each entity's fetched data, which the incremental refresh orders its work by
--- (design.md section 5), and an index for finding the entities a change touched.
+-- (docs/quota.md, "The planner"), and an index for finding the entities a change touched.
 
 -- +goose Up
 

@@ -1,4 +1,4 @@
--- Notes of design.md section 8: the notes table (GET /notes) and the association tables that
+-- Notes (docs/warehouse.md): the notes table (GET /notes) and the association tables that
 -- attach a note to persons, organizations and opportunities. Names are unqualified: the
 -- migration runner sets search_path to the target schema.
 

@@ -1,5 +1,5 @@
--- The as-of function of design.md section 8: field_values_as_of(at) rebuilds, from
--- field_value_changes alone, the value every tracked cell had at an instant.
+-- The as-of function (docs/warehouse.md, "The as-of function"): field_values_as_of(at)
+-- rebuilds, from field_value_changes alone, the value every tracked cell had at an instant.
 --
 -- The function is a plain SQL function with its tables schema-qualified, so the planner can
 -- inline it into the calling query and push filters on field_id, entity_id or list_entry_id

@@ -1,5 +1,6 @@
--- The workspace guard of design.md section 8: the schema records the Affinity workspace
--- (tenant) it belongs to on the first sync, and a key of another workspace is refused.
+-- The workspace guard (docs/architecture.md, "How a run is planned and recorded"): the schema
+-- records the Affinity workspace (tenant) it belongs to on the first sync, and a key of another
+-- workspace is refused.
 -- Names are unqualified: the migration runner sets search_path to the target schema.
 
 -- +goose Up

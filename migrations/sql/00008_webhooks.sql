@@ -1,4 +1,4 @@
--- Webhook deliveries of design.md section 3: every delivery the daemon accepted (right token,
+-- Webhook deliveries (docs/cli.md, "daemon"): every delivery the daemon accepted (right token,
 -- JSON body) is recorded here before it gets its 200, with what became of it.
 -- Names are unqualified: the migration runner sets search_path to the target schema.
 
