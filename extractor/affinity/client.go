@@ -1,6 +1,7 @@
 package affinity
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -17,15 +18,16 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// DefaultBaseURL is the Affinity v1 API.
+// DefaultBaseURL is the Affinity API (v1 and, under /v2, v2).
 const DefaultBaseURL = "https://api.affinity.co"
 
 const userAgent = "affinity-sync (+https://github.com/affinity-sync/affinity-sync)"
 
-// Client talks to the Affinity v1 API. It is safe for concurrent use.
+// Client talks to the Affinity API, v1 and v2. It is safe for concurrent use.
 type Client struct {
 	base    string // scheme://host[/prefix], no trailing slash
-	auth    string // the Authorization header value
+	auth    string // the Authorization header value of v1 requests (Basic)
+	bearer  string // the Authorization header value of v2 requests (Bearer)
 	redact  redactor
 	http    *http.Client
 	log     *slog.Logger
@@ -130,6 +132,7 @@ func NewClient(baseURL, apiKey string, opts ...Option) (*Client, error) {
 	c := &Client{
 		base:    base,
 		auth:    "Basic " + base64.StdEncoding.EncodeToString([]byte(":"+apiKey)),
+		bearer:  "Bearer " + apiKey,
 		redact:  r,
 		http:    o.http,
 		log:     o.log,
@@ -203,12 +206,50 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// request is one logical GET: its path template (for metrics and errors), path and query.
+// apiVersion is the API a request goes to; it decides the auth scheme and the headers.
+type apiVersion int
+
+const (
+	apiV1 apiVersion = iota
+	apiV2
+)
+
+// v2Version is the dated v2 version every v2 request pins, so a change of the key's default
+// version on the server never changes what the client reads.
+const v2Version = "2026-09-17"
+
+// request is one logical call: its method, API version, path template (for metrics and
+// errors), path and query, or an absolute URL (a v2 nextUrl, already checked to point at the
+// base URL's host).
 type request struct {
+	method    string // "" = GET
+	version   apiVersion
 	endpoint  string
 	path      string
 	query     url.Values
+	url       string // absolute URL sent as given instead of base+path+query
+	body      []byte // JSON request body; nil = none
+	once      bool   // a single attempt, never retried (writes)
 	pageToken string // reported in a DecodeError
+}
+
+func (r request) verb() string {
+	if r.method == "" {
+		return http.MethodGet
+	}
+	return r.method
+}
+
+// target is the URL the request is sent to.
+func (r request) target(base string) string {
+	if r.url != "" {
+		return r.url
+	}
+	target := base + r.path
+	if q := r.query.Encode(); q != "" {
+		target += "?" + q
+	}
+	return target
 }
 
 // final marks a decode error that must not be retried (a stream that already yielded items);
@@ -222,25 +263,24 @@ func (f final) Error() string {
 	return f.err.Error()
 }
 
-// get sends r with retries and hands a 2xx body to decode, inside the retry loop: a body that
-// fails to decode is retried like a transport fault unless decode returns a final.
-func (c *Client) get(ctx context.Context, r request, decode func(io.Reader) error) error {
-	target := c.base + r.path
-	if q := r.query.Encode(); q != "" {
-		target += "?" + q
-	}
+// send is the one path every request of every method and API version takes: per-minute
+// limiter, reservation, auth and headers, observer, error typing and retries. It hands a 2xx
+// body to decode inside the retry loop: a body that fails to decode is retried like a
+// transport fault unless decode returns a final. A request marked once gets one attempt.
+func (c *Client) send(ctx context.Context, r request, decode func(io.Reader) error) error {
+	method, target := r.verb(), r.target(c.base)
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("GET %s: %w", r.path, err)
+			return fmt.Errorf("%s %s: %w", method, r.path, err)
 		}
 		if c.limiter != nil {
 			if err := c.limiter.Wait(ctx); err != nil {
-				return fmt.Errorf("GET %s: wait for rate limiter: %w", r.path, err)
+				return fmt.Errorf("%s %s: wait for rate limiter: %w", method, r.path, err)
 			}
 		}
 		if c.reserve != nil {
 			if err := c.reserve(ctx); err != nil {
-				return fmt.Errorf("GET %s: reserve request: %w", r.path, err)
+				return fmt.Errorf("%s %s: reserve request: %w", method, r.path, err)
 			}
 		}
 		status, header, err := c.attempt(ctx, r, target, attempt, decode)
@@ -254,8 +294,11 @@ func (c *Client) get(ctx context.Context, r request, decode func(io.Reader) erro
 			}
 			return &DecodeError{Endpoint: r.endpoint, Path: r.path, PageToken: r.pageToken, Err: f.err}
 		}
+		if r.once {
+			return err
+		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("GET %s: %w", r.path, ctxErr)
+			return fmt.Errorf("%s %s: %w", method, r.path, ctxErr)
 		}
 		retry, wait, reason := c.policy.decide(attempt, status, err, header, c.timeNow())
 		if !retry {
@@ -265,12 +308,13 @@ func (c *Client) get(ctx context.Context, r request, decode func(io.Reader) erro
 			return err
 		}
 		c.log.LogAttrs(ctx, slog.LevelWarn, "affinity request retry",
+			slog.String("method", method),
 			slog.String("endpoint", r.endpoint), slog.String("path", r.path),
 			slog.Int("attempt", attempt), slog.Int("status", status),
 			slog.Duration("wait", wait), slog.String("reason", reason),
 			slog.String("error", err.Error()))
 		if err := c.sleep(ctx, wait); err != nil {
-			return fmt.Errorf("GET %s: wait before attempt %d: %w", r.path, attempt+1, err)
+			return fmt.Errorf("%s %s: wait before attempt %d: %w", method, r.path, attempt+1, err)
 		}
 	}
 }
@@ -278,27 +322,39 @@ func (c *Client) get(ctx context.Context, r request, decode func(io.Reader) erro
 // attempt sends one request and classifies the outcome: nil, a transport error (status 0),
 // *APIError, *RateLimitError, *DecodeError, or a final from decode.
 func (c *Client) attempt(ctx context.Context, r request, target string, n int, decode func(io.Reader) error) (int, http.Header, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
+	method := r.verb()
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
 	if err != nil {
-		return 0, nil, fmt.Errorf("GET %s: build request: %w", r.path, c.redact.err(err))
+		return 0, nil, fmt.Errorf("%s %s: build request: %w", method, r.path, c.redact.err(err))
 	}
 	// A body without GetBody makes the request non-replayable: net/http then never resends
 	// it on its own (it would after a reused connection broke before the answer), so every
-	// resend goes through decide, the reserve hook and the observer. The body is empty: the
-	// transport probes it and sends nothing.
-	req.Body = noReplay{}
-	req.Header.Set("Authorization", c.auth)
+	// resend goes through decide, the reserve hook and the observer. Without a payload the
+	// body is empty: the transport probes it and sends nothing.
+	if r.body != nil {
+		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(r.body)), int64(len(r.body))
+		req.Header.Set("Content-Type", "application/json")
+	} else {
+		req.Body = noReplay{}
+	}
+	switch r.version {
+	case apiV2:
+		req.Header.Set("Authorization", c.bearer)
+		req.Header.Set("X-Affinity-Api-Version", v2Version)
+	default:
+		req.Header.Set("Authorization", c.auth)
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 
-	info := RequestInfo{Method: http.MethodGet, Endpoint: r.endpoint, Path: r.path, Attempt: n}
+	info := RequestInfo{Method: method, Endpoint: r.endpoint, Path: r.path, Attempt: n}
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
 		err = c.redact.err(err)
 		info.Err, info.Duration = err, time.Since(start)
 		c.report(info)
-		return 0, nil, fmt.Errorf("GET %s: %w", r.path, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", method, r.path, err)
 	}
 	defer resp.Body.Close()
 	info.Status = resp.StatusCode
@@ -334,25 +390,30 @@ func (c *Client) report(info RequestInfo) {
 
 // statusError turns a non-2xx response into an *APIError or *RateLimitError.
 func (c *Client) statusError(r request, resp *http.Response) error {
-	// Read past the snippet so a key straddling its end is still whole when redacted. Only
-	// the last longest-1 bytes of a full read can hold a cut-off piece of a key: drop them.
+	// Read past the snippet so a key straddling its end is still whole when redacted, and
+	// far enough to parse a structured error body. Only the last longest-1 bytes of a full
+	// read can hold a cut-off piece of a key: drop them.
 	longest := 0
 	for _, s := range c.redact.secrets {
 		longest = max(longest, len(s))
 	}
-	limit := maxBodySnippet + longest
+	limit := maxErrorBody + longest
 	raw, _ := io.ReadAll(io.LimitReader(resp.Body, int64(limit)))
 	body := c.redact.text(string(raw))
 	if len(raw) == limit {
 		body = body[:max(0, len(body)-(longest-1))]
 	}
-	body = strings.ToValidUTF8(body[:min(len(body), maxBodySnippet)], "")
 	apiErr := APIError{
 		StatusCode: resp.StatusCode,
-		Method:     http.MethodGet,
+		Method:     r.verb(),
 		Endpoint:   r.endpoint,
 		Path:       r.path,
-		Body:       strings.TrimSpace(body),
+		Body:       strings.TrimSpace(strings.ToValidUTF8(body[:min(len(body), maxBodySnippet)], "")),
+	}
+	if e, ok := parseErrorBody(raw); ok {
+		apiErr.Code = snippet(c.redact.text(e.Code))
+		apiErr.Message = snippet(c.redact.text(e.Message))
+		apiErr.Param = snippet(c.redact.text(e.Param))
 	}
 	if resp.StatusCode == http.StatusTooManyRequests {
 		now := c.timeNow()

@@ -14,7 +14,7 @@ import (
 // getJSON fetches one object or array and decodes it into out (inside the retry loop).
 func getJSON[T any](ctx context.Context, c *Client, r request) (T, error) {
 	var out T
-	err := c.get(ctx, r, func(body io.Reader) error {
+	err := c.send(ctx, r, func(body io.Reader) error {
 		var v T
 		if err := json.NewDecoder(body).Decode(&v); err != nil {
 			return err
@@ -28,7 +28,7 @@ func getJSON[T any](ctx context.Context, c *Client, r request) (T, error) {
 // getArray fetches a bare JSON array, decoding it element by element.
 func getArray[T any](ctx context.Context, c *Client, r request) ([]T, error) {
 	var out []T
-	err := c.get(ctx, r, func(body io.Reader) error {
+	err := c.send(ctx, r, func(body io.Reader) error {
 		items, err := decodeArray[T](body)
 		out = items
 		return err
@@ -172,7 +172,7 @@ func (c *Client) FieldValueChanges(ctx context.Context, q ChangeQuery) iter.Seq2
 			query.Set("action_type", strconv.Itoa(*q.ActionType))
 		}
 		stopped := false
-		err := c.get(ctx, request{endpoint: "/field-value-changes", path: "/field-value-changes", query: query},
+		err := c.send(ctx, request{endpoint: "/field-value-changes", path: "/field-value-changes", query: query},
 			func(body io.Reader) error {
 				yielded := false
 				fail := func(err error) error {
@@ -228,7 +228,7 @@ func (c *Client) FieldValueChanges(ctx context.Context, q ChangeQuery) iter.Seq2
 // RateLimit fetches the key's current quota (GET /rate-limit).
 func (c *Client) RateLimit(ctx context.Context) (RateLimit, error) {
 	var out RateLimit
-	err := c.get(ctx, request{endpoint: "/rate-limit", path: "/rate-limit"}, func(body io.Reader) error {
+	err := c.send(ctx, request{endpoint: "/rate-limit", path: "/rate-limit"}, func(body io.Reader) error {
 		var v struct {
 			Rate *RateLimit `json:"rate"`
 		}

@@ -2,6 +2,7 @@ package affinity
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -14,25 +15,77 @@ import (
 // spent; the client then sends nothing and returns an error wrapping it.
 var ErrBudgetSpent = errors.New("request budget spent")
 
-// maxBodySnippet bounds the response body kept in an [APIError].
+// maxBodySnippet bounds the response body kept in an [APIError], and each of its parsed
+// fields.
 const maxBodySnippet = 512
 
-// APIError is a non-2xx answer. Body is at most 512 bytes of the response body, with the API
-// key removed; it is opaque text (Affinity's error bodies have no fixed shape).
+// maxErrorBody bounds how much of an error response is read to parse it.
+const maxErrorBody = 16 << 10
+
+// APIError is a non-2xx answer, of API v1 or v2. Body is at most 512 bytes of the response
+// body, with the API key removed; it is opaque text. When the body has the shape
+// {"errors":[{"code":…,"message":…,"param":…}]} (every v2 error), Code, Message and Param are
+// those of its first error; a v1 body {"errors":["…"]} fills Message only.
 type APIError struct {
 	StatusCode int
 	Method     string
-	Endpoint   string // path template, e.g. "/persons/{id}"
+	Endpoint   string // path template, e.g. "/persons/{id}", "/v2/companies"
 	Path       string
 	Body       string
+	Code       string // v2 error code, e.g. "validation", "authorization"; "" on v1
+	Message    string
+	Param      string // the offending parameter of a v2 validation error
 }
 
 func (e *APIError) Error() string {
 	msg := fmt.Sprintf("%s %s: status %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
-	if e.Body != "" {
+	switch {
+	case e.Code != "":
+		msg += ": " + e.Code
+		if e.Message != "" {
+			msg += ": " + e.Message
+		}
+		if e.Param != "" {
+			msg += " (param " + e.Param + ")"
+		}
+	case e.Body != "":
 		msg += ": " + e.Body
 	}
 	return msg
+}
+
+// errorBody is the first error of {"errors":[…]}.
+type errorBody struct {
+	Code, Message, Param string
+}
+
+// parseErrorBody reads {"errors":[{"code","message","param"}, …]} (v2) or {"errors":["…"]}
+// (v1); ok is false for any other body.
+func parseErrorBody(raw []byte) (errorBody, bool) {
+	var v struct {
+		Errors []json.RawMessage `json:"errors"`
+	}
+	if json.Unmarshal(raw, &v) != nil || len(v.Errors) == 0 {
+		return errorBody{}, false
+	}
+	var obj struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Param   string `json:"param"`
+	}
+	if json.Unmarshal(v.Errors[0], &obj) == nil && (obj.Code != "" || obj.Message != "") {
+		return errorBody{Code: obj.Code, Message: obj.Message, Param: obj.Param}, true
+	}
+	var text string
+	if json.Unmarshal(v.Errors[0], &text) == nil && text != "" {
+		return errorBody{Message: text}, true
+	}
+	return errorBody{}, false
+}
+
+// snippet bounds a text taken from a response to maxBodySnippet bytes of valid UTF-8.
+func snippet(s string) string {
+	return strings.ToValidUTF8(strings.TrimSpace(s[:min(len(s), maxBodySnippet)]), "")
 }
 
 // RateLimitError is a 429 answer. RetryAfter is the wait the server asked for (Retry-After,
@@ -68,6 +121,40 @@ func (e *DecodeError) Error() string {
 }
 
 func (e *DecodeError) Unwrap() error { return e.Err }
+
+// ForeignURLError is a v2 nextUrl that does not point at the base URL's scheme, host and
+// port. It is never requested (the key must not leave for another host) and never retried.
+// Origin is the scheme and host it pointed at; the rest of the URL is not kept.
+type ForeignURLError struct {
+	Endpoint string // path template of the listing, e.g. "/v2/companies"
+	Origin   string // e.g. "https://other.example:8443"
+	Want     string // the base URL's scheme and host
+}
+
+func (e *ForeignURLError) Error() string {
+	return fmt.Sprintf("follow next page of %s: nextUrl points at %s, not at the API's %s; not requested",
+		e.Endpoint, e.Origin, e.Want)
+}
+
+// IsInvalidCursor reports whether err is a 400 answer to a v2 request that carried a cursor:
+// the cursor (a checkpointed one, typically) was refused, and the listing has to start again
+// from its first page.
+func IsInvalidCursor(err error) bool {
+	var c *cursorRefused
+	return errors.As(err, &c)
+}
+
+// cursorRefused wraps the *APIError of a 400 answer to a v2 request that carried a cursor.
+type cursorRefused struct {
+	cursor string
+	err    error
+}
+
+func (e *cursorRefused) Error() string {
+	return fmt.Sprintf("cursor %q refused: %v", e.cursor, e.err)
+}
+
+func (e *cursorRefused) Unwrap() error { return e.err }
 
 // IsNotFound reports whether err is a 404 (an unknown or deleted entity).
 func IsNotFound(err error) bool {

@@ -113,7 +113,7 @@ func pages[T any](ctx context.Context, c *Client, endpoint, path string, params 
 				query.Set("page_token", token)
 			}
 			page := Page[T]{Token: token}
-			err := c.get(ctx, request{endpoint: endpoint, path: path, query: query, pageToken: token},
+			err := c.send(ctx, request{endpoint: endpoint, path: path, query: query, pageToken: token},
 				func(body io.Reader) error {
 					items, next, err := decodePage[T](body, key, bareOK)
 					page.Items, page.NextToken = items, next

@@ -74,15 +74,16 @@ const (
 	headerOrgReset      = "X-Ratelimit-Limit-Org-Reset"
 )
 
-// ParseRateLimitHeaders reads the six X-Ratelimit-* headers. A missing or unreadable header
-// gives a Count that is not Known; it never fails.
+// ParseRateLimitHeaders reads the six X-Ratelimit-* headers, in any letter case (v2 sends
+// them lower-case). A missing or unreadable header gives a Count that is not Known; it never
+// fails.
 func ParseRateLimitHeaders(h http.Header) RateLimitHeaders {
 	get := func(name string) Count {
-		v := h.Values(name)
-		if len(v) == 0 {
+		v, ok := headerValue(h, name)
+		if !ok {
 			return Count{}
 		}
-		return parseCount(v[0])
+		return parseCount(v)
 	}
 	return RateLimitHeaders{
 		UserLimit:     get(headerUserLimit),
@@ -92,4 +93,18 @@ func ParseRateLimitHeaders(h http.Header) RateLimitHeaders {
 		OrgRemaining:  get(headerOrgRemaining),
 		OrgReset:      get(headerOrgReset),
 	}
+}
+
+// headerValue is the first value of the header name, matched in any letter case: also in a
+// header map whose keys were not canonicalized (as HTTP/2 and hand-built maps may have them).
+func headerValue(h http.Header, name string) (string, bool) {
+	if v := h.Values(name); len(v) > 0 {
+		return v[0], true
+	}
+	for k, v := range h {
+		if len(v) > 0 && strings.EqualFold(k, name) {
+			return v[0], true
+		}
+	}
+	return "", false
 }

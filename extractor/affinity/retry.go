@@ -84,12 +84,13 @@ func (p retryPolicy) backoff(attempt int) time.Duration {
 }
 
 // serverWait is the wait a response asks for: Retry-After (seconds or an HTTP date), else
-// X-Ratelimit-Limit-User-Reset seconds. named is false when neither is usable.
+// X-Ratelimit-Limit-User-Reset seconds, both read in any letter case. named is false when neither is usable.
 func serverWait(h http.Header, now time.Time) (wait time.Duration, named bool) {
 	if wait, named := retryAfter(h, now); named {
 		return wait, true
 	}
-	if c := parseCount(h.Get(headerUserReset)); c.Known && !c.Unlimited && c.N >= 0 {
+	v, _ := headerValue(h, headerUserReset)
+	if c := parseCount(v); c.Known && !c.Unlimited && c.N >= 0 {
 		return seconds(c.N), true
 	}
 	return 0, false
@@ -98,7 +99,8 @@ func serverWait(h http.Header, now time.Time) (wait time.Duration, named bool) {
 // retryAfter reads Retry-After (seconds or an HTTP date); named is false when it is absent or
 // unusable.
 func retryAfter(h http.Header, now time.Time) (wait time.Duration, named bool) {
-	v := strings.TrimSpace(h.Get("Retry-After"))
+	v, _ := headerValue(h, "Retry-After")
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}

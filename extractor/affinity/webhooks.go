@@ -1,15 +1,13 @@
 package affinity
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 )
 
 // MaxWebhookSubscriptions is how many webhook subscriptions Affinity allows per instance.
@@ -46,58 +44,14 @@ func (c *Client) SubscribeWebhook(ctx context.Context, webhookURL string, events
 		return WebhookSubscription{}, fmt.Errorf("POST /webhook/subscribe: encode body: %w", err)
 	}
 	var out WebhookSubscription
-	err = c.post(ctx, request{endpoint: "/webhook/subscribe", path: "/webhook/subscribe"}, payload, &out)
+	err = c.send(ctx, request{method: http.MethodPost, endpoint: "/webhook/subscribe", path: "/webhook/subscribe",
+		body: payload, once: true}, func(body io.Reader) error {
+		return json.NewDecoder(body).Decode(&out)
+	})
 	if err != nil {
 		return WebhookSubscription{}, scrubURL(err, webhookURL)
 	}
 	return out, nil
-}
-
-// post sends one JSON POST: limiter, reservation, auth and observer as for a GET, but a single
-// attempt, decoded into out.
-func (c *Client) post(ctx context.Context, r request, payload []byte, out any) error {
-	if c.limiter != nil {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return fmt.Errorf("POST %s: wait for rate limiter: %w", r.path, err)
-		}
-	}
-	if c.reserve != nil {
-		if err := c.reserve(ctx); err != nil {
-			return fmt.Errorf("POST %s: reserve request: %w", r.path, err)
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+r.path, bytes.NewReader(payload))
-	if err != nil {
-		return fmt.Errorf("POST %s: build request: %w", r.path, c.redact.err(err))
-	}
-	req.Header.Set("Authorization", c.auth)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	info := RequestInfo{Method: http.MethodPost, Endpoint: r.endpoint, Path: r.path, Attempt: 1}
-	start := time.Now()
-	resp, err := c.http.Do(req)
-	if err != nil {
-		err = c.redact.err(err)
-		info.Err, info.Duration = err, time.Since(start)
-		c.report(info)
-		return fmt.Errorf("POST %s: %w", r.path, err)
-	}
-	defer resp.Body.Close()
-	info.Status = resp.StatusCode
-	info.RateLimit = ParseRateLimitHeaders(resp.Header)
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		err = c.statusError(r, resp)
-		var apiErr *APIError
-		if errors.As(err, &apiErr) {
-			apiErr.Method = http.MethodPost
-		}
-	} else if derr := json.NewDecoder(resp.Body).Decode(out); derr != nil {
-		err = &DecodeError{Endpoint: r.endpoint, Path: r.path, Err: c.redact.err(derr)}
-	}
-	info.Duration = time.Since(start)
-	c.report(info)
-	return err
 }
 
 // scrubURL removes a webhook URL (and its query, which holds the token) from an error's text.
