@@ -330,11 +330,15 @@ func TestHeaderValueAnyCase(t *testing.T) {
 func TestV2ReserveBeforeEveryAttempt(t *testing.T) {
 	t.Parallel()
 	var hits, reserved atomic.Int32
+	var mu sync.Mutex
+	var reservedAtArrival []int32 // reservations made when each request reached the server
 	srv := &v2Server{total: 3, size: 2}
 	c, sleeps := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		reservedAtArrival = append(reservedAtArrival, reserved.Load())
+		mu.Unlock()
 		// Attempts 1 and 2 of the first page fail; the rest succeed.
 		if n := hits.Add(1); n <= 2 {
-			require.EqualValues(t, n, reserved.Load(), "reserved before attempt %d was sent", n)
 			writeV2Error(w, http.StatusServiceUnavailable, "server", "try later", "")
 			return
 		}
@@ -345,6 +349,9 @@ func TestV2ReserveBeforeEveryAttempt(t *testing.T) {
 	require.Equal(t, []int64{1, 2, 3}, ids)
 	require.EqualValues(t, 4, hits.Load())
 	require.EqualValues(t, 4, reserved.Load(), "one reservation per attempt, retries included")
+	mu.Lock()
+	require.Equal(t, []int32{1, 2, 3, 4}, reservedAtArrival, "each attempt was reserved before it was sent")
+	mu.Unlock()
 	require.Len(t, sleeps.recorded(), 2)
 
 	// A refused reservation sends nothing.
@@ -632,4 +639,24 @@ func TestDecodeV2CompaniesSample(t *testing.T) {
 func portOf(hostport string) string {
 	_, port, _ := net.SplitHostPort(hostport)
 	return port
+}
+
+func TestV2KeyNeverLeaks(t *testing.T) {
+	t.Parallel()
+	c, _ := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeV2Error(w, http.StatusUnauthorized, "authentication "+testKey, "bad header "+r.Header.Get("Authorization"), testKey)
+	}))
+	var infos []RequestInfo
+	c.observe = func(i RequestInfo) { infos = append(infos, i) }
+	var err error
+	for _, e := range c.CompaniesV2(t.Context(), V2Query{}) {
+		err = e
+	}
+	var apiErr *APIError
+	require.ErrorAs(t, err, &apiErr)
+	for _, text := range []string{err.Error(), fmt.Sprintf("%#v", err), apiErr.Body, apiErr.Code, apiErr.Message, apiErr.Param, fmt.Sprintf("%+v", infos)} {
+		require.NotContains(t, text, testKey)
+		require.NotContains(t, text, testKey[:12])
+	}
+	require.Equal(t, "bad header Bearer "+redactedText, apiErr.Message)
 }
