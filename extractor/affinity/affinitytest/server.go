@@ -54,7 +54,7 @@ type failRule struct {
 	status, n int
 }
 
-// Server is the fake Affinity v1 API. It implements http.Handler and is safe for concurrent use.
+// Server is the fake Affinity API (v1, and the v2 reads of v2.go). It implements http.Handler and is safe for concurrent use.
 type Server struct {
 	key       string
 	latency   time.Duration
