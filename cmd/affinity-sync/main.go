@@ -35,7 +35,7 @@ commands:
   status [--json]            last runs, per-stream checkpoints, requests spent and left
   reset --streams a,b        clear those streams' checkpoints: the next run re-reads them
   demo [--keep]              fake API + local Postgres, one full sync, a summary
-  fake-api --addr ADDR       serve the fake Affinity API (--key, --seed, --persons, ...)
+  fake-api --addr ADDR       serve the fake Affinity API (--key, --seed, --persons, --v2, ...)
   webhook subscribe --url U  register the daemon's webhook URL with Affinity [--events a,b]
   healthcheck [--url U]      exit 0 when the daemon's /healthz answers 200 (for containers)
   bench [--scale N]          the end-to-end benchmark (see BENCHMARKS.md)
