@@ -132,13 +132,16 @@ func usagef(format string, args ...any) error {
 func loadConfig(path string, getenv func(string) string, warn func(string)) (Config, error) {
 	cfg := defaultConfig()
 	lines := map[string]int{}
+	var problems configProblems // the file's, then the values'
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return cfg, usagef("read config: %v", err)
 		}
 		if lines, err = decodeConfig(data, &cfg); err != nil {
-			return cfg, usagef("config %s: %v", path, err)
+			if !errors.As(err, &problems) || lines == nil { // the file is not YAML: nothing to check
+				return cfg, usagef("config %s: %v", path, err)
+			}
 		}
 		if cfg.Affinity.APIKey != "" || cfg.Webhook.Token != "" {
 			if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
@@ -152,18 +155,19 @@ func loadConfig(path string, getenv func(string) string, warn func(string)) (Con
 			delete(lines, s.key) // the file's line no longer says where the value came from
 		}
 	}
+	problems = append(problems, cfg.check(lines)...)
+	if len(problems) > 0 {
+		if path != "" {
+			return cfg, usagef("config %s: %s", path, strings.Join(byLine(problems), "; "))
+		}
+		return cfg, usagef("invalid configuration: %s", strings.Join(problems, "; "))
+	}
 	if cfg.Affinity.APIKey == "" && cfg.Affinity.APIKeyFile != "" {
 		key, err := readKeyFile(cfg.Affinity.APIKeyFile, os.ReadFile, os.Getuid())
 		if err != nil {
 			return cfg, err
 		}
 		cfg.Affinity.APIKey = key
-	}
-	if problems := cfg.check(lines); len(problems) > 0 {
-		if path != "" {
-			return cfg, usagef("config %s: %s", path, strings.Join(problems, "; "))
-		}
-		return cfg, usagef("invalid configuration: %s", strings.Join(problems, "; "))
 	}
 	return cfg, nil
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -58,6 +60,19 @@ func decodeConfig(data []byte, cfg *Config) (map[string]int, error) {
 		return d.lines, d.problems
 	}
 	return d.lines, nil
+}
+
+// byLine orders problems by the line they name; those naming none go last.
+func byLine(problems []string) []string {
+	lineOf := func(p string) int {
+		var n int
+		if _, err := fmt.Sscanf(p, "line %d:", &n); err != nil {
+			return math.MaxInt
+		}
+		return n
+	}
+	slices.SortStableFunc(problems, func(a, b string) int { return cmp.Compare(lineOf(a), lineOf(b)) })
+	return problems
 }
 
 // yamlSyntax turns the YAML library's parse error into "line N: what".
@@ -148,6 +163,7 @@ func (d *configDecoder) value(n *yaml.Node, path string, v reflect.Value, oneof 
 		v.Set(reflect.Zero(v.Type()))
 		return
 	}
+	before := reflect.ValueOf(v.Interface())
 	if err := setScalar(n, v); err != nil {
 		d.bad(n, "%s: %s", path, err.Error())
 		return
@@ -156,6 +172,7 @@ func (d *configDecoder) value(n *yaml.Node, path string, v reflect.Value, oneof 
 		allowed := strings.Split(oneof, ",")
 		if !slices.Contains(allowed, v.String()) {
 			d.bad(n, "%s: %q is not one of %s", path, n.Value, listChoices(allowed))
+			v.Set(before) // said once, here, not again by the range checks
 		}
 	}
 }
@@ -171,18 +188,23 @@ func (d *configDecoder) list(n *yaml.Node, path string, v reflect.Value) {
 		return
 	}
 	out := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	ok := true
 	for i, item := range n.Content {
 		item = resolveAlias(item)
 		at := fmt.Sprintf("%s[%d]", path, i)
 		if item.Kind != yaml.ScalarNode || isNull(item) {
 			d.bad(item, "%s: expected one value, got %s", at, describe(item))
+			ok = false
 			continue
 		}
 		if err := setScalar(item, out.Index(i)); err != nil {
 			d.bad(item, "%s: %s", at, err.Error())
+			ok = false
 		}
 	}
-	v.Set(out)
+	if ok { // a broken list is said once, here, not again by the range checks
+		v.Set(out)
+	}
 }
 
 // setScalar parses the scalar n into v by v's type. A number or boolean may
