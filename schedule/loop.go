@@ -28,7 +28,6 @@ type loopState struct {
 // run in flight ends. It returns after shutdown, closing d.stopped.
 func (d *Daemon) loop(ctx, runCtx context.Context, cancelRuns context.CancelFunc, initial string) {
 	defer close(d.stopped)
-	defer d.log.Info("daemon stopped")
 	s := &loopState{d: d, runCtx: runCtx, cancelRuns: cancelRuns}
 	if initial != "" {
 		s.start(initial, CauseStart)
@@ -121,7 +120,7 @@ func (s *loopState) shutdown() {
 	if s.running == "" {
 		return
 	}
-	d.log.Info("waiting for the run in progress to return", "job", s.running, "timeout", d.stopTimeout)
+	d.log.Debug("waiting for the run in progress to return", "job", s.running, "timeout", d.stopTimeout)
 	t := time.NewTimer(d.stopTimeout)
 	defer t.Stop()
 	select {
@@ -129,7 +128,7 @@ func (s *loopState) shutdown() {
 		d.report(info)
 	case <-t.C:
 		err := fmt.Errorf("stop daemon: run of %q still in progress %s after cancellation; abandoned", s.running, d.stopTimeout)
-		d.log.Error("run abandoned at shutdown", "job", s.running, "err", err)
+		d.log.Error("run abandoned at shutdown", "job", s.running, "error", err)
 		d.mu.Lock()
 		d.stopErr = err
 		d.mu.Unlock()
@@ -183,12 +182,12 @@ func (d *Daemon) execute(ctx context.Context, j job, cause string) {
 	switch {
 	case err != nil:
 		info.Skipped, info.Err = SkippedLocked, fmt.Errorf("take run lock: %w", err)
-		log.Error("run skipped: run lock unavailable", "err", info.Err)
+		log.Error("run skipped: run lock unavailable", "error", info.Err)
 	case !ok:
 		info.Skipped = SkippedLocked
 		log.Info("run skipped: another replica holds the run lock")
 	default:
-		log.Info("run started")
+		log.Debug("run started")
 		info.Err = d.call(ctx, j)
 		if release != nil {
 			release()
@@ -197,9 +196,9 @@ func (d *Daemon) execute(ctx context.Context, j job, cause string) {
 	info.Ended = d.now().UTC()
 	if info.Skipped == "" {
 		if info.Err != nil {
-			log.Error("run failed", "err", info.Err, "duration", info.Ended.Sub(info.Started))
+			log.Error("run failed", "error", info.Err, "duration", info.Ended.Sub(info.Started))
 		} else {
-			log.Info("run finished", "duration", info.Ended.Sub(info.Started))
+			log.Debug("run finished", "duration", info.Ended.Sub(info.Started))
 		}
 	}
 	d.runEnded <- info

@@ -246,7 +246,7 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	d.next = next
 	d.mu.Unlock()
-	d.log.Info("daemon started", "next", next, "run_at_start", initial)
+	d.log.Debug("schedule started", "next", next, "run_at_start", initial)
 
 	runCtx, cancelRuns := context.WithCancel(ctx)
 	go d.loop(ctx, runCtx, cancelRuns, initial)

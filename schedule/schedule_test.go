@@ -53,7 +53,7 @@ func newHarness(t *testing.T, now time.Time, jobs []schedule.Job, opts schedule.
 		logs:  &syncBuffer{},
 	}
 	opts.Now, opts.After = h.clk.Now, h.clk.After
-	opts.Logger = slog.New(slog.NewTextHandler(h.logs, nil))
+	opts.Logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, err := schedule.New(jobs, h.lock, opts)
 	require.NoError(t, err)
 	d.OnRun(func(info schedule.RunInfo) { h.infos <- info })

@@ -294,7 +294,7 @@ func checkWorkspace(ctx context.Context, cfg Config, log *slog.Logger, store *lo
 	}
 	who, err := plain.WhoAmI(ctx)
 	if err != nil {
-		return fmt.Errorf("ask Affinity which workspace the key belongs to: %w", err)
+		return refusedKey(fmt.Errorf("ask Affinity which workspace the key belongs to: %w", err))
 	}
 	_, err = store.CheckWorkspace(ctx, who.Tenant.ID, who.Tenant.Name, who.Tenant.Subdomain)
 	var mismatch *loader.WorkspaceMismatchError
