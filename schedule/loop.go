@@ -27,7 +27,6 @@ type loopState struct {
 // any job, fires the jobs that are due, and starts pending runs when the run in flight ends. It returns after shutdown, closing d.stopped.
 func (d *Daemon) loop(ctx, runCtx context.Context, cancelRuns context.CancelFunc, initial string) {
 	defer close(d.stopped)
-	defer d.log.Info("daemon stopped")
 	s := &loopState{d: d, runCtx: runCtx, cancelRuns: cancelRuns}
 	if initial != "" {
 		s.start(initial, CauseStart)

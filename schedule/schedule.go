@@ -230,7 +230,9 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	d.next = next
 	d.mu.Unlock()
-	d.log.Info("daemon started", "next", next, "run_at_start", initial)
+	if initial != "" {
+		d.log.Info("run at start", "job", initial)
+	}
 
 	runCtx, cancelRuns := context.WithCancel(ctx)
 	go d.loop(ctx, runCtx, cancelRuns, initial)
