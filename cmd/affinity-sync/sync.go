@@ -336,7 +336,7 @@ func newClient(cfg Config, log *slog.Logger, budget *quota.Budget, observers ...
 }
 
 // checkWorkspace makes sure the key belongs to the workspace the schema holds
-// (design.md section 8), before anything is written: a key of another
+// (one warehouse schema holds one workspace), before anything is written: a key of another
 // workspace is a configuration error (exit 2) and leaves the schema exactly
 // as it was — the ledger too, so GET /auth/whoami is counted only once the
 // workspace is known to be this schema's.
