@@ -24,8 +24,7 @@ type loopState struct {
 }
 
 // loop is the daemon's one scheduling goroutine. It sleeps until the earliest next time of
-// any job, fires the jobs that are due, answers triggers, and starts pending runs when the
-// run in flight ends. It returns after shutdown, closing d.stopped.
+// any job, fires the jobs that are due, and starts pending runs when the run in flight ends. It returns after shutdown, closing d.stopped.
 func (d *Daemon) loop(ctx, runCtx context.Context, cancelRuns context.CancelFunc, initial string) {
 	defer close(d.stopped)
 	s := &loopState{d: d, runCtx: runCtx, cancelRuns: cancelRuns}
@@ -48,12 +47,6 @@ func (d *Daemon) loop(ctx, runCtx context.Context, cancelRuns context.CancelFunc
 				s.dispatch(name, CauseSchedule)
 			}
 			wake = d.arm()
-		case req := <-d.requests:
-			if s.closing(ctx) {
-				req.reply <- false
-				continue
-			}
-			req.reply <- s.dispatch(req.name, CauseTrigger)
 		case info := <-d.runEnded:
 			s.running = ""
 			d.report(info)
@@ -66,40 +59,26 @@ func (d *Daemon) loop(ctx, runCtx context.Context, cancelRuns context.CancelFunc
 	}
 }
 
-// closing reports whether shutdown has begun, so a request that raced with Stop is refused.
-func (s *loopState) closing(ctx context.Context) bool {
-	select {
-	case <-ctx.Done():
-		return true
-	case <-s.d.quit:
-		return true
-	default:
-		return false
-	}
-}
-
-// dispatch starts the job, or — when a run is in progress — queues it (a trigger, or a job
-// that coalesces) or skips it as busy. It reports whether the job ran or was queued.
-func (s *loopState) dispatch(name, cause string) bool {
+// dispatch starts the job, or — when a run is in progress — queues it (a job that
+// coalesces) or skips it as busy.
+func (s *loopState) dispatch(name, cause string) {
 	if s.running == "" {
 		s.start(name, cause)
-		return true
+		return
 	}
 	d := s.d
-	j := d.jobs[d.byName[name]]
-	if cause == CauseTrigger || j.Coalesce {
+	if d.jobs[d.byName[name]].Coalesce {
 		if slices.ContainsFunc(s.pending, func(p pendingRun) bool { return p.name == name }) {
 			d.log.Info("run already pending", "job", name, "cause", cause, "running", s.running)
-			return true
+			return
 		}
 		s.pending = append(s.pending, pendingRun{name: name, cause: cause})
 		d.log.Info("run pending until the current run ends", "job", name, "cause", cause, "running", s.running)
-		return true
+		return
 	}
 	now := d.now().UTC()
 	d.log.Warn("run skipped: another run in progress", "job", name, "cause", cause, "running", s.running)
-	d.report(RunInfo{Job: name, Cause: cause, Started: now, Ended: now, Skipped: SkippedBusy})
-	return false
+	d.report(runInfo{Job: name, Cause: cause, Started: now, Ended: now, Skipped: SkippedBusy})
 }
 
 func (s *loopState) start(name, cause string) {
@@ -174,9 +153,9 @@ func (d *Daemon) advance(now time.Time) []string {
 	return due
 }
 
-// execute takes the run lock, runs the job and hands its RunInfo back to the loop.
+// execute takes the run lock, runs the job and hands its runInfo back to the loop.
 func (d *Daemon) execute(ctx context.Context, j job, cause string) {
-	info := RunInfo{Job: j.Name, Cause: cause, Started: d.now().UTC()}
+	info := runInfo{Job: j.Name, Cause: cause, Started: d.now().UTC()}
 	log := d.log.With("job", j.Name, "cause", cause)
 	release, ok, err := d.locker.TryLock(ctx)
 	switch {

@@ -33,24 +33,39 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	return runDaemon(ctx, cfg, log, daemonHooks{})
+}
+
+// daemonHooks are the daemon's seams for tests; the zero value is production.
+type daemonHooks struct {
+	// openWarehouse migrates and opens the warehouse; default openWarehouse.
+	openWarehouse func(ctx context.Context, cfg Config, log *slog.Logger) (*loader.Store, error)
+	// now and after are the scheduler's clock; default the real one.
+	now   func() time.Time
+	after func(time.Duration) <-chan time.Time
+}
+
+// runDaemon serves until ctx ends. It migrates and opens the warehouse once, at start, and
+// every scheduled run, the HTTP side and the webhook worker share that store and its pool.
+func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHooks) error {
+	if hooks.openWarehouse == nil {
+		hooks.openWarehouse = openWarehouse
+	}
 	streams, _, err := effectiveStreams("", cfg.Sync.Streams)
 	if err != nil {
 		return err
 	}
-	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
+	store, err := hooks.openWarehouse(ctx, cfg, log)
+	if err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopped while starting")
 			return nil
 		}
 		return err
 	}
-	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
-	if err != nil {
-		return fmt.Errorf("open warehouse: %w", err)
-	}
 	defer store.Close()
 
-	// The HTTP side (design.md section 3): metrics, health, webhooks.
+	// The HTTP side: metrics, health, webhooks.
 	metrics := httpapi.NewMetrics(httpapi.MetricsOptions{
 		Budget: quota.New(store, cfg.limits(), time.Now, log), Checkpoints: store, Logger: log})
 	serveHTTP, err := startHTTP(ctx, cfg, log, store, metrics)
@@ -61,17 +76,18 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 
 	runJob := func(name string, opts syncOptions) func(ctx context.Context) error {
 		opts.observe = metrics.ObserveRequest
+		opts.locked = true // the scheduler took the run lock
 		return func(ctx context.Context) error {
 			started := time.Now()
-			sum, err := syncOnce(ctx, cfg, log, opts)
-			metrics.ObserveRun(name, time.Since(started), runResult(sum, err, opts.partial), sum.result)
+			sum, err := syncWith(ctx, cfg, log, store, opts)
+			metrics.ObserveRun(name, time.Since(started), runResult(sum, err), sum.result)
 			if err != nil {
 				return err
 			}
-			switch sum.exitCode() {
-			case exitFailed:
+			switch sum.status() {
+			case statusFailed:
 				return fmt.Errorf("%s run %d failed", name, sum.runID)
-			case exitBudgetSpent:
+			case statusBudgetSpent:
 				log.Warn("request budget spent: the run stopped and continues at the next one", "job", name, "run", sum.runID)
 			}
 			return nil
@@ -86,13 +102,15 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 		}
 	}
 	jobs := []schedule.Job{{Name: "sync", Spec: cfg.Schedule.Sync, Coalesce: true,
-		Run: runJob("sync", syncOptions{streams: streams, locked: true})}}
+		Run: runJob("sync", syncOptions{streams: streams})}}
 	if cfg.Schedule.Changes != "" && len(changes) > 0 {
 		jobs = append(jobs, schedule.Job{Name: "changes", Spec: cfg.Schedule.Changes,
-			Run: runJob("changes", syncOptions{streams: changes, partial: true, locked: true})})
+			Run: runJob("changes", syncOptions{streams: changes, partial: true})})
 	}
 	d, err := schedule.New(jobs, runLocker{store}, schedule.Options{
 		Logger:      log,
+		Now:         hooks.now,
+		After:       hooks.after,
 		StopTimeout: stopTimeout,
 		RunAtStart: func(ctx context.Context) (string, bool, error) {
 			last, err := store.LastCompletedRun(ctx)
@@ -127,18 +145,11 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 
 // runResult names how a daemon run ended, for the metrics: the run record's status, or
 // "error" when the run could not start or record itself.
-func runResult(sum syncSummary, err error, partial bool) string {
-	switch {
-	case err != nil:
+func runResult(sum syncSummary, err error) string {
+	if err != nil {
 		return "error"
-	case sum.exitCode() == exitFailed:
-		return "failed"
-	case sum.exitCode() == exitBudgetSpent:
-		return "budget_spent"
-	case partial:
-		return "partial"
 	}
-	return "completed"
+	return sum.status()
 }
 
 // startHTTP binds server.addr and serves the daemon's HTTP side there, with the webhook
