@@ -2,7 +2,6 @@ package extractor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 
@@ -95,11 +94,8 @@ func perEntity(ctx context.Context, s *Syncer,
 }
 
 // skippable reports whether a per-entity error means the entity is gone
-// (deleted mid-run, or merged), which design.md section 6 records and skips.
+// (deleted mid-run, or merged): it is logged and skipped.
 func skippable(err error) bool {
-	if errors.Is(err, affinity.ErrBudgetSpent) {
-		return false
-	}
 	return affinity.IsNotFound(err) || affinity.IsMerged(err)
 }
 

@@ -41,14 +41,14 @@ type Deliveries interface {
 	RecordDelivery(ctx context.Context, d loader.WebhookDelivery) (int64, error)
 	SetDeliveryOutcome(ctx context.Context, ids []int64, outcome, errText string) error
 	SoftDeleteObject(ctx context.Context, kind string, id int64) (int64, error)
-	EntityTypeOf(ctx context.Context, fieldID int64, listEntryID *int64) (int, bool, error)
+	EntityTypeOf(ctx context.Context, fieldID int64, listEntryID *int64) (loader.EntityKind, bool, error)
 	// QueuedDeliveries are the deliveries whose refresh has not run, oldest first.
 	QueuedDeliveries(ctx context.Context) ([]loader.QueuedDelivery, error)
 }
 
 // Refresher runs targeted refreshes; *extractor.Refresher satisfies it.
 type Refresher interface {
-	RefreshEntity(ctx context.Context, entityType int, id int64) (extractor.RefreshStats, error)
+	RefreshEntity(ctx context.Context, k loader.EntityKind, id int64) (extractor.RefreshStats, error)
 	RefreshListEntry(ctx context.Context, listID, entryID int64) (extractor.RefreshStats, error)
 	RefreshList(ctx context.Context, id int64) (extractor.RefreshStats, error)
 }
@@ -256,8 +256,8 @@ func parseObject(body []byte) object {
 
 // target is one object a refresh re-reads; it is the key bursts coalesce on.
 type target struct {
-	kind       string // kindEntity, loader.ObjectListEntry or loader.ObjectList
-	entityType int    // for an entity
+	kind       string            // kindEntity, loader.ObjectListEntry or loader.ObjectList
+	entityType loader.EntityKind // for an entity
 	id         int64
 	listID     int64 // for a list entry
 }
@@ -274,17 +274,6 @@ func deletable(kind string) bool {
 
 // kindEntity is the target kind of a person, organization or opportunity refresh.
 const kindEntity = "entity"
-
-// entityType is the entity type code of an entity kind.
-func entityType(kind string) int {
-	switch kind {
-	case loader.ObjectOrganization:
-		return 1
-	case loader.ObjectOpportunity:
-		return 8
-	}
-	return 0
-}
 
 // tokenOK compares the token query parameter with the configured one in constant time (both
 // hashed first, so not even the length leaks).
@@ -432,17 +421,18 @@ func (s *Server) targetOf(ctx context.Context, eventType string, obj object) (ta
 	if eventType == eventMerged {
 		// The organization that remains now holds what the losing one had.
 		if winner := obj.Company.id(); winner != nil {
-			return target{kind: kindEntity, entityType: entityType(loader.ObjectOrganization), id: *winner}, true, nil
+			return target{kind: kindEntity, entityType: loader.EntityOrganization, id: *winner}, true, nil
 		}
 		return target{}, false, nil
 	}
 	kind, _, _ := strings.Cut(eventType, ".")
 	switch kind {
 	case loader.ObjectPerson, loader.ObjectOrganization, loader.ObjectOpportunity:
+		k, _ := loader.ParseEntityKind(kind)
 		if obj.ID == nil {
 			return target{}, false, nil
 		}
-		return target{kind: kindEntity, entityType: entityType(kind), id: *obj.ID}, true, nil
+		return target{kind: kindEntity, entityType: k, id: *obj.ID}, true, nil
 	case loader.ObjectListEntry:
 		if obj.ID == nil || obj.ListID == nil {
 			return target{}, false, nil
@@ -463,7 +453,11 @@ func (s *Server) targetOf(ctx context.Context, eventType string, obj object) (ta
 		if obj.EntityID == nil {
 			return target{}, false, nil
 		}
-		et := obj.EntityType
+		var et *loader.EntityKind
+		if obj.EntityType != nil {
+			k := loader.EntityKind(*obj.EntityType)
+			et = &k
+		}
 		if et == nil && obj.FieldID != nil {
 			found, ok, err := s.opts.Deliveries.EntityTypeOf(ctx, *obj.FieldID, obj.ListEntryID)
 			if err != nil {
@@ -473,7 +467,7 @@ func (s *Server) targetOf(ctx context.Context, eventType string, obj object) (ta
 				et = &found
 			}
 		}
-		if et == nil || loader.EntityKind(*et) == "" {
+		if et == nil || !et.Valid() {
 			return target{}, false, nil
 		}
 		return target{kind: kindEntity, entityType: *et, id: *obj.EntityID}, true, nil
@@ -580,7 +574,7 @@ func (s *Server) refresh(ctx context.Context, t target, ids []int64) {
 	case loader.ObjectList:
 		stats, err = s.opts.Refresher.RefreshList(rctx, t.id)
 	default:
-		kind = loader.EntityKind(t.entityType)
+		kind = t.entityType.String()
 		stats, err = s.opts.Refresher.RefreshEntity(rctx, t.entityType, t.id)
 	}
 	if err != nil && ctx.Err() != nil {

@@ -55,7 +55,7 @@ func (m *memDeliveries) QueuedDeliveries(context.Context) ([]loader.QueuedDelive
 	return nil, nil
 }
 
-func (m *memDeliveries) EntityTypeOf(context.Context, int64, *int64) (int, bool, error) {
+func (m *memDeliveries) EntityTypeOf(context.Context, int64, *int64) (loader.EntityKind, bool, error) {
 	return 0, false, nil
 }
 
@@ -87,7 +87,7 @@ func (g *gateRefresher) wait(ctx context.Context, what string) (extractor.Refres
 	}
 }
 
-func (g *gateRefresher) RefreshEntity(ctx context.Context, entityType int, id int64) (extractor.RefreshStats, error) {
+func (g *gateRefresher) RefreshEntity(ctx context.Context, entityType loader.EntityKind, id int64) (extractor.RefreshStats, error) {
 	return g.wait(ctx, "entity "+strings.Repeat("i", int(id)))
 }
 
