@@ -426,7 +426,7 @@ type pendingBatch struct {
 }
 
 func (b *pendingBatch) add(f fetched) {
-	mergeRows(&b.rows, f.rows)
+	b.rows.Append(f.rows)
 	b.items += f.n
 	b.pages++
 	b.next = f.nextToken
@@ -500,20 +500,6 @@ func (s *Syncer) commitBatches(ctx context.Context, cp *loader.Checkpoint, ph ph
 		s.log.Debug("batch committed", "stream", cp.Stream, "phase", cp.Phase, "pages", b.pages, "rows", stats.Rows, "pass_pages", cp.Pages)
 	}
 	return nil
-}
-
-// mergeRows appends src's rows to dst.
-func mergeRows(dst *loader.Page, src loader.Page) {
-	dst.Persons = append(dst.Persons, src.Persons...)
-	dst.Organizations = append(dst.Organizations, src.Organizations...)
-	dst.Opportunities = append(dst.Opportunities, src.Opportunities...)
-	dst.Lists = append(dst.Lists, src.Lists...)
-	dst.ListEntries = append(dst.ListEntries, src.ListEntries...)
-	dst.Fields = append(dst.Fields, src.Fields...)
-	dst.EntityValues = append(dst.EntityValues, src.EntityValues...)
-	dst.Changes = append(dst.Changes, src.Changes...)
-	dst.OrganizationPersons = append(dst.OrganizationPersons, src.OrganizationPersons...)
-	dst.Notes = append(dst.Notes, src.Notes...)
 }
 
 // tokenRefused reports whether err is Affinity refusing a request outright

@@ -62,7 +62,7 @@ func perEntity(ctx context.Context, s *Syncer,
 					go func() {
 						defer close(sl.done)
 						sl.err = fetch(ctx, k, &sl.rows)
-						sl.n = rowCount(sl.rows)
+						sl.n = sl.rows.RowCount()
 					}()
 				}
 				after = batch[len(batch)-1]
@@ -97,14 +97,4 @@ func perEntity(ctx context.Context, s *Syncer,
 // (deleted mid-run, or merged): it is logged and skipped.
 func skippable(err error) bool {
 	return affinity.IsNotFound(err) || affinity.IsMerged(err)
-}
-
-// rowCount is how many rows a page holds, values counted one by one.
-func rowCount(p loader.Page) int {
-	n := len(p.Persons) + len(p.Organizations) + len(p.Opportunities) + len(p.Lists) + len(p.ListEntries) +
-		len(p.Fields) + len(p.Changes) + len(p.OrganizationPersons) + len(p.Notes)
-	for _, ev := range p.EntityValues {
-		n += len(ev.Values)
-	}
-	return n
 }

@@ -255,3 +255,15 @@ func TestHostileSchema(t *testing.T) {
 	require.Len(t, counts, 16)
 	require.NoError(t, e.store.Ping(ctx))
 }
+
+func TestPageAppendAndRowCount(t *testing.T) {
+	t.Parallel()
+	var p loader.Page
+	p.Append(loader.Page{Persons: []loader.Person{{ID: 1}}, Notes: []loader.Note{{ID: 2}}})
+	p.Append(loader.Page{EntityValues: []loader.EntityValues{{EntityID: 1, Values: []loader.FieldValue{{ID: 1}, {ID: 2}}}},
+		Lists: []loader.List{{ID: 3}}})
+	require.Len(t, p.Persons, 1)
+	require.Len(t, p.Notes, 1)
+	require.Len(t, p.Lists, 1)
+	require.Equal(t, 5, p.RowCount(), "values count one by one")
+}
