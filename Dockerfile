@@ -10,7 +10,8 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/affinity-sync ./cm
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/affinity-sync /usr/local/bin/affinity-sync
-USER nonroot:nonroot
+# uid 65532 is distroless's nonroot; the compose secret holding the key must be owned by it.
+USER 65532:65532
 EXPOSE 9464
 ENTRYPOINT ["/usr/local/bin/affinity-sync"]
 CMD ["daemon"]

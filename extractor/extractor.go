@@ -39,7 +39,7 @@ type API interface {
 type Store interface {
 	LoadCheckpoint(ctx context.Context, stream string) (loader.Checkpoint, error)
 	CommitPage(ctx context.Context, p loader.Page) (loader.PageStats, error)
-	CompletePhase(ctx context.Context, cp loader.Checkpoint, opts loader.PassOptions) (int64, error)
+	CompletePhase(ctx context.Context, cp loader.Checkpoint, end loader.PhaseEnd, opts loader.PassOptions) (int64, error)
 	FinishStream(ctx context.Context, stream string) error
 	LiveLists(ctx context.Context) ([]loader.List, error)
 	TrackedFields(ctx context.Context) ([]loader.Field, error)
@@ -54,7 +54,7 @@ const commitTimeout = 30 * time.Second
 
 // Options tune a Syncer. Zero values take the defaults.
 type Options struct {
-	PageSize        int     // rows per API page; default and maximum 500
+	PageSize        int     // rows per API page; default and maximum PageSize
 	BatchRows       int     // most rows committed in one transaction; default 5000
 	MaxDeleteShare  float64 // mass-delete guard (design.md section 6): 0 refuses every soft delete on tables of 10 rows or more, 1 turns it off
 	AllowMassDelete bool    // let this run pass the guard
@@ -75,7 +75,7 @@ type Options struct {
 	// UnlistedMaxAge is the same for entities on no list; default 7 days.
 	UnlistedMaxAge time.Duration
 	// Workers is how many per-entity requests (field values, organization
-	// details) may be in flight at once; default 4.
+	// details) may be in flight at once; default DefaultWorkers.
 	Workers int
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -91,14 +91,14 @@ type Syncer struct {
 
 // New returns a Syncer over api and store.
 func New(api API, store Store, opts Options) *Syncer {
-	if opts.PageSize <= 0 || opts.PageSize > 500 {
-		opts.PageSize = 500
+	if opts.PageSize <= 0 || opts.PageSize > PageSize {
+		opts.PageSize = PageSize
 	}
 	if opts.BatchRows <= 0 {
 		opts.BatchRows = 5000
 	}
 	if opts.Workers <= 0 {
-		opts.Workers = 4
+		opts.Workers = DefaultWorkers
 	}
 	if opts.ValuesMaxAge <= 0 {
 		opts.ValuesMaxAge = 20 * time.Hour
@@ -173,9 +173,10 @@ func (r Result) Totals() (rows, nuls int64) {
 }
 
 // Run syncs the named streams (all of Streams() when names is empty), stage
-// by stage (see stageOf). The streams of a stage run concurrently; a failed
+// by stage (see the registry). The streams of a stage run concurrently; a failed
 // stream does not stop the others, but a spent budget stops them all at their
-// next page boundary, and the later stages do not start.
+// next page boundary, and the later stages do not start. An unknown stream name
+// fails that stream alone, before anything runs.
 func (s *Syncer) Run(ctx context.Context, names []string) Result {
 	if len(names) == 0 {
 		names = Streams()
@@ -184,22 +185,30 @@ func (s *Syncer) Run(ctx context.Context, names []string) Result {
 	defer cancel(nil)
 
 	results := make([]StreamResult, len(names))
-	for stage := 0; stage <= maxStage(); stage++ {
+	defs := make([]stream, len(names))
+	known := make([]bool, len(names))
+	for i, name := range names {
+		defs[i], known[i] = lookup(name)
+		if !known[i] {
+			results[i] = StreamResult{Stream: name, Err: fmt.Errorf("stream %s: %w", name, CheckStreams([]string{name}))}
+		}
+	}
+	for stage := range len(Stages()) {
 		var wg sync.WaitGroup
 		for i, name := range names {
-			if stageOf[name] != stage {
+			if !known[i] || defs[i].stage != stage {
 				continue
 			}
 			if ctx.Err() != nil {
 				results[i] = StreamResult{Stream: name, Err: fmt.Errorf("stream %s: not started: %w", name, context.Cause(ctx))}
 				continue
 			}
-			if dep := failedDependency(name, names, results); dep != "" {
+			if dep := failedDependency(defs[i], names, results); dep != "" {
 				results[i] = StreamResult{Stream: name, Err: fmt.Errorf("stream %s: not started: it reads %s, which failed in this run", name, dep)}
 				continue
 			}
 			wg.Go(func() {
-				res := s.runStream(ctx, name)
+				res := s.runStream(ctx, defs[i])
 				if errors.Is(res.Err, affinity.ErrBudgetSpent) {
 					// The other streams stop at their next page; the ones
 					// not started yet say why.
@@ -210,31 +219,18 @@ func (s *Syncer) Run(ctx context.Context, names []string) Result {
 		}
 		wg.Wait()
 	}
-	for i, name := range names {
-		if _, ok := stageOf[name]; !ok {
-			results[i] = StreamResult{Stream: name, Err: fmt.Errorf("unknown stream %q", name)}
-		}
-	}
 	return Result{Streams: results}
 }
 
-// failedDependency names a stream that name reads from and that failed
+// failedDependency names a stream that st reads from and that failed
 // earlier in this run, or "".
-func failedDependency(name string, names []string, results []StreamResult) string {
-	for _, dep := range dependsOn[name] {
+func failedDependency(st stream, names []string, results []StreamResult) string {
+	for _, dep := range st.dependsOn {
 		if i := slices.Index(names, dep); i >= 0 && results[i].Err != nil {
 			return dep
 		}
 	}
 	return ""
-}
-
-func maxStage() int {
-	m := 0
-	for _, st := range stageOf {
-		m = max(m, st)
-	}
-	return m
 }
 
 // phase is one listing of a stream: its pages, already converted to rows.
@@ -270,7 +266,8 @@ func convertPages[T any](pages iter.Seq2[affinity.Page[T], error], add func(T, *
 	}
 }
 
-func (s *Syncer) runStream(ctx context.Context, stream string) StreamResult {
+func (s *Syncer) runStream(ctx context.Context, def stream) StreamResult {
+	stream := def.name
 	res := StreamResult{Stream: stream}
 	log := s.log.With("stream", stream)
 	cp, err := s.store.LoadCheckpoint(ctx, stream)
@@ -278,7 +275,7 @@ func (s *Syncer) runStream(ctx context.Context, stream string) StreamResult {
 		res.Err = fmt.Errorf("stream %s: %w", stream, err)
 		return res
 	}
-	phases, err := s.phases(ctx, stream)
+	phases, err := def.phases(s, ctx)
 	if err != nil {
 		res.Err = fmt.Errorf("stream %s: %w", stream, err)
 		return res
@@ -319,18 +316,23 @@ func (s *Syncer) runStream(ctx context.Context, stream string) StreamResult {
 			log.Warn("stream stopped", "phase", ph.name, "pages", res.Pages, "rows", res.Rows, "error", res.Err)
 			return res
 		}
-		end := loader.PassOptions{MaxDeleteShare: s.opts.MaxDeleteShare, AllowMassDelete: s.opts.AllowMassDelete,
-			FieldValuesForUnlisted: s.opts.FieldValuesForUnlisted, EndsPass: i == len(phases)-1}
-		if !end.EndsPass {
-			end.NextPhase = phases[i+1].name
+		end, err := def.end(ph.name, s.opts)
+		if err != nil {
+			res.Err = fmt.Errorf("stream %s: complete pass: %w", stream, err)
+			return res
 		}
-		deleted, err := s.store.CompletePhase(ctx, cp, end)
+		pass := loader.PassOptions{MaxDeleteShare: s.opts.MaxDeleteShare, AllowMassDelete: s.opts.AllowMassDelete,
+			EndsPass: i == len(phases)-1}
+		if !pass.EndsPass {
+			pass.NextPhase = phases[i+1].name
+		}
+		deleted, err := s.store.CompletePhase(ctx, cp, end, pass)
 		res.SoftDeleted += deleted
 		if err != nil {
 			res.Err = fmt.Errorf("stream %s: complete pass: %w", stream, err)
 			return res
 		}
-		cp.Phase, cp.PageToken = end.NextPhase, ""
+		cp.Phase, cp.PageToken = pass.NextPhase, ""
 	}
 	res.Complete = true
 	log.Info("pass complete", "pages", res.Pages, "rows", res.Rows, "soft_deleted", res.SoftDeleted, "nul_replaced", res.NULs)
@@ -424,7 +426,7 @@ type pendingBatch struct {
 }
 
 func (b *pendingBatch) add(f fetched) {
-	mergeRows(&b.rows, f.rows)
+	b.rows.Append(f.rows)
 	b.items += f.n
 	b.pages++
 	b.next = f.nextToken
@@ -498,20 +500,6 @@ func (s *Syncer) commitBatches(ctx context.Context, cp *loader.Checkpoint, ph ph
 		s.log.Debug("batch committed", "stream", cp.Stream, "phase", cp.Phase, "pages", b.pages, "rows", stats.Rows, "pass_pages", cp.Pages)
 	}
 	return nil
-}
-
-// mergeRows appends src's rows to dst.
-func mergeRows(dst *loader.Page, src loader.Page) {
-	dst.Persons = append(dst.Persons, src.Persons...)
-	dst.Organizations = append(dst.Organizations, src.Organizations...)
-	dst.Opportunities = append(dst.Opportunities, src.Opportunities...)
-	dst.Lists = append(dst.Lists, src.Lists...)
-	dst.ListEntries = append(dst.ListEntries, src.ListEntries...)
-	dst.Fields = append(dst.Fields, src.Fields...)
-	dst.EntityValues = append(dst.EntityValues, src.EntityValues...)
-	dst.Changes = append(dst.Changes, src.Changes...)
-	dst.OrganizationPersons = append(dst.OrganizationPersons, src.OrganizationPersons...)
-	dst.Notes = append(dst.Notes, src.Notes...)
 }
 
 // tokenRefused reports whether err is Affinity refusing a request outright

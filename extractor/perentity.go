@@ -2,7 +2,6 @@ package extractor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 
@@ -63,7 +62,7 @@ func perEntity(ctx context.Context, s *Syncer,
 					go func() {
 						defer close(sl.done)
 						sl.err = fetch(ctx, k, &sl.rows)
-						sl.n = rowCount(sl.rows)
+						sl.n = sl.rows.RowCount()
 					}()
 				}
 				after = batch[len(batch)-1]
@@ -95,20 +94,7 @@ func perEntity(ctx context.Context, s *Syncer,
 }
 
 // skippable reports whether a per-entity error means the entity is gone
-// (deleted mid-run, or merged), which design.md section 6 records and skips.
+// (deleted mid-run, or merged): it is logged and skipped.
 func skippable(err error) bool {
-	if errors.Is(err, affinity.ErrBudgetSpent) {
-		return false
-	}
 	return affinity.IsNotFound(err) || affinity.IsMerged(err)
-}
-
-// rowCount is how many rows a page holds, values counted one by one.
-func rowCount(p loader.Page) int {
-	n := len(p.Persons) + len(p.Organizations) + len(p.Opportunities) + len(p.Lists) + len(p.ListEntries) +
-		len(p.Fields) + len(p.Changes) + len(p.OrganizationPersons) + len(p.Notes)
-	for _, ev := range p.EntityValues {
-		n += len(ev.Values)
-	}
-	return n
 }

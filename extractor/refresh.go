@@ -73,39 +73,35 @@ func (r *Refresher) softDelete(ctx context.Context, kind string, id int64, why e
 	return RefreshStats{SoftDeleted: n}, nil
 }
 
-// RefreshEntity re-reads one person (entityType 0), organization (1) or opportunity (8) and
-// its field values — two requests: GET /persons/{id} (/organizations/{id}, whose person ids
-// replace organization_persons; /opportunities/{id}, with its associations and list) and GET
+// RefreshEntity re-reads one person, organization or opportunity and its field values — two
+// requests: GET /persons/{id} (/organizations/{id}, whose person ids replace
+// organization_persons; /opportunities/{id}, with its associations and list) and GET
 // /field-values?person_id= (…), whose answer replaces the entity's values as a set. A 404 or
 // 422 soft-deletes the entity with its list entries and values.
-func (r *Refresher) RefreshEntity(ctx context.Context, entityType int, id int64) (RefreshStats, error) {
-	kind := loader.EntityKind(entityType)
-	if kind == "" {
-		return RefreshStats{}, fmt.Errorf("refresh entity %d: unknown entity type %d", id, entityType)
+func (r *Refresher) RefreshEntity(ctx context.Context, k loader.EntityKind, id int64) (RefreshStats, error) {
+	if !k.Valid() {
+		return RefreshStats{}, fmt.Errorf("refresh entity %d: unknown %s", id, k)
 	}
+	kind := k.String()
 	var p loader.Page
-	var sel affinity.EntitySelector
 	var err error
-	switch entityType {
-	case affinity.EntityPerson:
+	switch k {
+	case loader.EntityPerson:
 		var person affinity.Person
 		if person, err = r.api.Person(ctx, id, false); err == nil {
 			p.Persons = []loader.Person{personRow(person)}
 		}
-		sel.PersonID = &id
-	case affinity.EntityOrganization:
+	case loader.EntityOrganization:
 		var org affinity.Organization
 		if org, err = r.api.Organization(ctx, id, false); err == nil {
 			p.Organizations = []loader.Organization{organizationRow(org)}
 			p.OrganizationPersons = []loader.OrganizationPersons{{OrganizationID: id, PersonIDs: org.PersonIDs}}
 		}
-		sel.OrganizationID = &id
 	default:
 		var opp affinity.Opportunity
 		if opp, err = r.api.Opportunity(ctx, id); err == nil {
 			p.Opportunities = []loader.Opportunity{opportunityRow(opp)}
 		}
-		sel.OpportunityID = &id
 	}
 	if gone(err) {
 		return r.softDelete(ctx, kind, id, err)
@@ -113,7 +109,7 @@ func (r *Refresher) RefreshEntity(ctx context.Context, entityType int, id int64)
 	if err != nil {
 		return RefreshStats{}, fmt.Errorf("refresh %s %d: %w", kind, id, err)
 	}
-	if err := r.addValues(ctx, &p, loader.EntityKey{Type: entityType, ID: id}, sel); err != nil {
+	if err := r.addValues(ctx, &p, loader.EntityKey{Type: k, ID: id}); err != nil {
 		if gone(err) {
 			return r.softDelete(ctx, kind, id, err)
 		}
@@ -123,8 +119,8 @@ func (r *Refresher) RefreshEntity(ctx context.Context, entityType int, id int64)
 }
 
 // addValues fetches an entity's values and adds them to p as its complete set.
-func (r *Refresher) addValues(ctx context.Context, p *loader.Page, k loader.EntityKey, sel affinity.EntitySelector) error {
-	values, err := r.api.FieldValues(ctx, sel)
+func (r *Refresher) addValues(ctx context.Context, p *loader.Page, k loader.EntityKey) error {
+	values, err := r.api.FieldValues(ctx, selectorOf(k))
 	if err != nil {
 		return fmt.Errorf("field values: %w", err)
 	}
@@ -163,19 +159,12 @@ func (r *Refresher) RefreshListEntry(ctx context.Context, listID, entryID int64)
 	}
 	row := listEntryRow(e, listType)
 	p := loader.Page{ListEntries: []loader.ListEntry{row}}
-	var sel affinity.EntitySelector
-	switch row.EntityType {
-	case affinity.EntityPerson:
-		sel.PersonID = &row.EntityID
-	case affinity.EntityOrganization:
-		sel.OrganizationID = &row.EntityID
-	case affinity.EntityOpportunity:
-		sel.OpportunityID = &row.EntityID
-	default:
+	k := loader.EntityKind(row.EntityType)
+	if !k.Valid() {
 		// An entity type this sync does not know: the entry alone.
 		return r.commit(ctx, loader.ObjectListEntry, entryID, p)
 	}
-	err = r.addValues(ctx, &p, loader.EntityKey{Type: row.EntityType, ID: row.EntityID}, sel)
+	err = r.addValues(ctx, &p, loader.EntityKey{Type: k, ID: row.EntityID})
 	switch {
 	case gone(err):
 		// The entity went between the two requests: keep the entry; the entity's own

@@ -8,6 +8,7 @@ import (
 
 	"github.com/affinity-sync/affinity-sync/extractor"
 	"github.com/affinity-sync/affinity-sync/extractor/affinity/affinitytest"
+	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 func tinyWorkspace() affinitytest.Config {
@@ -57,7 +58,7 @@ func TestRefreshEntity(t *testing.T) {
 		table := map[int]string{0: "persons", 1: "organizations"}[entityType]
 
 		h.fake.ResetCounters()
-		stats, err := r.RefreshEntity(ctx, entityType, id)
+		stats, err := r.RefreshEntity(ctx, loader.EntityKind(entityType), id)
 		require.NoError(t, err)
 		require.Positive(t, stats.Rows)
 		require.Equal(t, 2, h.fake.TotalRequests(), "the entity and its values: two requests")
@@ -66,7 +67,7 @@ func TestRefreshEntity(t *testing.T) {
 		h.fake.Mutate(func(w *affinitytest.Workspace) {
 			w.SetFieldValue(field.ID, id, nil, json.RawMessage(`"fresh text"`))
 		})
-		_, err = r.RefreshEntity(ctx, entityType, id)
+		_, err = r.RefreshEntity(ctx, loader.EntityKind(entityType), id)
 		require.NoError(t, err)
 		require.Equal(t, int64(1), h.scalar(t, `SELECT count(*) FROM affinity.field_values
 			WHERE entity_type = $1 AND entity_id = $2 AND field_id = $3 AND value_text = 'fresh text' AND deleted_at IS NULL`,
@@ -80,7 +81,7 @@ func TestRefreshEntity(t *testing.T) {
 				w.DeleteOrganization(id)
 			}
 		})
-		stats, err = r.RefreshEntity(ctx, entityType, id)
+		stats, err = r.RefreshEntity(ctx, loader.EntityKind(entityType), id)
 		require.NoError(t, err)
 		require.Positive(t, stats.SoftDeleted)
 		require.Equal(t, int64(1), h.scalar(t, `SELECT count(*) FROM affinity.`+table+` WHERE id = $1 AND deleted_at IS NOT NULL`, id))

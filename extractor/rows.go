@@ -112,7 +112,7 @@ func rawValue(v affinity.Value) []byte {
 // entityValuesRow is an entity's complete set of values. A value's type is
 // the one it carries, else its field's (types, from the warehouse).
 func entityValuesRow(k loader.EntityKey, values []affinity.FieldValue, types map[int64]int) loader.EntityValues {
-	ev := loader.EntityValues{EntityType: k.Type, EntityID: k.ID, Values: make([]loader.FieldValue, 0, len(values))}
+	ev := loader.EntityValues{EntityType: int(k.Type), EntityID: k.ID, Values: make([]loader.FieldValue, 0, len(values))}
 	for _, v := range values {
 		vt := v.ValueType
 		if vt == nil {
@@ -120,7 +120,7 @@ func entityValuesRow(k loader.EntityKey, values []affinity.FieldValue, types map
 				vt = &t
 			}
 		}
-		row := loader.FieldValue{ID: v.ID, FieldID: v.FieldID, EntityType: k.Type, EntityID: k.ID, ListEntryID: v.ListEntryID,
+		row := loader.FieldValue{ID: v.ID, FieldID: v.FieldID, EntityType: int(k.Type), EntityID: k.ID, ListEntryID: v.ListEntryID,
 			ValueType: vt, Value: rawValue(v.Value), Projection: projection(v.Value, vt), UpdatedAt: v.UpdatedAt}
 		if !v.CreatedAt.IsZero() {
 			created := v.CreatedAt

@@ -16,187 +16,155 @@ import (
 // This file defines what each stream reads: its phases and how a page of the
 // API becomes warehouse rows. extractor.go runs them.
 
-// stageOf orders the streams by what they read from the warehouse and by the
-// planner's priorities (design.md section 5): fields and list entries need the
-// lists; the change feed needs the fields; the field value refresh needs the
-// list entries and the changes (changed entities go first); organization
-// details come after it. Streams of one stage run concurrently.
-var stageOf = map[string]int{
-	StreamLists:               0,
-	StreamFields:              1,
-	StreamPersons:             1,
-	StreamOrganizations:       1,
-	StreamOpportunities:       1,
-	StreamListEntries:         1,
-	StreamFieldValueChanges:   2,
-	StreamFieldValues:         3,
-	StreamOrganizationDetails: 4,
-	StreamNotes:               1,
-}
-
-// Streams returns the names of every stream, in run order.
-func Streams() []string {
-	return []string{StreamLists, StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities,
-		StreamListEntries, StreamFieldValueChanges, StreamFieldValues, StreamOrganizationDetails, StreamNotes}
-}
-
-// Stream names (design.md section 4), in the order a run works through them.
-const (
-	StreamLists               = "lists"
-	StreamFields              = "fields"
-	StreamPersons             = "persons"
-	StreamOrganizations       = "organizations"
-	StreamOpportunities       = "opportunities"
-	StreamListEntries         = "list_entries"
-	StreamFieldValueChanges   = "field_value_changes"
-	StreamFieldValues         = "field_values"
-	StreamOrganizationDetails = "organization_details"
-	StreamNotes               = "notes"
-)
-
 // entitiesPerBatch is how many entity keys the per-entity streams read from
 // the warehouse at a time. Each read ranks every candidate (a sort over the
 // listed entities), so fewer, larger reads keep a pass linear in practice.
 const entitiesPerBatch = 2000
 
-func (s *Syncer) phases(ctx context.Context, stream string) ([]phase, error) {
-	size := s.opts.PageSize
-	switch stream {
-	case StreamLists:
-		return []phase{{name: "", pages: single(func(ctx context.Context) (loader.Page, int, error) {
-			lists, err := s.api.Lists(ctx)
-			var p loader.Page
-			for _, l := range lists {
-				p.Lists = append(p.Lists, listRow(l))
-			}
-			return p, len(lists), err
-		})}}, nil
+// The phases of each stream, as the registry (registry.go) refers to them.
 
-	case StreamFields:
-		return []phase{{name: "", pages: single(func(ctx context.Context) (loader.Page, int, error) {
-			fields, err := s.fields(ctx)
-			return loader.Page{Fields: fields}, len(fields), err
-		})}}, nil
-
-	case StreamPersons:
-		return withDatesPhases(func(ctx context.Context, q affinity.PageQuery, dates bool) iter.Seq2[affinity.Page[affinity.Person], error] {
-			return s.api.Persons(ctx, affinity.PersonQuery{PageQuery: q, WithInteractionDates: dates})
-		}, size, func(p affinity.Person, out *loader.Page) { out.Persons = append(out.Persons, personRow(p)) }), nil
-
-	case StreamOrganizations:
-		return withDatesPhases(func(ctx context.Context, q affinity.PageQuery, dates bool) iter.Seq2[affinity.Page[affinity.Organization], error] {
-			return s.api.Organizations(ctx, affinity.OrganizationQuery{PageQuery: q, WithInteractionDates: dates})
-		}, size, func(o affinity.Organization, out *loader.Page) {
-			out.Organizations = append(out.Organizations, organizationRow(o))
-		}), nil
-
-	case StreamOpportunities:
-		return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
-			q := affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}
-			return convertPages(s.api.Opportunities(ctx, q), func(o affinity.Opportunity, out *loader.Page) {
-				out.Opportunities = append(out.Opportunities, opportunityRow(o))
-			})
-		}}}, nil
-
-	case StreamNotes:
-		return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
-			q := affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}
-			return convertPages(s.api.Notes(ctx, q), func(n affinity.Note, out *loader.Page) {
-				out.Notes = append(out.Notes, noteRow(n))
-			})
-		}}}, nil
-
-	case StreamListEntries:
-		// One phase per live (chosen) list, named by its id, in id order.
-		lists, err := s.chosenLists(ctx)
-		if err != nil {
-			return nil, err
-		}
-		phases := make([]phase, 0, len(lists))
+func (s *Syncer) listsPhases(ctx context.Context) ([]phase, error) {
+	return []phase{{name: "", pages: single(func(ctx context.Context) (loader.Page, int, error) {
+		lists, err := s.api.Lists(ctx)
+		var p loader.Page
 		for _, l := range lists {
-			phases = append(phases, phase{name: strconv.FormatInt(l.ID, 10), pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
-				q := affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}
-				return convertPages(s.api.ListEntries(ctx, l.ID, q), func(e affinity.ListEntry, out *loader.Page) {
-					out.ListEntries = append(out.ListEntries, listEntryRow(e, l.Type))
-				})
-			}})
+			p.Lists = append(p.Lists, listRow(l))
 		}
-		return phases, nil
+		return p, len(lists), err
+	})}}, nil
+}
 
-	case StreamFieldValueChanges:
-		// One phase per tracked field; its history is one bare array, read as
-		// a stream in chunks.
-		fields, err := s.store.TrackedFields(ctx)
-		if err != nil {
-			return nil, err
-		}
-		chosen, err := s.chosenListIDs(ctx)
-		if err != nil {
-			return nil, err
-		}
-		phases := make([]phase, 0, len(fields))
-		for _, f := range fields {
-			if f.ListID != nil && chosen != nil && !slices.Contains(chosen, *f.ListID) {
-				continue
-			}
-			phases = append(phases, phase{name: strconv.FormatInt(f.ID, 10), pages: func(ctx context.Context, _ loader.Checkpoint) iter.Seq2[fetched, error] {
-				return s.changes(ctx, f)
-			}})
-		}
-		return phases, nil
+func (s *Syncer) fieldsPhases(ctx context.Context) ([]phase, error) {
+	return []phase{{name: "", pages: single(func(ctx context.Context) (loader.Page, int, error) {
+		fields, err := s.fields(ctx)
+		return loader.Page{Fields: fields}, len(fields), err
+	})}}, nil
+}
 
-	case StreamFieldValues:
-		types, err := s.store.FieldValueTypes(ctx)
-		if err != nil {
-			return nil, err
+func (s *Syncer) personsPhases(ctx context.Context) ([]phase, error) {
+	return withDatesPhases(func(ctx context.Context, q affinity.PageQuery, dates bool) iter.Seq2[affinity.Page[affinity.Person], error] {
+		return s.api.Persons(ctx, affinity.PersonQuery{PageQuery: q, WithInteractionDates: dates})
+	}, s.opts.PageSize, func(p affinity.Person, out *loader.Page) { out.Persons = append(out.Persons, personRow(p)) }), nil
+}
+
+func (s *Syncer) organizationsPhases(ctx context.Context) ([]phase, error) {
+	return withDatesPhases(func(ctx context.Context, q affinity.PageQuery, dates bool) iter.Seq2[affinity.Page[affinity.Organization], error] {
+		return s.api.Organizations(ctx, affinity.OrganizationQuery{PageQuery: q, WithInteractionDates: dates})
+	}, s.opts.PageSize, func(o affinity.Organization, out *loader.Page) {
+		out.Organizations = append(out.Organizations, organizationRow(o))
+	}), nil
+}
+
+func (s *Syncer) opportunitiesPhases(ctx context.Context) ([]phase, error) {
+	return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+		q := affinity.PageQuery{PageSize: s.opts.PageSize, PageToken: cp.PageToken}
+		return convertPages(s.api.Opportunities(ctx, q), func(o affinity.Opportunity, out *loader.Page) {
+			out.Opportunities = append(out.Opportunities, opportunityRow(o))
+		})
+	}}}, nil
+}
+
+func (s *Syncer) notesPhases(ctx context.Context) ([]phase, error) {
+	return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+		q := affinity.PageQuery{PageSize: s.opts.PageSize, PageToken: cp.PageToken}
+		return convertPages(s.api.Notes(ctx, q), func(n affinity.Note, out *loader.Page) {
+			out.Notes = append(out.Notes, noteRow(n))
+		})
+	}}}, nil
+}
+
+func (s *Syncer) listEntriesPhases(ctx context.Context) ([]phase, error) {
+	// One phase per live (chosen) list, named by its id, in id order.
+	lists, err := s.chosenLists(ctx)
+	if err != nil {
+		return nil, err
+	}
+	phases := make([]phase, 0, len(lists))
+	for _, l := range lists {
+		phases = append(phases, phase{name: strconv.FormatInt(l.ID, 10), pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+			q := affinity.PageQuery{PageSize: s.opts.PageSize, PageToken: cp.PageToken}
+			return convertPages(s.api.ListEntries(ctx, l.ID, q), func(e affinity.ListEntry, out *loader.Page) {
+				out.ListEntries = append(out.ListEntries, listEntryRow(e, l.Type))
+			})
+		}})
+	}
+	return phases, nil
+}
+
+func (s *Syncer) changesPhases(ctx context.Context) ([]phase, error) {
+	// One phase per tracked field; its history is one bare array, read as
+	// a stream in chunks.
+	fields, err := s.store.TrackedFields(ctx)
+	if err != nil {
+		return nil, err
+	}
+	chosen, err := s.chosenListIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	phases := make([]phase, 0, len(fields))
+	for _, f := range fields {
+		if f.ListID != nil && chosen != nil && !slices.Contains(chosen, *f.ListID) {
+			continue
 		}
-		chosen, err := s.chosenListIDs(ctx)
+		phases = append(phases, phase{name: strconv.FormatInt(f.ID, 10), pages: func(ctx context.Context, _ loader.Checkpoint) iter.Seq2[fetched, error] {
+			return s.changes(ctx, f)
+		}})
+	}
+	return phases, nil
+}
+
+func (s *Syncer) fieldValuesPhases(ctx context.Context) ([]phase, error) {
+	types, err := s.store.FieldValueTypes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	chosen, err := s.chosenListIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fetch := func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
+		values, err := s.api.FieldValues(ctx, selectorOf(k))
 		if err != nil {
-			return nil, err
+			return err
 		}
-		fetch := func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
-			values, err := s.api.FieldValues(ctx, selectorOf(k))
+		out.EntityValues = append(out.EntityValues, entityValuesRow(k, values, types))
+		return nil
+	}
+	due := func(unlisted bool, maxAge time.Duration) func(context.Context, loader.Checkpoint) iter.Seq2[fetched, error] {
+		return func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+			staleBefore := s.opts.Now().Add(-maxAge)
+			return perEntity(ctx, s, func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error) {
+				q := loader.RefreshQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore, Unlisted: unlisted, After: after, Limit: entitiesPerBatch}
+				if !unlisted {
+					q.Lists = chosen
+				}
+				return s.store.RefreshCandidates(ctx, q)
+			}, fetch)
+		}
+	}
+	phases := []phase{{name: "", pages: due(false, s.opts.ValuesMaxAge)}}
+	if s.opts.FieldValuesForUnlisted {
+		phases = append(phases, phase{name: PhaseUnlisted, pages: due(true, s.opts.UnlistedMaxAge)})
+	}
+	return phases, nil
+}
+
+func (s *Syncer) organizationDetailsPhases(ctx context.Context) ([]phase, error) {
+	return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+		staleBefore := s.opts.Now().Add(-s.opts.ValuesMaxAge)
+		return perEntity(ctx, s, func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error) {
+			return s.store.DetailsCandidates(ctx, loader.DetailsQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore,
+				After: after, Limit: entitiesPerBatch})
+		}, func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
+			org, err := s.api.Organization(ctx, k.ID, false)
 			if err != nil {
 				return err
 			}
-			out.EntityValues = append(out.EntityValues, entityValuesRow(k, values, types))
+			out.OrganizationPersons = append(out.OrganizationPersons, loader.OrganizationPersons{OrganizationID: k.ID, PersonIDs: org.PersonIDs})
 			return nil
-		}
-		due := func(unlisted bool, maxAge time.Duration) func(context.Context, loader.Checkpoint) iter.Seq2[fetched, error] {
-			return func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
-				staleBefore := s.opts.Now().Add(-maxAge)
-				return perEntity(ctx, s, func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error) {
-					q := loader.RefreshQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore, Unlisted: unlisted, After: after, Limit: entitiesPerBatch}
-					if !unlisted {
-						q.Lists = chosen
-					}
-					return s.store.RefreshCandidates(ctx, q)
-				}, fetch)
-			}
-		}
-		phases := []phase{{name: "", pages: due(false, s.opts.ValuesMaxAge)}}
-		if s.opts.FieldValuesForUnlisted {
-			phases = append(phases, phase{name: loader.PhaseUnlisted, pages: due(true, s.opts.UnlistedMaxAge)})
-		}
-		return phases, nil
-
-	case StreamOrganizationDetails:
-		return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
-			staleBefore := s.opts.Now().Add(-s.opts.ValuesMaxAge)
-			return perEntity(ctx, s, func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error) {
-				return s.store.DetailsCandidates(ctx, loader.DetailsQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore,
-					After: after, Limit: entitiesPerBatch})
-			}, func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
-				org, err := s.api.Organization(ctx, k.ID, false)
-				if err != nil {
-					return err
-				}
-				out.OrganizationPersons = append(out.OrganizationPersons, loader.OrganizationPersons{OrganizationID: k.ID, PersonIDs: org.PersonIDs})
-				return nil
-			})
-		}}}, nil
-	}
-	return nil, fmt.Errorf("unknown stream %q", stream)
+		})
+	}}}, nil
 }
 
 // chosenLists are the live lists sync.lists names (every live list when it
@@ -262,7 +230,7 @@ func withDatesPhases[T any](list func(context.Context, affinity.PageQuery, bool)
 			return convertPages(list(ctx, affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}, dates), add)
 		}}
 	}
-	return []phase{listing("", false), listing(loader.PhaseInteractionDates, true)}
+	return []phase{listing("", false), listing(PhaseInteractionDates, true)}
 }
 
 // single is a phase of one unpaged request.
@@ -361,26 +329,17 @@ func (s *Syncer) changes(ctx context.Context, f loader.Field) iter.Seq2[fetched,
 	}
 }
 
+// selectorOf is the /field-values query of an entity.
 func selectorOf(k loader.EntityKey) affinity.EntitySelector {
 	id := k.ID
 	switch k.Type {
-	case affinity.EntityPerson:
+	case loader.EntityPerson:
 		return affinity.EntitySelector{PersonID: &id}
-	case affinity.EntityOrganization:
+	case loader.EntityOrganization:
 		return affinity.EntitySelector{OrganizationID: &id}
 	default:
 		return affinity.EntitySelector{OpportunityID: &id}
 	}
-}
-
-// dependsOn lists, per stream, the streams whose rows it reads from the
-// warehouse.
-var dependsOn = map[string][]string{
-	StreamFields:              {StreamLists},
-	StreamListEntries:         {StreamLists},
-	StreamFieldValueChanges:   {StreamFields},
-	StreamFieldValues:         {StreamListEntries, StreamFields},
-	StreamOrganizationDetails: {StreamOrganizations},
 }
 
 // CheckpointReader reads checkpoints; *loader.Store satisfies it.
@@ -393,7 +352,8 @@ type CheckpointReader interface {
 func UnmetDependencies(ctx context.Context, store CheckpointReader, streams []string) ([]string, error) {
 	var unmet []string
 	for _, s := range streams {
-		for _, dep := range dependsOn[s] {
+		st, _ := lookup(s)
+		for _, dep := range st.dependsOn {
 			if slices.Contains(streams, dep) {
 				continue
 			}

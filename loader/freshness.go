@@ -57,7 +57,7 @@ func (s *Store) RefreshCandidates(ctx context.Context, q RefreshQuery) ([]Refres
 		      > ($3::int, coalesce($4::timestamptz, '-infinity'), $5::smallint, $6::bigint)
 		ORDER BY priority, coalesce(values_synced_at, '-infinity'), entity_type, entity_id
 		LIMIT $7`,
-		q.StaleBefore, q.PassStart, q.After.Priority, q.After.SyncedAt, clampSmallint(q.After.Type), q.After.ID, q.Limit)
+		q.StaleBefore, q.PassStart, q.After.Priority, q.After.SyncedAt, clampSmallint(int(q.After.Type)), q.After.ID, q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("read entities due for a refresh: %w", err)
 	}
@@ -138,7 +138,7 @@ func (s *Store) DetailsCandidates(ctx context.Context, q DetailsQuery) ([]Refres
 		return nil, fmt.Errorf("read organizations due for details: %w", err)
 	}
 	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RefreshKey, error) {
-		k := RefreshKey{EntityKey: EntityKey{Type: 1}}
+		k := RefreshKey{EntityKey: EntityKey{Type: EntityOrganization}}
 		err := r.Scan(&k.SyncedAt, &k.ID)
 		return k, err
 	})

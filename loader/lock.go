@@ -3,19 +3,14 @@ package loader
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
-	"io"
 	"time"
+
+	"github.com/affinity-sync/affinity-sync/migrations"
 )
 
 // RunLockID is the advisory lock that lets one sync run at a time per schema,
-// across processes and replicas. It is derived from the schema name, so
-// workspaces in other schemas of the same database never wait for each other.
-func RunLockID(schema string) int64 {
-	h := fnv.New64a()
-	_, _ = io.WriteString(h, "affinity-sync:run:"+schema)
-	return int64(h.Sum64())
-}
+// across processes and replicas.
+func RunLockID(schema string) int64 { return migrations.AdvisoryLockID("run", schema) }
 
 // TryRunLock takes the schema's run lock on a connection of its own, without
 // waiting. ok is false when another process holds it. release gives it back;

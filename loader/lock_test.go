@@ -1,11 +1,13 @@
 package loader_test
 
 import (
+	"hash/fnv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/affinity-sync/affinity-sync/loader"
+	"github.com/affinity-sync/affinity-sync/migrations"
 )
 
 func TestRunLockIsExclusivePerSchema(t *testing.T) {
@@ -32,4 +34,18 @@ func TestRunLockIsExclusivePerSchema(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok, "the lock is free once released")
 	releaseB()
+}
+
+// TestLockIDsAreStable: the lock ids come from one helper and keep the values earlier
+// versions used, so a new binary and an old one still exclude each other.
+func TestLockIDsAreStable(t *testing.T) {
+	t.Parallel()
+	hash := func(s string) int64 {
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(s))
+		return int64(h.Sum64())
+	}
+	require.Equal(t, hash("affinity-sync:run:affinity"), loader.RunLockID("affinity"))
+	require.Equal(t, hash("affinity-sync:migrate:affinity"), migrations.LockID("affinity"))
+	require.Equal(t, migrations.AdvisoryLockID("run", "affinity"), loader.RunLockID("affinity"))
 }

@@ -121,19 +121,3 @@ func (s *Store) commitNotes(ctx context.Context, tx pgx.Tx, n noteRows) (int64, 
 	}
 	return written, nil
 }
-
-// softDeleteUnseenNotes soft-deletes the live notes the pass did not see, after checking the
-// mass delete guard. Their association rows are left as they were.
-func (s *Store) softDeleteUnseenNotes(ctx context.Context, tx pgx.Tx, cp Checkpoint, opts PassOptions) (int64, error) {
-	gone, err := guard(ctx, tx, "notes", "", `SELECT count(*), count(*) FILTER (WHERE synced_at < $1)
-		FROM `+s.table("notes")+` WHERE deleted_at IS NULL`, opts, cp.PassStartedAt)
-	if err != nil || gone == 0 {
-		return 0, err
-	}
-	tag, err := tx.Exec(ctx, `UPDATE `+s.table("notes")+` SET deleted_at = now()
-		WHERE deleted_at IS NULL AND synced_at < $1`, cp.PassStartedAt)
-	if err != nil {
-		return 0, fmt.Errorf("soft delete unseen notes: %w", err)
-	}
-	return tag.RowsAffected(), nil
-}

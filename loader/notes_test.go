@@ -141,7 +141,7 @@ func TestCompleteNotesPhase(t *testing.T) {
 	// Pass 2 sees notes 1..10: 11 and 12 are soft-deleted, keeping content and associations.
 	t1 := t0.Add(24 * time.Hour)
 	e.commit(t, loader.Page{Checkpoint: cp("notes", t1, "x"), SeenAt: t1, Notes: first[:10]})
-	n, err := e.store.CompletePhase(ctx, cp("notes", t1, ""), loader.PassOptions{MaxDeleteShare: 0.5, EndsPass: true})
+	n, err := e.store.CompletePhase(ctx, cp("notes", t1, ""), loader.EndSoftDeleteUnseen(loader.ObjectNote), loader.PassOptions{MaxDeleteShare: 0.5, EndsPass: true})
 	require.NoError(t, err)
 	require.Equal(t, int64(2), n)
 	require.Equal(t, []int64{11, 12}, e.ids(t, "notes", "deleted_at IS NOT NULL"))
@@ -156,10 +156,10 @@ func TestCompleteNotesPhase(t *testing.T) {
 	// and nothing changes; allowed once, it deletes them.
 	t2 := t1.Add(24 * time.Hour)
 	e.commit(t, loader.Page{Checkpoint: cp("notes", t2, "x"), SeenAt: t2, Notes: first[:3]})
-	_, err = e.store.CompletePhase(ctx, cp("notes", t2, ""), loader.PassOptions{MaxDeleteShare: 0.5, EndsPass: true})
+	_, err = e.store.CompletePhase(ctx, cp("notes", t2, ""), loader.EndSoftDeleteUnseen(loader.ObjectNote), loader.PassOptions{MaxDeleteShare: 0.5, EndsPass: true})
 	requireMassDelete(t, err, loader.MassDeleteError{Table: "notes", Live: 10, WouldDelete: 7, MaxShare: 0.5})
 	require.Equal(t, []int64{11, 12}, e.ids(t, "notes", "deleted_at IS NOT NULL"))
-	n, err = e.store.CompletePhase(ctx, cp("notes", t2, ""), loader.PassOptions{MaxDeleteShare: 0.5, AllowMassDelete: true, EndsPass: true})
+	n, err = e.store.CompletePhase(ctx, cp("notes", t2, ""), loader.EndSoftDeleteUnseen(loader.ObjectNote), loader.PassOptions{MaxDeleteShare: 0.5, AllowMassDelete: true, EndsPass: true})
 	require.NoError(t, err)
 	require.Equal(t, int64(7), n)
 	require.Equal(t, []int64{1, 2, 3}, e.ids(t, "notes", "deleted_at IS NULL"))

@@ -344,3 +344,27 @@ func lastByKey[T any, K comparable](xs []T, key func(T) K) []T {
 	}
 	return out
 }
+
+// Append adds src's rows to p (the checkpoint and the rest of p stay).
+func (p *Page) Append(src Page) {
+	p.Persons = append(p.Persons, src.Persons...)
+	p.Organizations = append(p.Organizations, src.Organizations...)
+	p.Opportunities = append(p.Opportunities, src.Opportunities...)
+	p.Lists = append(p.Lists, src.Lists...)
+	p.ListEntries = append(p.ListEntries, src.ListEntries...)
+	p.Fields = append(p.Fields, src.Fields...)
+	p.EntityValues = append(p.EntityValues, src.EntityValues...)
+	p.Changes = append(p.Changes, src.Changes...)
+	p.OrganizationPersons = append(p.OrganizationPersons, src.OrganizationPersons...)
+	p.Notes = append(p.Notes, src.Notes...)
+}
+
+// RowCount is how many rows p holds, an entity's values counted one by one.
+func (p Page) RowCount() int {
+	n := len(p.Persons) + len(p.Organizations) + len(p.Opportunities) + len(p.Lists) + len(p.ListEntries) +
+		len(p.Fields) + len(p.Changes) + len(p.OrganizationPersons) + len(p.Notes)
+	for _, ev := range p.EntityValues {
+		n += len(ev.Values)
+	}
+	return n
+}

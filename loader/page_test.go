@@ -124,7 +124,7 @@ func TestCommitPageInteractionDates(t *testing.T) {
 	ctx := t.Context()
 	when := time.Date(2024, 6, 30, 18, 22, 10, 0, time.UTC)
 	_, err := e.store.CommitPage(ctx, loader.Page{
-		Checkpoint: loader.Checkpoint{Stream: "persons", Phase: loader.PhaseInteractionDates, PassStartedAt: t0},
+		Checkpoint: loader.Checkpoint{Stream: "persons", Phase: "interaction_dates", PassStartedAt: t0},
 		SeenAt:     t0, WithDates: true,
 		Persons: []loader.Person{
 			{ID: 1, FirstName: ptr("A"), Dates: &loader.InteractionDates{LastEmailAt: &when}},
@@ -244,7 +244,7 @@ func TestHostileSchema(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Equal(t, int64(1), e.count(t, "persons", "true"))
-	_, err = e.store.CompletePhase(ctx, cp("persons", t0, ""), loader.PassOptions{MaxDeleteShare: 0.5})
+	_, err = e.store.CompletePhase(ctx, cp("persons", t0, ""), loader.EndSoftDeleteUnseen(loader.ObjectPerson), loader.PassOptions{MaxDeleteShare: 0.5})
 	require.NoError(t, err)
 	require.NoError(t, e.store.FinishStream(ctx, "persons"))
 	id, err := e.store.StartRun(ctx, []string{"persons"})
@@ -254,4 +254,16 @@ func TestHostileSchema(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, counts, 16)
 	require.NoError(t, e.store.Ping(ctx))
+}
+
+func TestPageAppendAndRowCount(t *testing.T) {
+	t.Parallel()
+	var p loader.Page
+	p.Append(loader.Page{Persons: []loader.Person{{ID: 1}}, Notes: []loader.Note{{ID: 2}}})
+	p.Append(loader.Page{EntityValues: []loader.EntityValues{{EntityID: 1, Values: []loader.FieldValue{{ID: 1}, {ID: 2}}}},
+		Lists: []loader.List{{ID: 3}}})
+	require.Len(t, p.Persons, 1)
+	require.Len(t, p.Notes, 1)
+	require.Len(t, p.Lists, 1)
+	require.Equal(t, 5, p.RowCount(), "values count one by one")
 }

@@ -10,14 +10,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// PhaseInteractionDates is the phase of the persons and organizations streams that reads the
-// with_interaction_dates listing.
-const PhaseInteractionDates = "interaction_dates"
-
-// PhaseUnlisted is the phase of the field_values stream that refreshes the
-// values of entities on no list (sync.field_values_for_unlisted).
-const PhaseUnlisted = "unlisted"
-
 // MassDeleteError reports a soft delete the guard refused: nothing was deleted.
 type MassDeleteError struct {
 	Table       string
@@ -46,50 +38,82 @@ type PassOptions struct {
 	NextPhase string
 	// EndsPass ends the stream's pass in the same transaction, as FinishStream does.
 	EndsPass bool
-	// FieldValuesForUnlisted keeps the field values of entities on no live list entry when the
-	// field_values pass completes (sync.field_values_for_unlisted).
-	FieldValuesForUnlisted bool
 }
 
 // guardMinLive is the size below which a table is not guarded.
 const guardMinLive = 10
 
-// entityTables maps the entity streams to their table and field_values entity_type code.
-var entityTables = map[string]struct {
-	table      string
-	entityType int
-}{
-	"persons":       {"persons", 0},
-	"organizations": {"organizations", 1},
-	"opportunities": {"opportunities", 8},
+// PhaseEnd is what the end of a complete phase does in the warehouse besides moving the
+// checkpoint. The zero value does nothing else. The extractor's stream registry says which
+// one each phase ends with.
+type PhaseEnd struct {
+	op     phaseOp
+	kind   string     // object kind, for endSoftDeleteUnseen
+	entity EntityKind // for endClearUnseenDates
+	listID int64      // for endSoftDeleteUnseenEntries
 }
 
-// CompletePhase ends a phase that read all its pages, in one transaction, and moves the
-// checkpoint to the start of opts.NextPhase (Rows and Pages as given), or ends the pass when
-// opts.EndsPass is set, so a crash right after it never repeats the phase. What else it does
-// depends on the stream and phase (design.md §4, §6); soft deletes take the live rows the pass
-// did not see (synced_at before cp.PassStartedAt), unless the guard refuses (*MassDeleteError,
-// nothing changed, the checkpoint stays):
-//   - persons, organizations, opportunities, phase "": soft-delete unseen rows and their
-//     field values;
-//   - persons, organizations, phase "interaction_dates": null the seven *_at columns of live
-//     rows the dates listing did not return;
-//   - lists, phase "": soft-delete unseen lists, their live entries and those entries' values;
-//   - fields, phase "": soft-delete unseen fields and their dropdown options;
-//   - list_entries, phase = a list id in decimal: soft-delete that list's unseen entries
-//     (guarded per list) and their values;
-//   - notes, phase "": soft-delete unseen notes (their associations are left as they were);
-//   - field_values, phase "": unless opts.FieldValuesForUnlisted, soft-delete the live values
-//     of entities on no live list entry;
-//   - field_value_changes and organization_details, any phase: nothing besides the checkpoint.
+type phaseOp int
+
+const (
+	endNothing phaseOp = iota
+	endSoftDeleteUnseen
+	endSoftDeleteUnseenEntries
+	endClearUnseenDates
+	endSoftDeleteUnlistedValues
+)
+
+// EndNothing ends a phase with nothing besides the checkpoint.
+func EndNothing() PhaseEnd { return PhaseEnd{} }
+
+// EndSoftDeleteUnseen soft-deletes the live rows of an object kind's table that the pass did
+// not see, with the cascades of the warehouse contract: an entity kind (ObjectPerson,
+// ObjectOrganization, ObjectOpportunity) takes its field values, ObjectList its live entries
+// and their values, ObjectField its dropdown options, ObjectNote nothing more.
+func EndSoftDeleteUnseen(kind string) PhaseEnd { return PhaseEnd{op: endSoftDeleteUnseen, kind: kind} }
+
+// EndSoftDeleteUnseenEntries soft-deletes the live entries of one list that the pass did not
+// see, and their values; the mass delete guard measures that list alone.
+func EndSoftDeleteUnseenEntries(listID int64) PhaseEnd {
+	return PhaseEnd{op: endSoftDeleteUnseenEntries, listID: listID}
+}
+
+// EndClearUnseenDates nulls the seven interaction date columns of the live rows of an entity
+// kind that the with_interaction_dates listing did not return. Soft-deleted rows keep theirs.
+func EndClearUnseenDates(k EntityKind) PhaseEnd { return PhaseEnd{op: endClearUnseenDates, entity: k} }
+
+// EndSoftDeleteUnlistedValues soft-deletes the live field values, global ones included, of
+// entities on no live list entry.
+func EndSoftDeleteUnlistedValues() PhaseEnd { return PhaseEnd{op: endSoftDeleteUnlistedValues} }
+
+// String names the operation, for logs and errors.
+func (e PhaseEnd) String() string {
+	switch e.op {
+	case endSoftDeleteUnseen:
+		return "soft-delete unseen " + e.kind + " rows"
+	case endSoftDeleteUnseenEntries:
+		return "soft-delete unseen entries of list " + strconv.FormatInt(e.listID, 10)
+	case endClearUnseenDates:
+		return "clear unseen interaction dates of " + e.entity.Table()
+	case endSoftDeleteUnlistedValues:
+		return "soft-delete values of unlisted entities"
+	}
+	return "nothing"
+}
+
+// CompletePhase ends a phase that read all its pages, in one transaction: it does what end
+// says and moves the checkpoint to the start of opts.NextPhase (Rows and Pages as given), or
+// ends the pass when opts.EndsPass is set, so a crash right after it never repeats the phase.
+// Soft deletes take the live rows the pass did not see (synced_at before cp.PassStartedAt),
+// unless the guard refuses (*MassDeleteError, nothing changed, the checkpoint stays).
 //
-// It returns how many rows of the stream's own table were soft-deleted or had their dates
+// It returns how many rows of the operation's own table were soft-deleted or had their dates
 // cleared (cascaded rows are not counted).
-func (s *Store) CompletePhase(ctx context.Context, cp Checkpoint, opts PassOptions) (int64, error) {
+func (s *Store) CompletePhase(ctx context.Context, cp Checkpoint, end PhaseEnd, opts PassOptions) (int64, error) {
 	if cp.PassStartedAt.IsZero() {
 		return 0, fmt.Errorf("complete phase %q of %s: no pass in progress", cp.Phase, cp.Stream)
 	}
-	run, err := s.phaseEnd(cp, opts)
+	run, err := s.phaseEnd(cp, end, opts)
 	if err != nil {
 		return 0, fmt.Errorf("complete phase %q of %s: %w", cp.Phase, cp.Stream, err)
 	}
@@ -125,70 +149,32 @@ func (s *Store) CompletePhase(ctx context.Context, cp Checkpoint, opts PassOptio
 	return n, nil
 }
 
-// phaseEnd returns the work of the end of cp's phase, run inside CompletePhase's transaction.
-func (s *Store) phaseEnd(cp Checkpoint, opts PassOptions) (func(context.Context, pgx.Tx) (int64, error), error) {
-	nothing := func(context.Context, pgx.Tx) (int64, error) { return 0, nil }
-	et, isEntity := entityTables[cp.Stream]
-	switch {
-	case isEntity && cp.Phase == "":
-		return func(ctx context.Context, tx pgx.Tx) (int64, error) {
-			return s.softDeleteUnseen(ctx, tx, et.table, et.entityType, cp, opts)
-		}, nil
-	case isEntity && cp.Phase == PhaseInteractionDates && et.entityType != 8:
-		return func(ctx context.Context, tx pgx.Tx) (int64, error) {
-			return s.clearUnseenDates(ctx, tx, et.table, cp)
-		}, nil
-	case cp.Stream == "lists" && cp.Phase == "":
-		return func(ctx context.Context, tx pgx.Tx) (int64, error) { return s.softDeleteUnseenLists(ctx, tx, cp, opts) }, nil
-	case cp.Stream == "fields" && cp.Phase == "":
-		return func(ctx context.Context, tx pgx.Tx) (int64, error) {
-			return s.softDeleteUnseenFields(ctx, tx, cp, opts)
-		}, nil
-	case cp.Stream == "list_entries":
-		listID, err := strconv.ParseInt(cp.Phase, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("phase is not a list id: %w", err)
+// phaseEnd returns the work of end, run inside CompletePhase's transaction.
+func (s *Store) phaseEnd(cp Checkpoint, end PhaseEnd, opts PassOptions) (func(context.Context, pgx.Tx) (int64, error), error) {
+	var d unseen
+	switch end.op {
+	case endNothing:
+		return func(context.Context, pgx.Tx) (int64, error) { return 0, nil }, nil
+	case endClearUnseenDates:
+		if end.entity != EntityPerson && end.entity != EntityOrganization {
+			return nil, fmt.Errorf("%s: only persons and organizations have interaction dates", end)
 		}
 		return func(ctx context.Context, tx pgx.Tx) (int64, error) {
-			return s.softDeleteUnseenEntries(ctx, tx, listID, cp, opts)
+			return s.clearUnseenDates(ctx, tx, end.entity.Table(), cp)
 		}, nil
-	case cp.Stream == "notes" && cp.Phase == "":
-		return func(ctx context.Context, tx pgx.Tx) (int64, error) { return s.softDeleteUnseenNotes(ctx, tx, cp, opts) }, nil
-	case cp.Stream == "field_values" && cp.Phase == "":
-		if opts.FieldValuesForUnlisted {
-			return nothing, nil
+	case endSoftDeleteUnseen:
+		var err error
+		if d, err = unseenRows(end.kind, cp.PassStartedAt); err != nil {
+			return nil, err
 		}
-		return func(ctx context.Context, tx pgx.Tx) (int64, error) { return s.softDeleteUnlistedValues(ctx, tx, opts) }, nil
-	case cp.Stream == "field_values" && cp.Phase == PhaseUnlisted,
-		cp.Stream == "field_value_changes", cp.Stream == "organization_details":
-		return nothing, nil
+	case endSoftDeleteUnseenEntries:
+		d = unseenEntries(end.listID, cp.PassStartedAt)
+	case endSoftDeleteUnlistedValues:
+		d = s.unlistedValues()
+	default:
+		return nil, errors.New("not a phase end the loader knows")
 	}
-	return nil, errors.New("not a phase the loader knows")
-}
-
-// softDeleteUnseen soft-deletes the live rows of table not seen since the pass started, and
-// their field values, after checking the mass delete guard.
-func (s *Store) softDeleteUnseen(ctx context.Context, tx pgx.Tx, table string, entityType int, cp Checkpoint, opts PassOptions) (int64, error) {
-	gone, err := guard(ctx, tx, table, "", `SELECT count(*), count(*) FILTER (WHERE synced_at < $1)
-		FROM `+s.table(table)+` WHERE deleted_at IS NULL`, opts, cp.PassStartedAt)
-	if err != nil || gone == 0 {
-		return 0, err
-	}
-	var deleted int64
-	err = tx.QueryRow(ctx, `WITH gone AS (
-			UPDATE `+s.table(table)+` SET deleted_at = now()
-			WHERE deleted_at IS NULL AND synced_at < $1
-			RETURNING id
-		), values_gone AS (
-			UPDATE `+s.table("field_values")+` fv SET deleted_at = now()
-			FROM gone
-			WHERE fv.entity_type = $2 AND fv.entity_id = gone.id AND fv.deleted_at IS NULL
-		)
-		SELECT count(*) FROM gone`, cp.PassStartedAt, entityType).Scan(&deleted)
-	if err != nil {
-		return 0, fmt.Errorf("soft delete unseen %s: %w", table, err)
-	}
-	return deleted, nil
+	return func(ctx context.Context, tx pgx.Tx) (int64, error) { return s.softDeleteUnseen(ctx, tx, d, opts) }, nil
 }
 
 // guardRefuses applies the mass delete rule of design.md §6.

@@ -42,7 +42,7 @@ func TestCompletePhaseSoftDeletes(t *testing.T) {
 	require.NoError(t, err)
 	done := cp("persons", t1, "should-be-cleared")
 	done.Pages, done.Rows = 7, 3
-	n, err := e.store.CompletePhase(ctx, done, loader.PassOptions{MaxDeleteShare: 0.5, NextPhase: loader.PhaseInteractionDates})
+	n, err := e.store.CompletePhase(ctx, done, loader.EndSoftDeleteUnseen(loader.ObjectPerson), loader.PassOptions{MaxDeleteShare: 0.5, NextPhase: "interaction_dates"})
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n)
 	require.Equal(t, int64(1), e.count(t, "persons", "deleted_at IS NOT NULL AND id = 4"))
@@ -52,12 +52,12 @@ func TestCompletePhaseSoftDeletes(t *testing.T) {
 	got, err := e.store.LoadCheckpoint(ctx, "persons")
 	require.NoError(t, err)
 	require.Equal(t, "", got.PageToken)
-	require.Equal(t, loader.PhaseInteractionDates, got.Phase, "the checkpoint moves to the next phase with the deletes")
+	require.Equal(t, "interaction_dates", got.Phase, "the checkpoint moves to the next phase with the deletes")
 	require.Equal(t, int64(7), got.Pages)
 	require.True(t, t1.Equal(got.PassStartedAt))
 
 	// Running it again deletes nothing more; person 4 coming back is live again.
-	n, err = e.store.CompletePhase(ctx, done, loader.PassOptions{MaxDeleteShare: 0.5})
+	n, err = e.store.CompletePhase(ctx, done, loader.EndSoftDeleteUnseen(loader.ObjectPerson), loader.PassOptions{MaxDeleteShare: 0.5})
 	require.NoError(t, err)
 	require.Zero(t, n)
 	_, err = e.store.CommitPage(ctx, loader.Page{Checkpoint: cp("persons", t1, ""), SeenAt: t1.Add(time.Hour),
@@ -91,25 +91,25 @@ func TestCompletePhaseOtherEntities(t *testing.T) {
 	_, err = e.store.CommitPage(ctx, loader.Page{Checkpoint: cp("organizations", t1, ""), SeenAt: t1,
 		Organizations: []loader.Organization{{ID: 1, Name: "a"}}})
 	require.NoError(t, err)
-	n, err := e.store.CompletePhase(ctx, cp("organizations", t1, ""), loader.PassOptions{MaxDeleteShare: 0.5})
+	n, err := e.store.CompletePhase(ctx, cp("organizations", t1, ""), loader.EndSoftDeleteUnseen(loader.ObjectOrganization), loader.PassOptions{MaxDeleteShare: 0.5})
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n)
 	require.Equal(t, int64(1), e.count(t, "field_values", "deleted_at IS NOT NULL AND id = 1"))
 	require.Equal(t, int64(2), e.count(t, "opportunities", "deleted_at IS NULL"), "other tables untouched")
 
-	n, err = e.store.CompletePhase(ctx, cp("opportunities", t1, ""), loader.PassOptions{MaxDeleteShare: 1})
+	n, err = e.store.CompletePhase(ctx, cp("opportunities", t1, ""), loader.EndSoftDeleteUnseen(loader.ObjectOpportunity), loader.PassOptions{MaxDeleteShare: 1})
 	require.NoError(t, err)
 	require.Equal(t, int64(2), n)
 	require.Equal(t, int64(1), e.count(t, "field_values", "deleted_at IS NOT NULL AND id = 2"))
 	require.Equal(t, int64(1), e.count(t, "field_values", "deleted_at IS NULL"))
 
-	_, err = e.store.CompletePhase(ctx, cp("interactions", t1, ""), loader.PassOptions{})
-	require.ErrorContains(t, err, "not a phase the loader knows")
-	notesPhase := cp("notes", t1, "")
-	notesPhase.Phase = "other"
-	_, err = e.store.CompletePhase(ctx, notesPhase, loader.PassOptions{})
-	require.ErrorContains(t, err, "not a phase the loader knows")
-	_, err = e.store.CompletePhase(ctx, loader.Checkpoint{Stream: "persons"}, loader.PassOptions{})
+	_, err = e.store.CompletePhase(ctx, cp("interactions", t1, ""), loader.EndSoftDeleteUnseen("interaction"), loader.PassOptions{})
+	require.ErrorContains(t, err, "no complete pass soft-deletes unseen interaction rows")
+	_, err = e.store.CompletePhase(ctx, cp("list_entries", t1, ""), loader.EndSoftDeleteUnseen(loader.ObjectListEntry), loader.PassOptions{})
+	require.ErrorContains(t, err, "no complete pass soft-deletes unseen list_entry rows", "entries are deleted per list")
+	_, err = e.store.CompletePhase(ctx, cp("opportunities", t1, ""), loader.EndClearUnseenDates(loader.EntityOpportunity), loader.PassOptions{})
+	require.ErrorContains(t, err, "only persons and organizations have interaction dates")
+	_, err = e.store.CompletePhase(ctx, loader.Checkpoint{Stream: "persons"}, loader.EndNothing(), loader.PassOptions{})
 	require.ErrorContains(t, err, "no pass in progress")
 }
 
@@ -141,7 +141,7 @@ func TestMassDeleteGuard(t *testing.T) {
 			}
 			_, err := e.store.CommitPage(t.Context(), loader.Page{Checkpoint: cp("persons", t1, "last"), SeenAt: t1, Persons: seen})
 			require.NoError(t, err)
-			n, err := e.store.CompletePhase(t.Context(), cp("persons", t1, ""), tt.opts)
+			n, err := e.store.CompletePhase(t.Context(), cp("persons", t1, ""), loader.EndSoftDeleteUnseen(loader.ObjectPerson), tt.opts)
 			if tt.wantGuard {
 				var mass *loader.MassDeleteError
 				require.True(t, errors.As(err, &mass), "got %v", err)
@@ -185,8 +185,8 @@ func TestCompleteDatesPhase(t *testing.T) {
 	require.NoError(t, err)
 
 	done := cp("persons", t1, "")
-	done.Phase = loader.PhaseInteractionDates
-	n, err := e.store.CompletePhase(ctx, done, loader.PassOptions{EndsPass: true})
+	done.Phase = "interaction_dates"
+	n, err := e.store.CompletePhase(ctx, done, loader.EndClearUnseenDates(loader.EntityPerson), loader.PassOptions{EndsPass: true})
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n, "only person 2 had dates to clear")
 	require.Equal(t, int64(1), e.count(t, "persons", "id = 1 AND last_email_at = $1 AND next_event_at = $1", when))

@@ -8,9 +8,9 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// EntityKey names an entity: its type (0 person, 1 organization, 8 opportunity) and id.
+// EntityKey names an entity: its kind and id.
 type EntityKey struct {
-	Type int
+	Type EntityKind
 	ID   int64
 }
 

@@ -7,47 +7,59 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// knownStream reports whether name is a stream of design.md sections 4 and 8.
-func knownStream(name string) bool {
-	switch name {
-	case "lists", "fields", "persons", "organizations", "opportunities", "list_entries",
-		"field_value_changes", "field_values", "organization_details", "notes":
-		return true
+// Freshness is a per-entity freshness time that a per-entity stream keeps in
+// sync_entity_freshness: when each entity's values or details were last fetched.
+type Freshness int
+
+// The freshness times, by the stream that keeps them.
+const (
+	FreshnessNone    Freshness = iota // the stream keeps none
+	FreshnessValues                   // values_synced_at, kept by field_values
+	FreshnessDetails                  // details_synced_at, kept by organization_details
+)
+
+// column is the freshness time's column; "" for FreshnessNone.
+func (f Freshness) column() string {
+	switch f {
+	case FreshnessValues:
+		return "values_synced_at"
+	case FreshnessDetails:
+		return "details_synced_at"
 	}
-	return false
+	return ""
 }
 
-// ResetStreams makes the next run re-read the named streams from the start, in one
+// StreamReset is one stream to re-read from the start, and the freshness time it keeps.
+type StreamReset struct {
+	Stream    string
+	Freshness Freshness
+}
+
+// ResetStreams makes the next run re-read the given streams from the start, in one
 // transaction: their checkpoints are deleted (the pass in progress and the time of the last
-// complete pass with them), and for field_values and organization_details the per-entity
-// freshness times too, so every entity's values or details are due again. Rows already in the
-// warehouse stay as they are. An unknown stream name is an error and nothing is changed.
-func (s *Store) ResetStreams(ctx context.Context, streams []string) error {
-	for _, name := range streams {
-		if !knownStream(name) {
-			return fmt.Errorf("reset streams: unknown stream %q", name)
-		}
-	}
+// complete pass with them), and their per-entity freshness times are cleared, so every
+// entity's values or details are due again. Rows already in the warehouse stay as they are.
+// The caller (the extractor's stream registry) knows which names are streams.
+func (s *Store) ResetStreams(ctx context.Context, streams []StreamReset) error {
 	if len(streams) == 0 {
 		return nil
 	}
+	names := make([]string, len(streams))
+	for i, r := range streams {
+		names[i] = r.Stream
+	}
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `DELETE FROM `+s.table("sync_checkpoints")+` WHERE stream = ANY($1)`, streams); err != nil {
+		if _, err := tx.Exec(ctx, `DELETE FROM `+s.table("sync_checkpoints")+` WHERE stream = ANY($1)`, names); err != nil {
 			return fmt.Errorf("delete checkpoints: %w", err)
 		}
-		for _, name := range streams {
-			var col string
-			switch name {
-			case "field_values":
-				col = "values_synced_at"
-			case "organization_details":
-				col = "details_synced_at"
-			default:
+		for _, r := range streams {
+			col := r.Freshness.column()
+			if col == "" {
 				continue
 			}
 			if _, err := tx.Exec(ctx, `UPDATE `+s.table("sync_entity_freshness")+` SET `+col+` = NULL
 				WHERE `+col+` IS NOT NULL`); err != nil {
-				return fmt.Errorf("clear %s freshness: %w", name, err)
+				return fmt.Errorf("clear %s freshness: %w", r.Stream, err)
 			}
 		}
 		return nil
@@ -55,6 +67,6 @@ func (s *Store) ResetStreams(ctx context.Context, streams []string) error {
 	if err != nil {
 		return fmt.Errorf("reset streams: %w", err)
 	}
-	s.logger.Info("streams reset", "streams", streams)
+	s.logger.Info("streams reset", "streams", names)
 	return nil
 }

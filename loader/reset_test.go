@@ -57,13 +57,10 @@ func TestResetStreams(t *testing.T) {
 	require.Equal(t, []string{"0:1:v:-", "1:5:v:d"}, e.freshness(t))
 	require.Equal(t, []string{"field_values", "notes", "organization_details", "persons"}, e.checkpointStreams(t))
 
-	// Unknown names change nothing.
-	require.ErrorContains(t, e.store.ResetStreams(ctx, []string{"persons", "persns"}), `unknown stream "persns"`)
-	require.Equal(t, []string{"field_values", "notes", "organization_details", "persons"}, e.checkpointStreams(t))
-
 	// Resetting persons and organization_details: their checkpoints go, the details freshness
 	// is cleared, values freshness and the other streams stay.
-	require.NoError(t, e.store.ResetStreams(ctx, []string{"persons", "organization_details"}))
+	require.NoError(t, e.store.ResetStreams(ctx, []loader.StreamReset{{Stream: "persons"},
+		{Stream: "organization_details", Freshness: loader.FreshnessDetails}}))
 	require.Equal(t, []string{"field_values", "notes"}, e.checkpointStreams(t))
 	require.Equal(t, []string{"0:1:v:-", "1:5:v:-"}, e.freshness(t))
 	got, err := e.store.LoadCheckpoint(ctx, "persons")
@@ -81,7 +78,7 @@ func TestResetStreams(t *testing.T) {
 	require.Nil(t, due[0].SyncedAt, "never fetched as far as the refresh knows")
 
 	// field_values: checkpoint and values freshness go.
-	require.NoError(t, e.store.ResetStreams(ctx, []string{"field_values"}))
+	require.NoError(t, e.store.ResetStreams(ctx, []loader.StreamReset{{Stream: "field_values", Freshness: loader.FreshnessValues}}))
 	require.Equal(t, []string{"notes", "organizations"}, e.checkpointStreams(t))
 	require.Equal(t, []string{"0:1:-:-", "1:5:-:-"}, e.freshness(t))
 

@@ -53,7 +53,7 @@ func TestCheckpointsRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, loader.Checkpoint{Stream: "persons"}, none)
 
-	want := loader.Checkpoint{Stream: "persons", Phase: loader.PhaseInteractionDates, PageToken: "eyJ0b2tlbiI6MX0",
+	want := loader.Checkpoint{Stream: "persons", Phase: "interaction_dates", PageToken: "eyJ0b2tlbiI6MX0",
 		PassStartedAt: t0, Pages: 3, Rows: 1500}
 	_, err = e.store.CommitPage(ctx, loader.Page{Checkpoint: want, SeenAt: t0})
 	require.NoError(t, err)

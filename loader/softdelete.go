@@ -2,116 +2,256 @@ package loader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
 
-// guard counts the live rows a soft delete is measured against and the ones it would delete
-// (countSQL returns both, in that order), and returns how many would go, or a
-// *MassDeleteError when the guard refuses.
-func guard(ctx context.Context, tx pgx.Tx, table, scope, countSQL string, opts PassOptions, args ...any) (int64, error) {
+// Soft deletes come in two forms, built here from one description of what goes with what:
+//   - after a complete pass, the live rows the pass did not see (guarded against mass deletes);
+//   - when Affinity says an object was deleted (a webhook *.deleted, or a 404 on a targeted
+//     refresh), that one object.
+//
+// The cascades of the warehouse contract (docs/warehouse.md) are written once, in
+// contractCascades; a delete by id adds what Affinity deletes with the object (deletedWith).
+
+// Kinds of object SoftDeleteObject knows: the prefixes of Affinity's webhook event names.
+const (
+	ObjectPerson       = "person"
+	ObjectOrganization = "organization"
+	ObjectOpportunity  = "opportunity"
+	ObjectList         = "list"
+	ObjectListEntry    = "list_entry"
+	ObjectField        = "field"
+	ObjectFieldValue   = "field_value"
+	ObjectNote         = "note"
+)
+
+// ErrUnknownObject is what SoftDeleteObject returns for a kind it does not know.
+var ErrUnknownObject = errors.New("unknown object kind")
+
+// cascade is a table whose live rows are soft-deleted with the rows of their parent.
+type cascade struct {
+	table string
+	on    string    // joins a row c of table to a parent row p
+	then  []cascade // what goes with these rows in turn
+}
+
+// The cascades of the warehouse contract.
+var (
+	entryValues  = cascade{table: "field_values", on: "c.list_entry_id = p.id"}
+	listEntries  = cascade{table: "list_entries", on: "c.list_id = p.id", then: []cascade{entryValues}}
+	fieldOptions = cascade{table: "dropdown_options", on: "c.field_id = p.id"}
+)
+
+// entityValues are the field values of an entity of kind k, those of its list entries included.
+func entityValues(k EntityKind) cascade {
+	return cascade{table: "field_values", on: "c.entity_type = " + strconv.Itoa(int(k)) + " AND c.entity_id = p.id"}
+}
+
+// objectTable is the table of an object kind; ok is false for a kind the warehouse does not
+// soft-delete.
+func objectTable(kind string) (table string, ok bool) {
+	if k, ok := ParseEntityKind(kind); ok {
+		return k.Table(), true
+	}
+	switch kind {
+	case ObjectList:
+		return "lists", true
+	case ObjectListEntry:
+		return "list_entries", true
+	case ObjectField:
+		return "fields", true
+	case ObjectFieldValue:
+		return "field_values", true
+	case ObjectNote:
+		return "notes", true
+	}
+	return "", false
+}
+
+// contractCascades is what the warehouse contract soft-deletes with a row of kind: an entity's
+// field values; a list's live entries and their values; a list entry's values; a field's
+// dropdown options. Association rows are left as they were.
+func contractCascades(kind string) []cascade {
+	if k, ok := ParseEntityKind(kind); ok {
+		return []cascade{entityValues(k)}
+	}
+	switch kind {
+	case ObjectList:
+		return []cascade{listEntries}
+	case ObjectListEntry:
+		return []cascade{entryValues}
+	case ObjectField:
+		return []cascade{fieldOptions}
+	}
+	return nil
+}
+
+// deletedWith is what Affinity deletes with an object besides the contract's cascades, so a
+// delete by id takes it too: an entity's list entries (their values are the entity's); a
+// list's fields and their options; a field's values.
+func deletedWith(kind string) []cascade {
+	if k, ok := ParseEntityKind(kind); ok {
+		return []cascade{{table: "list_entries", on: "c.entity_type = " + strconv.Itoa(int(k)) + " AND c.entity_id = p.id"}}
+	}
+	switch kind {
+	case ObjectList:
+		return []cascade{{table: "fields", on: "c.list_id = p.id", then: []cascade{fieldOptions}}}
+	case ObjectField:
+		return []cascade{{table: "field_values", on: "c.field_id = p.id"}}
+	}
+	return nil
+}
+
+// softDeleteSQL is one statement that soft-deletes the live rows of table (alias t) matching
+// where, and their cascades, and selects how many rows of table it soft-deleted and how many
+// over every table. The cascades follow the newly deleted rows, or with byID the object $1
+// and all its dependants (already deleted ones too), so a repeated delete still takes what a
+// refresh may have revived under a deleted parent.
+func (s *Store) softDeleteSQL(table, where string, cascades []cascade, byID bool) string {
+	ctes := []string{`gone AS (UPDATE ` + s.table(table) + ` t SET deleted_at = now()
+		WHERE t.deleted_at IS NULL AND ` + where + ` RETURNING t.id)`}
+	counts := []string{"(SELECT count(*) FROM gone)"}
+	root := "gone"
+	if byID {
+		ctes = append(ctes, "target AS (SELECT $1::bigint AS id)")
+		root = "target"
+	}
+	var add func(parent string, cs []cascade)
+	add = func(parent string, cs []cascade) {
+		for _, c := range cs {
+			name := fmt.Sprintf("gone%d", len(ctes))
+			ctes = append(ctes, name+` AS (UPDATE `+s.table(c.table)+` c SET deleted_at = now()
+				FROM `+parent+` p WHERE `+c.on+` AND c.deleted_at IS NULL RETURNING c.id)`)
+			counts = append(counts, "(SELECT count(*) FROM "+name+")")
+			if len(c.then) == 0 {
+				continue
+			}
+			next := name
+			if byID {
+				next = fmt.Sprintf("all%d", len(ctes))
+				ctes = append(ctes, next+` AS (SELECT c.id FROM `+s.table(c.table)+` c, `+parent+` p WHERE `+c.on+`)`)
+			}
+			add(next, c.then)
+		}
+	}
+	add(root, cascades)
+	return "WITH " + strings.Join(ctes, ",\n") + "\nSELECT " + counts[0] + ", " + strings.Join(counts, " + ")
+}
+
+// SoftDeleteObject soft-deletes one object that Affinity says was deleted (a webhook
+// *.deleted, or a 404 on a targeted refresh), with the contract's cascades and what Affinity
+// deletes with it, in one transaction, and returns how many rows it soft-deleted over every
+// table. An explicit delete is not an inference from absence, so no pass and no mass-delete
+// guard is involved:
+//   - person, organization, opportunity: the entity, its live list entries and every field
+//     value of the entity (those of its list entries included);
+//   - list: the list, its entries and their values, its fields and their dropdown options;
+//   - list_entry: the entry and its values;
+//   - field: the field, its dropdown options and its values;
+//   - field_value and note: that row.
+//
+// Association rows are left as they were. Rows already soft-deleted keep their deleted_at; an
+// id the warehouse does not hold deletes nothing and is not an error.
+func (s *Store) SoftDeleteObject(ctx context.Context, kind string, id int64) (int64, error) {
+	table, ok := objectTable(kind)
+	if !ok {
+		return 0, fmt.Errorf("soft delete %s %d: %w", kind, id, ErrUnknownObject)
+	}
+	sql := s.softDeleteSQL(table, "t.id = $1", append(contractCascades(kind), deletedWith(kind)...), true)
+	var own, n int64
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, sql, id).Scan(&own, &n)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("soft delete %s %d: %w", kind, id, err)
+	}
+	s.logger.Debug("object soft-deleted", "kind", kind, "id", id, "rows", n)
+	return n, nil
+}
+
+// unseen describes a soft delete at the end of a complete pass: the live rows of table (alias
+// t) within scope that match gone, with the contract's cascades of kind.
+type unseen struct {
+	kind      string // object kind whose cascades apply; "" = none
+	table     string
+	scope     string // limits the rows the guard measures, e.g. "t.list_id = $2"; "" = the whole table
+	scopeName string // the scope as the guard reports it, e.g. "list 123"
+	gone      string // the rows the pass did not see
+	args      []any
+}
+
+// softDeleteUnseen soft-deletes what d describes, after checking the mass delete guard, and
+// returns how many rows of d's own table it soft-deleted (cascaded rows are not counted).
+func (s *Store) softDeleteUnseen(ctx context.Context, tx pgx.Tx, d unseen, opts PassOptions) (int64, error) {
+	where := d.gone
+	if d.scope != "" {
+		where = d.scope + " AND " + d.gone
+	}
+	what := d.table
+	if d.scopeName != "" {
+		what += " of " + d.scopeName
+	}
 	var live, gone int64
-	if err := tx.QueryRow(ctx, countSQL, args...).Scan(&live, &gone); err != nil {
-		return 0, fmt.Errorf("count unseen %s: %w", table, err)
+	countSQL := `SELECT count(*), count(*) FILTER (WHERE ` + d.gone + `) FROM ` + s.table(d.table) + ` t WHERE t.deleted_at IS NULL`
+	if d.scope != "" {
+		countSQL += " AND " + d.scope
 	}
-	if gone > 0 && guardRefuses(live, gone, opts) {
-		return 0, &MassDeleteError{Table: table, Scope: scope, Live: live, WouldDelete: gone, MaxShare: opts.MaxDeleteShare}
+	if err := tx.QueryRow(ctx, countSQL, d.args...).Scan(&live, &gone); err != nil {
+		return 0, fmt.Errorf("count unseen %s: %w", what, err)
 	}
-	return gone, nil
+	if gone == 0 {
+		return 0, nil
+	}
+	if guardRefuses(live, gone, opts) {
+		return 0, &MassDeleteError{Table: d.table, Scope: d.scopeName, Live: live, WouldDelete: gone, MaxShare: opts.MaxDeleteShare}
+	}
+	var own, all int64
+	if err := tx.QueryRow(ctx, s.softDeleteSQL(d.table, where, contractCascades(d.kind), false), d.args...).Scan(&own, &all); err != nil {
+		return 0, fmt.Errorf("soft delete unseen %s: %w", what, err)
+	}
+	return own, nil
 }
 
-// softDeleteUnseenLists soft-deletes the lists the pass did not see, their live entries and
-// those entries' values.
-func (s *Store) softDeleteUnseenLists(ctx context.Context, tx pgx.Tx, cp Checkpoint, opts PassOptions) (int64, error) {
-	gone, err := guard(ctx, tx, "lists", "", `SELECT count(*), count(*) FILTER (WHERE synced_at < $1)
-		FROM `+s.table("lists")+` WHERE deleted_at IS NULL`, opts, cp.PassStartedAt)
-	if err != nil || gone == 0 {
-		return 0, err
+// unseenRows are the live rows of kind's table that the pass started at $1 did not see.
+func unseenRows(kind string, passStart any) (unseen, error) {
+	table, ok := objectTable(kind)
+	if !ok || kind == ObjectListEntry || kind == ObjectFieldValue {
+		return unseen{}, fmt.Errorf("no complete pass soft-deletes unseen %s rows", kind)
 	}
-	var deleted int64
-	err = tx.QueryRow(ctx, `WITH gone AS (
-			UPDATE `+s.table("lists")+` SET deleted_at = now()
-			WHERE deleted_at IS NULL AND synced_at < $1
-			RETURNING id
-		), entries_gone AS (
-			UPDATE `+s.table("list_entries")+` le SET deleted_at = now()
-			FROM gone WHERE le.list_id = gone.id AND le.deleted_at IS NULL
-			RETURNING le.id
-		), values_gone AS (
-			UPDATE `+s.table("field_values")+` fv SET deleted_at = now()
-			FROM entries_gone WHERE fv.list_entry_id = entries_gone.id AND fv.deleted_at IS NULL
-		)
-		SELECT count(*) FROM gone`, cp.PassStartedAt).Scan(&deleted)
-	if err != nil {
-		return 0, fmt.Errorf("soft delete unseen lists: %w", err)
-	}
-	return deleted, nil
+	return unseen{kind: kind, table: table, gone: "t.synced_at < $1", args: []any{passStart}}, nil
 }
 
-// softDeleteUnseenFields soft-deletes the fields the pass did not see and their options.
-func (s *Store) softDeleteUnseenFields(ctx context.Context, tx pgx.Tx, cp Checkpoint, opts PassOptions) (int64, error) {
-	gone, err := guard(ctx, tx, "fields", "", `SELECT count(*), count(*) FILTER (WHERE synced_at < $1)
-		FROM `+s.table("fields")+` WHERE deleted_at IS NULL`, opts, cp.PassStartedAt)
-	if err != nil || gone == 0 {
-		return 0, err
-	}
-	var deleted int64
-	err = tx.QueryRow(ctx, `WITH gone AS (
-			UPDATE `+s.table("fields")+` SET deleted_at = now()
-			WHERE deleted_at IS NULL AND synced_at < $1
-			RETURNING id
-		), options_gone AS (
-			UPDATE `+s.table("dropdown_options")+` o SET deleted_at = now()
-			FROM gone WHERE o.field_id = gone.id AND o.deleted_at IS NULL
-		)
-		SELECT count(*) FROM gone`, cp.PassStartedAt).Scan(&deleted)
-	if err != nil {
-		return 0, fmt.Errorf("soft delete unseen fields: %w", err)
-	}
-	return deleted, nil
+// unseenEntries are the live entries of one list that the pass started at $1 did not see; the
+// guard measures that list alone.
+func unseenEntries(listID int64, passStart any) unseen {
+	return unseen{kind: ObjectListEntry, table: "list_entries", scope: "t.list_id = $2",
+		scopeName: "list " + strconv.FormatInt(listID, 10), gone: "t.synced_at < $1", args: []any{passStart, listID}}
 }
 
-// softDeleteUnseenEntries soft-deletes the entries of one list the pass did not see, and their
-// values; the guard measures that list alone.
-func (s *Store) softDeleteUnseenEntries(ctx context.Context, tx pgx.Tx, listID int64, cp Checkpoint, opts PassOptions) (int64, error) {
-	gone, err := guard(ctx, tx, "list_entries", "list "+strconv.FormatInt(listID, 10),
-		`SELECT count(*), count(*) FILTER (WHERE synced_at < $1)
-		FROM `+s.table("list_entries")+` WHERE deleted_at IS NULL AND list_id = $2`, opts, cp.PassStartedAt, listID)
-	if err != nil || gone == 0 {
-		return 0, err
-	}
-	var deleted int64
-	err = tx.QueryRow(ctx, `WITH gone AS (
-			UPDATE `+s.table("list_entries")+` SET deleted_at = now()
-			WHERE deleted_at IS NULL AND list_id = $2 AND synced_at < $1
-			RETURNING id
-		), values_gone AS (
-			UPDATE `+s.table("field_values")+` fv SET deleted_at = now()
-			FROM gone WHERE fv.list_entry_id = gone.id AND fv.deleted_at IS NULL
-		)
-		SELECT count(*) FROM gone`, cp.PassStartedAt, listID).Scan(&deleted)
-	if err != nil {
-		return 0, fmt.Errorf("soft delete unseen entries of list %d: %w", listID, err)
-	}
-	return deleted, nil
+// unlistedValues are the live values, global ones included, of entities on no live list entry.
+func (s *Store) unlistedValues() unseen {
+	return unseen{table: "field_values", gone: `NOT EXISTS (SELECT 1 FROM ` + s.table("list_entries") + ` le
+		WHERE le.deleted_at IS NULL AND le.entity_type = t.entity_type AND le.entity_id = t.entity_id)`}
 }
 
-// softDeleteUnlistedValues soft-deletes the live values, global ones included, of entities
-// that are on no live list entry.
-func (s *Store) softDeleteUnlistedValues(ctx context.Context, tx pgx.Tx, opts PassOptions) (int64, error) {
-	unlisted := `NOT EXISTS (SELECT 1 FROM ` + s.table("list_entries") + ` le
-		WHERE le.deleted_at IS NULL AND le.entity_type = fv.entity_type AND le.entity_id = fv.entity_id)`
-	gone, err := guard(ctx, tx, "field_values", "", `SELECT count(*), count(*) FILTER (WHERE `+unlisted+`)
-		FROM `+s.table("field_values")+` fv WHERE fv.deleted_at IS NULL`, opts)
-	if err != nil || gone == 0 {
-		return 0, err
-	}
-	tag, err := tx.Exec(ctx, `UPDATE `+s.table("field_values")+` fv SET deleted_at = now()
-		WHERE fv.deleted_at IS NULL AND `+unlisted)
+// EntityTypeOf finds the entity type of a field value that Affinity sent without one: from
+// its list entry when the warehouse holds it, else from its field. ok is false when neither
+// says.
+func (s *Store) EntityTypeOf(ctx context.Context, fieldID int64, listEntryID *int64) (kind EntityKind, ok bool, err error) {
+	var t *int16
+	err = s.pool.QueryRow(ctx, `SELECT coalesce(
+			(SELECT entity_type FROM `+s.table("list_entries")+` WHERE id = $2),
+			(SELECT entity_type FROM `+s.table("fields")+` WHERE id = $1))`, fieldID, listEntryID).Scan(&t)
 	if err != nil {
-		return 0, fmt.Errorf("soft delete values of unlisted entities: %w", err)
+		return 0, false, fmt.Errorf("read entity type of field %d: %w", fieldID, err)
 	}
-	return tag.RowsAffected(), nil
+	if t == nil {
+		return 0, false, nil
+	}
+	return EntityKind(*t), true, nil
 }

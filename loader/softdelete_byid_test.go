@@ -83,7 +83,7 @@ func TestEntityTypeOf(t *testing.T) {
 	for _, tc := range []struct {
 		field int64
 		entry *int64
-		want  int
+		want  loader.EntityKind
 		ok    bool
 	}{
 		{1, nil, 1, true},

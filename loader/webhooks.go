@@ -102,3 +102,37 @@ func (s *Store) RecentDeliveries(ctx context.Context, n int) ([]WebhookDeliveryR
 	}
 	return out, nil
 }
+
+// QueuedDelivery is a delivery answered 200 whose targeted refresh has not run yet.
+type QueuedDelivery struct {
+	ID   int64
+	Type string
+	Body []byte // the body element as stored (JSON); nil = none
+}
+
+// QueuedDeliveries returns the deliveries still waiting for their refresh (outcome queued),
+// oldest first: what a daemon that stopped before running them left behind.
+func (s *Store) QueuedDeliveries(ctx context.Context) ([]QueuedDelivery, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id, type, body::text FROM `+s.table("sync_webhook_deliveries")+`
+		WHERE outcome = $1 ORDER BY id`, DeliveryQueued)
+	if err != nil {
+		return nil, fmt.Errorf("read queued webhook deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []QueuedDelivery
+	for rows.Next() {
+		var d QueuedDelivery
+		var body *string
+		if err := rows.Scan(&d.ID, &d.Type, &body); err != nil {
+			return nil, fmt.Errorf("read queued webhook deliveries: %w", err)
+		}
+		if body != nil {
+			d.Body = []byte(*body)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read queued webhook deliveries: %w", err)
+	}
+	return out, nil
+}

@@ -80,3 +80,33 @@ func TestCommitRefreshLeavesCheckpoints(t *testing.T) {
 	_, err = e.store.CommitRefresh(ctx, loader.Page{})
 	require.Error(t, err, "SeenAt is required")
 }
+
+func TestQueuedDeliveries(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "affinity")
+	ctx := t.Context()
+	record := func(typ, body, outcome string) int64 {
+		var b []byte
+		if body != "" {
+			b = []byte(body)
+		}
+		id, err := e.store.RecordDelivery(ctx, loader.WebhookDelivery{Type: typ, Body: b, Outcome: outcome})
+		require.NoError(t, err)
+		return id
+	}
+	first := record("person.updated", `{"id": 1}`, loader.DeliveryQueued)
+	record("person.deleted", `{"id": 2}`, loader.DeliveryDeleted)
+	second := record("organization.merged", `{"company": {"id": 3}}`, loader.DeliveryQueued)
+	third := record("list.updated", "", loader.DeliveryQueued)
+	refreshed := record("person.updated", `{"id": 4}`, loader.DeliveryQueued)
+	require.NoError(t, e.store.SetDeliveryOutcome(ctx, []int64{refreshed}, loader.DeliveryRefreshed, ""))
+
+	got, err := e.store.QueuedDeliveries(ctx)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	require.Equal(t, []int64{first, second, third}, []int64{got[0].ID, got[1].ID, got[2].ID}, "oldest first, queued only")
+	require.Equal(t, "person.updated", got[0].Type)
+	require.JSONEq(t, `{"id": 1}`, string(got[0].Body))
+	require.JSONEq(t, `{"company": {"id": 3}}`, string(got[1].Body))
+	require.Nil(t, got[2].Body, "no body stays nil")
+}

@@ -61,12 +61,17 @@ func containsNUL(s string) bool {
 	return false
 }
 
-// LockID is the advisory lock id that serialises migrations of one schema.
-func LockID(schema string) int64 {
+// AdvisoryLockID is the Postgres advisory lock id of one purpose ("migrate", "run") in one
+// schema: a hash of both, so workspaces in other schemas of the same database never wait for
+// each other. Every advisory lock of affinity-sync takes its id from here.
+func AdvisoryLockID(purpose, schema string) int64 {
 	h := fnv.New64a()
-	_, _ = io.WriteString(h, "affinity-sync:migrate:"+schema)
+	_, _ = io.WriteString(h, "affinity-sync:"+purpose+":"+schema)
 	return int64(h.Sum64())
 }
+
+// LockID is the advisory lock id that serialises migrations of one schema.
+func LockID(schema string) int64 { return AdvisoryLockID("migrate", schema) }
 
 // Run applies command to the schema: "up" (all pending), "down" (one step) or "status"
 // (printed to out). It creates the schema when missing.

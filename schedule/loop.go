@@ -24,11 +24,9 @@ type loopState struct {
 }
 
 // loop is the daemon's one scheduling goroutine. It sleeps until the earliest next time of
-// any job, fires the jobs that are due, answers triggers, and starts pending runs when the
-// run in flight ends. It returns after shutdown, closing d.stopped.
+// any job, fires the jobs that are due, and starts pending runs when the run in flight ends. It returns after shutdown, closing d.stopped.
 func (d *Daemon) loop(ctx, runCtx context.Context, cancelRuns context.CancelFunc, initial string) {
 	defer close(d.stopped)
-	defer d.log.Info("daemon stopped")
 	s := &loopState{d: d, runCtx: runCtx, cancelRuns: cancelRuns}
 	if initial != "" {
 		s.start(initial, CauseStart)
@@ -49,12 +47,6 @@ func (d *Daemon) loop(ctx, runCtx context.Context, cancelRuns context.CancelFunc
 				s.dispatch(name, CauseSchedule)
 			}
 			wake = d.arm()
-		case req := <-d.requests:
-			if s.closing(ctx) {
-				req.reply <- false
-				continue
-			}
-			req.reply <- s.dispatch(req.name, CauseTrigger)
 		case info := <-d.runEnded:
 			s.running = ""
 			d.report(info)
@@ -67,40 +59,26 @@ func (d *Daemon) loop(ctx, runCtx context.Context, cancelRuns context.CancelFunc
 	}
 }
 
-// closing reports whether shutdown has begun, so a request that raced with Stop is refused.
-func (s *loopState) closing(ctx context.Context) bool {
-	select {
-	case <-ctx.Done():
-		return true
-	case <-s.d.quit:
-		return true
-	default:
-		return false
-	}
-}
-
-// dispatch starts the job, or — when a run is in progress — queues it (a trigger, or a job
-// that coalesces) or skips it as busy. It reports whether the job ran or was queued.
-func (s *loopState) dispatch(name, cause string) bool {
+// dispatch starts the job, or — when a run is in progress — queues it (a job that
+// coalesces) or skips it as busy.
+func (s *loopState) dispatch(name, cause string) {
 	if s.running == "" {
 		s.start(name, cause)
-		return true
+		return
 	}
 	d := s.d
-	j := d.jobs[d.byName[name]]
-	if cause == CauseTrigger || j.Coalesce {
+	if d.jobs[d.byName[name]].Coalesce {
 		if slices.ContainsFunc(s.pending, func(p pendingRun) bool { return p.name == name }) {
 			d.log.Info("run already pending", "job", name, "cause", cause, "running", s.running)
-			return true
+			return
 		}
 		s.pending = append(s.pending, pendingRun{name: name, cause: cause})
 		d.log.Info("run pending until the current run ends", "job", name, "cause", cause, "running", s.running)
-		return true
+		return
 	}
 	now := d.now().UTC()
 	d.log.Warn("run skipped: another run in progress", "job", name, "cause", cause, "running", s.running)
-	d.report(RunInfo{Job: name, Cause: cause, Started: now, Ended: now, Skipped: SkippedBusy})
-	return false
+	d.report(runInfo{Job: name, Cause: cause, Started: now, Ended: now, Skipped: SkippedBusy})
 }
 
 func (s *loopState) start(name, cause string) {
@@ -121,7 +99,7 @@ func (s *loopState) shutdown() {
 	if s.running == "" {
 		return
 	}
-	d.log.Info("waiting for the run in progress to return", "job", s.running, "timeout", d.stopTimeout)
+	d.log.Debug("waiting for the run in progress to return", "job", s.running, "timeout", d.stopTimeout)
 	t := time.NewTimer(d.stopTimeout)
 	defer t.Stop()
 	select {
@@ -129,7 +107,7 @@ func (s *loopState) shutdown() {
 		d.report(info)
 	case <-t.C:
 		err := fmt.Errorf("stop daemon: run of %q still in progress %s after cancellation; abandoned", s.running, d.stopTimeout)
-		d.log.Error("run abandoned at shutdown", "job", s.running, "err", err)
+		d.log.Error("run abandoned at shutdown", "job", s.running, "error", err)
 		d.mu.Lock()
 		d.stopErr = err
 		d.mu.Unlock()
@@ -175,20 +153,20 @@ func (d *Daemon) advance(now time.Time) []string {
 	return due
 }
 
-// execute takes the run lock, runs the job and hands its RunInfo back to the loop.
+// execute takes the run lock, runs the job and hands its runInfo back to the loop.
 func (d *Daemon) execute(ctx context.Context, j job, cause string) {
-	info := RunInfo{Job: j.Name, Cause: cause, Started: d.now().UTC()}
+	info := runInfo{Job: j.Name, Cause: cause, Started: d.now().UTC()}
 	log := d.log.With("job", j.Name, "cause", cause)
 	release, ok, err := d.locker.TryLock(ctx)
 	switch {
 	case err != nil:
 		info.Skipped, info.Err = SkippedLocked, fmt.Errorf("take run lock: %w", err)
-		log.Error("run skipped: run lock unavailable", "err", info.Err)
+		log.Error("run skipped: run lock unavailable", "error", info.Err)
 	case !ok:
 		info.Skipped = SkippedLocked
 		log.Info("run skipped: another replica holds the run lock")
 	default:
-		log.Info("run started")
+		log.Debug("run started")
 		info.Err = d.call(ctx, j)
 		if release != nil {
 			release()
@@ -197,9 +175,9 @@ func (d *Daemon) execute(ctx context.Context, j job, cause string) {
 	info.Ended = d.now().UTC()
 	if info.Skipped == "" {
 		if info.Err != nil {
-			log.Error("run failed", "err", info.Err, "duration", info.Ended.Sub(info.Started))
+			log.Error("run failed", "error", info.Err, "duration", info.Ended.Sub(info.Started))
 		} else {
-			log.Info("run finished", "duration", info.Ended.Sub(info.Started))
+			log.Debug("run finished", "duration", info.Ended.Sub(info.Started))
 		}
 	}
 	d.runEnded <- info

@@ -8,14 +8,13 @@
 // advisory lock in the binary).
 //
 // Single flight. A scheduled tick that fires while another run is in progress is skipped
-// (logged, and reported with RunInfo.Skipped set to "busy"), so a short job such as the
-// change feed never piles up behind a long full pass. A job with Coalesce set is not lost
+// (and logged), so a short job such as the change feed never piles up behind a long full
+// pass. A job with Coalesce set is not lost
 // that way: its skipped ticks fold into one pending run that starts as soon as the current
 // run ends. The binary sets Coalesce on the full "sync" job, because a missed full pass
 // would otherwise wait a whole cron period and leave soft deletes and readiness stale; the
 // change feed does not need it, since its next tick reads every change since its checkpoint.
-// A Trigger is an explicit request and is always kept as a pending run when the daemon is
-// busy. The pending queue holds each job at most once and runs in request order.
+// The pending queue holds each job at most once and runs in the order the ticks fired.
 package schedule
 
 import (
@@ -30,7 +29,7 @@ import (
 	"github.com/robfig/cron/v3"
 )
 
-// Skip reasons reported in RunInfo.Skipped.
+// Skip reasons of a tick that did not run (runInfo.Skipped).
 const (
 	// SkippedBusy: another run was in progress in this process.
 	SkippedBusy = "busy"
@@ -38,11 +37,10 @@ const (
 	SkippedLocked = "locked"
 )
 
-// Causes reported in RunInfo.Cause.
+// Causes of a run, as logged.
 const (
 	CauseStart    = "start"    // Options.RunAtStart asked for it
 	CauseSchedule = "schedule" // the job's cron spec fired
-	CauseTrigger  = "trigger"  // Daemon.Trigger
 )
 
 // Job is one scheduled kind of run, e.g. "sync" (full pass) and "changes" (change feed).
@@ -82,10 +80,10 @@ type Options struct {
 	RunAtStart func(ctx context.Context) (jobName string, ok bool, err error)
 }
 
-// RunInfo describes one run, or one tick that did not run.
-type RunInfo struct {
+// runInfo describes one run, or one tick that did not run.
+type runInfo struct {
 	Job     string
-	Cause   string // CauseStart, CauseSchedule or CauseTrigger
+	Cause   string // CauseStart or CauseSchedule
 	Started time.Time
 	Ended   time.Time
 	// Err is the run's error, or the Locker's error when the lock could not be taken.
@@ -102,12 +100,6 @@ type job struct {
 	sched cron.Schedule
 }
 
-// triggerRequest asks the loop to run a job now; the loop answers on reply.
-type triggerRequest struct {
-	name  string
-	reply chan bool
-}
-
 // Daemon runs jobs on their schedules. Build it with New, then Start and Stop it once.
 type Daemon struct {
 	jobs        []job
@@ -119,16 +111,18 @@ type Daemon struct {
 	stopTimeout time.Duration
 	runAtStart  func(context.Context) (string, bool, error)
 
-	requests chan triggerRequest // unbuffered: the loop answers every request it takes
-	runEnded chan RunInfo        // buffered 1: at most one run is in flight
-	quit     chan struct{}       // closed by the first Stop
-	stopped  chan struct{}       // closed when the daemon has stopped
+	runEnded chan runInfo  // buffered 1: at most one run is in flight
+	quit     chan struct{} // closed by the first Stop
+	stopped  chan struct{} // closed when the daemon has stopped
+
+	// observe, when set (by this package's tests only), sees every run and every skipped
+	// tick, from the loop goroutine.
+	observe func(runInfo)
 
 	mu       sync.Mutex
 	started  bool
 	stopping bool
 	next     map[string]time.Time
-	onRun    func(RunInfo)
 	stopErr  error
 }
 
@@ -146,8 +140,7 @@ func New(jobs []Job, locker Locker, opts Options) (*Daemon, error) {
 		after:       opts.After,
 		stopTimeout: opts.StopTimeout,
 		runAtStart:  opts.RunAtStart,
-		requests:    make(chan triggerRequest),
-		runEnded:    make(chan RunInfo, 1),
+		runEnded:    make(chan runInfo, 1),
 		quit:        make(chan struct{}),
 		stopped:     make(chan struct{}),
 	}
@@ -205,15 +198,6 @@ func parseSpec(spec string) (sched cron.Schedule, err error) {
 	return cron.ParseStandard(s)
 }
 
-// OnRun sets a hook called after every run and every skipped tick. It is called from the
-// daemon's scheduling goroutine, one call at a time, so it should return quickly. Set it
-// before Start.
-func (d *Daemon) OnRun(f func(RunInfo)) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.onRun = f
-}
-
 // Start asks Options.RunAtStart, then starts scheduling in the background and returns.
 // Cancelling ctx shuts the daemon down like Stop. A failed Start leaves the daemon stopped.
 func (d *Daemon) Start(ctx context.Context) error {
@@ -246,7 +230,10 @@ func (d *Daemon) Start(ctx context.Context) error {
 	d.mu.Lock()
 	d.next = next
 	d.mu.Unlock()
-	d.log.Info("daemon started", "next", next, "run_at_start", initial)
+	d.log.Debug("schedule started", "next", next, "run_at_start", initial)
+	if initial != "" {
+		d.log.Info("run at start", "job", initial)
+	}
 
 	runCtx, cancelRuns := context.WithCancel(ctx)
 	go d.loop(ctx, runCtx, cancelRuns, initial)
@@ -297,36 +284,6 @@ func (d *Daemon) Stop(ctx context.Context) error {
 	}
 }
 
-// Stopped is closed once the daemon has stopped: scheduling has ended and the last run has
-// returned or been abandoned after StopTimeout.
-func (d *Daemon) Stopped() <-chan struct{} {
-	return d.stopped
-}
-
-// Trigger asks for a run of the named job now. When another run is in progress the request
-// is kept as one pending run that starts when the current one ends. It returns false when
-// the job is unknown or the daemon is not running (not started, stopping or stopped).
-func (d *Daemon) Trigger(jobName string) bool {
-	if _, known := d.byName[jobName]; !known {
-		return false
-	}
-	d.mu.Lock()
-	running := d.started && !d.stopping
-	d.mu.Unlock()
-	if !running {
-		return false
-	}
-	req := triggerRequest{name: jobName, reply: make(chan bool, 1)}
-	select {
-	case d.requests <- req:
-		return <-req.reply
-	case <-d.quit:
-		return false
-	case <-d.stopped:
-		return false
-	}
-}
-
 // Next returns the next scheduled time of every job, in UTC. Before Start it is computed
 // from the clock's current time.
 func (d *Daemon) Next() map[string]time.Time {
@@ -346,11 +303,8 @@ func (d *Daemon) Next() map[string]time.Time {
 	return out
 }
 
-func (d *Daemon) report(info RunInfo) {
-	d.mu.Lock()
-	f := d.onRun
-	d.mu.Unlock()
-	if f != nil {
-		f(info)
+func (d *Daemon) report(info runInfo) {
+	if d.observe != nil {
+		d.observe(info)
 	}
 }

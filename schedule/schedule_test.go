@@ -53,10 +53,10 @@ func newHarness(t *testing.T, now time.Time, jobs []schedule.Job, opts schedule.
 		logs:  &syncBuffer{},
 	}
 	opts.Now, opts.After = h.clk.Now, h.clk.After
-	opts.Logger = slog.New(slog.NewTextHandler(h.logs, nil))
+	opts.Logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	d, err := schedule.New(jobs, h.lock, opts)
 	require.NoError(t, err)
-	d.OnRun(func(info schedule.RunInfo) { h.infos <- info })
+	d.Observe(func(info schedule.RunInfo) { h.infos <- info })
 	h.d = d
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), guard)
@@ -89,14 +89,11 @@ func (h *harness) stop(t *testing.T) error {
 	return h.d.Stop(ctx)
 }
 
-// noMoreInfos checks that nothing else was reported once the daemon has stopped.
+// noMoreInfos stops the daemon (Stop is idempotent and returns once the loop has ended) and
+// checks that nothing else was reported.
 func (h *harness) noMoreInfos(t *testing.T) {
 	t.Helper()
-	select {
-	case <-h.d.Stopped():
-	case <-time.After(guard):
-		t.Fatal("daemon did not stop")
-	}
+	_ = h.stop(t)
 	select {
 	case info := <-h.infos:
 		t.Fatalf("unexpected run reported: %+v", info)
@@ -385,12 +382,12 @@ func TestLocker(t *testing.T) {
 			t.Parallel()
 			var runs atomic.Int32
 			h := newHarness(t, utc(1, 0), []schedule.Job{
-				{Name: "sync", Spec: "0 2 * * *", Run: counter(&runs, nil)},
+				{Name: "sync", Spec: "0 * * * *", Run: counter(&runs, nil)},
 			}, schedule.Options{})
 			h.lock.set(tt.refuse, tt.err)
 			h.start(t)
 
-			require.True(t, h.d.Trigger("sync"))
+			h.clk.advanceTo(t, utc(2, 0))
 			info := h.next(t)
 			require.Equal(t, "sync", info.Job)
 			require.Equal(t, tt.wantSkipped, info.Skipped)
@@ -405,9 +402,9 @@ func TestLocker(t *testing.T) {
 			require.Equal(t, int(tt.wantRuns), released)
 			require.Contains(t, h.logs.String(), tt.wantLog)
 
-			// The daemon goes on: once the lock is free the next trigger runs.
+			// The daemon goes on: once the lock is free the next tick runs.
 			h.lock.set(false, nil)
-			require.True(t, h.d.Trigger("sync"))
+			h.clk.advanceTo(t, utc(3, 0))
 			require.Empty(t, h.next(t).Skipped)
 			require.Equal(t, tt.wantRuns+1, runs.Load())
 		})
@@ -433,7 +430,7 @@ func TestFailedRunDoesNotStopTheDaemon(t *testing.T) {
 			t.Parallel()
 			var calls atomic.Int32
 			h := newHarness(t, utc(1, 0), []schedule.Job{
-				{Name: "sync", Spec: "0 2 * * *", Run: func(ctx context.Context) error {
+				{Name: "sync", Spec: "0 * * * *", Run: func(ctx context.Context) error {
 					if calls.Add(1) == 1 {
 						return tt.run(ctx)
 					}
@@ -442,7 +439,7 @@ func TestFailedRunDoesNotStopTheDaemon(t *testing.T) {
 			}, schedule.Options{})
 			h.start(t)
 
-			require.True(t, h.d.Trigger("sync"))
+			h.clk.advanceTo(t, utc(2, 0))
 			failed := h.next(t)
 			require.EqualError(t, failed.Err, tt.wantErr)
 			if tt.is != nil {
@@ -452,7 +449,7 @@ func TestFailedRunDoesNotStopTheDaemon(t *testing.T) {
 			_, released := h.lock.counts()
 			require.Equal(t, 1, released, "lock released after a failed run")
 
-			h.clk.advanceTo(t, utc(2, 0))
+			h.clk.advanceTo(t, utc(3, 0))
 			ok := h.next(t)
 			require.NoError(t, ok.Err)
 			require.Equal(t, schedule.CauseSchedule, ok.Cause)
@@ -475,7 +472,7 @@ func TestStopCancelsTheRunAndWaitsForIt(t *testing.T) {
 		}},
 	}, schedule.Options{})
 	h.start(t)
-	require.True(t, h.d.Trigger("sync"))
+	h.clk.advanceTo(t, utc(2, 0))
 	recv(t, started)
 
 	stopped := make(chan error, 1)
@@ -486,7 +483,6 @@ func TestStopCancelsTheRunAndWaitsForIt(t *testing.T) {
 		t.Fatalf("Stop returned before the run did: %v", err)
 	default:
 	}
-	require.False(t, h.d.Trigger("sync"), "no trigger while stopping")
 
 	close(finish)
 	require.NoError(t, recv(t, stopped))
@@ -498,7 +494,6 @@ func TestStopCancelsTheRunAndWaitsForIt(t *testing.T) {
 
 	// Idempotent.
 	require.NoError(t, h.stop(t))
-	require.False(t, h.d.Trigger("sync"))
 }
 
 func TestStopAbandonsARunThatIgnoresCancellation(t *testing.T) {
@@ -519,7 +514,7 @@ func TestStopAbandonsARunThatIgnoresCancellation(t *testing.T) {
 		<-returned
 	})
 	h.start(t)
-	require.True(t, h.d.Trigger("sync"))
+	h.clk.advanceTo(t, utc(2, 0))
 	recv(t, started)
 
 	err := h.stop(t)
@@ -542,7 +537,7 @@ func TestStopHonoursItsContext(t *testing.T) {
 	}, schedule.Options{})
 	t.Cleanup(func() { close(unblock) })
 	h.start(t)
-	require.True(t, h.d.Trigger("sync"))
+	h.clk.advanceTo(t, utc(2, 0))
 	recv(t, started)
 
 	ctx, cancel := context.WithCancel(t.Context())
@@ -588,7 +583,6 @@ func TestRunAtStart(t *testing.T) {
 				}
 				h.noMoreInfos(t) // a failed Start leaves the daemon stopped
 				require.NoError(t, h.stop(t))
-				require.False(t, h.d.Trigger("sync"))
 				return
 			}
 			require.NoError(t, err)
@@ -608,46 +602,6 @@ func TestRunAtStart(t *testing.T) {
 	}
 }
 
-func TestTrigger(t *testing.T) {
-	t.Parallel()
-	started := make(chan string, 10)
-	release := make(chan struct{})
-	var changes atomic.Int32
-	h := newHarness(t, utc(1, 0), []schedule.Job{
-		{Name: "sync", Spec: "0 2 * * *", Run: gated(started, "sync", release)},
-		{Name: "changes", Spec: "*/30 * * * *", Run: counter(&changes, nil)},
-	}, schedule.Options{})
-
-	require.False(t, h.d.Trigger("sync"), "not started")
-	h.start(t)
-	require.False(t, h.d.Trigger("persons"), "unknown job")
-
-	require.True(t, h.d.Trigger("sync"))
-	require.Equal(t, "sync", recv(t, started))
-	// While sync runs, triggers queue; the same job twice is one pending run.
-	require.True(t, h.d.Trigger("changes"))
-	require.True(t, h.d.Trigger("changes"))
-	require.True(t, h.d.Trigger("sync"))
-
-	close(release)
-	var order []string
-	for range 3 {
-		info := h.next(t)
-		require.Empty(t, info.Skipped)
-		require.Equal(t, schedule.CauseTrigger, info.Cause)
-		order = append(order, info.Job)
-	}
-	require.Equal(t, []string{"sync", "changes", "sync"}, order)
-	require.Equal(t, "sync", recv(t, started))
-	require.Equal(t, int32(1), changes.Load())
-	// Triggers do not move the schedule.
-	require.Equal(t, map[string]time.Time{"sync": utc(2, 0), "changes": utc(1, 30)}, h.d.Next())
-
-	require.NoError(t, h.stop(t))
-	require.False(t, h.d.Trigger("sync"), "stopped")
-	h.noMoreInfos(t)
-}
-
 func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	noop := func(context.Context) error { return nil }
@@ -658,7 +612,6 @@ func TestLifecycle(t *testing.T) {
 		h := newHarness(t, utc(1, 0), nil, schedule.Options{})
 		h.start(t)
 		require.Empty(t, h.d.Next())
-		require.False(t, h.d.Trigger("sync"))
 		require.NoError(t, h.stop(t))
 		h.noMoreInfos(t)
 	})
@@ -696,14 +649,13 @@ func TestLifecycle(t *testing.T) {
 			}}}, schedule.Options{})
 		ctx, cancel := context.WithCancel(t.Context())
 		require.NoError(t, h.d.Start(ctx))
-		require.True(t, h.d.Trigger("sync"))
+		h.clk.advanceTo(t, utc(2, 0))
 		<-started
 		cancel()
 		info := h.next(t)
 		require.ErrorIs(t, info.Err, context.Canceled)
 		h.noMoreInfos(t)
 		require.True(t, sawCancel.Load())
-		require.False(t, h.d.Trigger("sync"))
 		require.NoError(t, h.stop(t))
 	})
 }
@@ -721,13 +673,11 @@ func TestNoGoroutinesLeftAfterStop(t *testing.T) {
 	h.start(t)
 	h.clk.advanceTo(t, utc(2, 0))
 	require.Equal(t, "sync", recv(t, started))
-	require.True(t, h.d.Trigger("changes"))
 	require.Equal(t, schedule.SkippedBusy, h.next(t).Skipped)
 	require.Positive(t, daemonGoroutines(), "the loop and the run are visible while running")
 
 	close(release)
 	require.Equal(t, "sync", h.next(t).Job)
-	require.Equal(t, "changes", h.next(t).Job)
 	require.NoError(t, h.stop(t))
 
 	deadline := time.Now().Add(guard)

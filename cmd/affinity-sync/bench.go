@@ -303,11 +303,11 @@ type streamBound struct {
 	how             string
 }
 
-// requestBounds derives each stream's lower bound from what the pass wrote:
-// a paged listing of n rows costs floor(n/500)+1 requests (an exactly full
-// last page is followed by an empty one), an unpaged call one request, and
-// the per-entity streams one request per entity fetched, at most Workers
-// (4) of them in flight.
+// requestBounds derives each stream's lower bound from what the pass wrote, through the
+// stream registry's cost models: a paged listing of n rows costs floor(n/500)+1 requests (an
+// exactly full last page is followed by an empty one), an unpaged call one request, and the
+// per-entity streams one request per entity fetched, at most extractor.DefaultWorkers of
+// them in flight.
 func requestBounds(ctx context.Context, cfg Config, res extractor.Result) (map[string]streamBound, error) {
 	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -330,59 +330,46 @@ func requestBounds(ctx context.Context, cfg Config, res extractor.Result) (map[s
 	if err != nil {
 		return nil, fmt.Errorf("read tracked fields: %w", err)
 	}
-	const workers = 4 // extractor.Options.Workers default, as syncOnce runs it
 	rows := map[string]int64{}
 	for _, s := range res.Streams {
 		rows[s.Stream] = s.Rows
 	}
-	b := map[string]streamBound{
-		benchWorkspaceCheck:           {1, 1, "GET /auth/whoami before the streams"},
-		extractor.StreamLists:         {1, 1, "1 unpaged call"},
-		extractor.StreamFields:        {1, 1, "1 unpaged call"},
-		extractor.StreamPersons:       twoListings(live["persons"], rows[extractor.StreamPersons]),
-		extractor.StreamOrganizations: twoListings(live["organizations"], rows[extractor.StreamOrganizations]),
-		extractor.StreamOpportunities: {pages(live["opportunities"]), pages(live["opportunities"]),
-			fmt.Sprintf("%d/500+1", live["opportunities"])},
-		extractor.StreamNotes: {pages(live["notes"]), pages(live["notes"]),
-			fmt.Sprintf("%d/500+1", live["notes"])},
-		extractor.StreamFieldValueChanges: {int64(len(tracked)), int64(len(tracked)),
-			fmt.Sprintf("1 per tracked field (%d)", len(tracked))},
+	// The sizes the pass saw. The with_interaction_dates listing leaves out the entities
+	// without interactions: its length is what the stream wrote beyond the first listing (in
+	// an unchanged workspace no row is written twice by one listing).
+	sizes := loader.PlanCounts{
+		Persons: live["persons"], PersonsWithDates: max(0, rows[extractor.StreamPersons]-live["persons"]),
+		Organizations: live["organizations"], OrganizationsWithDates: max(0, rows[extractor.StreamOrganizations]-live["organizations"]),
+		Opportunities: live["opportunities"], Notes: live["notes"], TrackedFields: int64(len(tracked)),
 	}
-	var entries int64
 	for _, l := range lists {
 		var size int64
 		if l.ListSize != nil {
 			size = *l.ListSize
 		}
-		entries += pages(size)
+		sizes.ListSizes = append(sizes.ListSizes, size)
 	}
-	b[extractor.StreamListEntries] = streamBound{entries, entries, fmt.Sprintf("Σ over %d lists of (size/500+1)", len(lists))}
 	for _, s := range res.Streams {
 		switch s.Stream {
 		case extractor.StreamFieldValues:
-			b[s.Stream] = streamBound{s.Pages, (s.Pages + workers - 1) / workers, fmt.Sprintf("1 per entity due (%d)", s.Pages)}
+			sizes.ValuesDue[loader.RefreshNew] = s.Pages
 		case extractor.StreamOrganizationDetails:
-			b[s.Stream] = streamBound{s.Pages, (s.Pages + workers - 1) / workers, fmt.Sprintf("1 per organization due (%d)", s.Pages)}
+			sizes.DetailsDue = s.Pages
 		}
 	}
+	costs, err := extractor.Costs(sizes, extractor.Streams(), extractor.CostOptions{})
+	if err != nil {
+		return nil, err
+	}
+	b := map[string]streamBound{}
+	for _, c := range costs {
+		how := make([]string, len(c.Costs))
+		for i, x := range c.Costs {
+			how[i] = x.Bound
+		}
+		b[c.Stream] = streamBound{c.Requests(), c.Chain(), strings.Join(how, " + ")}
+	}
 	return b, nil
-}
-
-// benchWorkspaceCheck names the sync's one request outside the streams.
-const benchWorkspaceCheck = "(workspace check)"
-
-// pages is the requests of one paged listing of n rows.
-func pages(n int64) int64 { return n/500 + 1 }
-
-// twoListings is the bound of persons or organizations: the plain listing of
-// every live row, then the with_interaction_dates listing, which leaves out
-// the entities without interactions. Its length is what the stream wrote
-// beyond the first listing (in an unchanged workspace no row is written twice
-// by one listing).
-func twoListings(live, written int64) streamBound {
-	dates := max(0, written-live)
-	return streamBound{pages(live) + pages(dates), pages(live) + pages(dates),
-		fmt.Sprintf("(%d/500+1) + (%d with dates/500+1)", live, dates)}
 }
 
 func (p passResult) print(out io.Writer, title string, bound map[string]streamBound) {
@@ -396,7 +383,7 @@ func (p passResult) print(out io.Writer, title string, bound map[string]streamBo
 		float64(p.peakRSS)/(1<<20))
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  STREAM\tPAGES\tROWS\tLOWER BOUND\t")
-	fmt.Fprintf(tw, "  %s\t-\t-\t%d = %s\t\n", benchWorkspaceCheck, bound[benchWorkspaceCheck].requests, bound[benchWorkspaceCheck].how)
+	fmt.Fprintf(tw, "  %s\t-\t-\t%d = %s\t\n", extractor.WorkspaceCheck, bound[extractor.WorkspaceCheck].requests, bound[extractor.WorkspaceCheck].how)
 	for _, s := range p.sum.result.Streams {
 		b := bound[s.Stream]
 		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d = %s\t\n", s.Stream, s.Pages, s.Rows, b.requests, b.how)
@@ -409,14 +396,7 @@ func (p passResult) print(out io.Writer, title string, bound map[string]streamBo
 // must follow one another (stage by stage, the longest stream of each),
 // each costing the latency — whichever is longer.
 func printLatencyLimit(out io.Writer, p passResult, bound map[string]streamBound, latency time.Duration, perMinute int) {
-	stages := [][]string{
-		{benchWorkspaceCheck},
-		{extractor.StreamLists},
-		{extractor.StreamFields, extractor.StreamPersons, extractor.StreamOrganizations, extractor.StreamOpportunities, extractor.StreamListEntries, extractor.StreamNotes},
-		{extractor.StreamFieldValueChanges},
-		{extractor.StreamFieldValues},
-		{extractor.StreamOrganizationDetails},
-	}
+	stages := append([][]string{{extractor.WorkspaceCheck}}, extractor.Stages()...)
 	var chain int64
 	for _, st := range stages {
 		var longest int64

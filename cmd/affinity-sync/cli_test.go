@@ -113,6 +113,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"daemon without key", map[string]string{"DATABASE_URL": unreachableDB["DATABASE_URL"]}, []string{"daemon"}, "AFFINITY_API_KEY"},
 		{"plan unknown stream", unreachableDB, []string{"plan", "--streams", "nope"}, "nope"},
 		{"fake-api negative size", nil, []string{"fake-api", "--addr", "127.0.0.1:0", "--persons", "-1"}, "negative"},
+		{"fake-api unknown v2 mode", nil, []string{"fake-api", "--addr", "127.0.0.1:0", "--v2", "maybe"}, "--v2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

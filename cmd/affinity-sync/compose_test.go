@@ -24,6 +24,7 @@ func TestComposeFile(t *testing.T) {
 	var compose struct {
 		Services map[string]struct {
 			Build       any               `yaml:"build"`
+			User        string            `yaml:"user"`
 			Image       string            `yaml:"image"`
 			Command     []string          `yaml:"command"`
 			Environment map[string]string `yaml:"environment"`
@@ -81,7 +82,35 @@ func TestComposeFile(t *testing.T) {
 
 	dockerfile, err := os.ReadFile(filepath.Join("..", "..", "Dockerfile"))
 	require.NoError(t, err)
+	requireReadableSecret(t, string(dockerfile), d.User, compose.Secrets["affinity_api_key"].File)
 	require.Regexp(t, regexp.MustCompile(`(?m)^CMD \["daemon"\]$`), string(dockerfile))
 	require.Regexp(t, regexp.MustCompile(`(?m)^COPY --from=build /out/affinity-sync /usr/local/bin/affinity-sync$`), string(dockerfile))
 	require.Regexp(t, regexp.MustCompile(`(?m)^EXPOSE 9464$`), string(dockerfile))
+}
+
+// requireReadableSecret checks what makes the key readable inside the container. Compose
+// without Swarm bind-mounts a file secret with the host file's owner and mode (the short form
+// `secrets: [name]` is all it honours; uid/gid/mode are ignored), so the steps of the README
+// must give the file to the uid the image runs as: the Dockerfile's USER, which the service
+// does not override.
+func requireReadableSecret(t *testing.T, dockerfile, serviceUser, secretFile string) {
+	t.Helper()
+	user := regexp.MustCompile(`(?m)^USER (\d+):(\d+)$`).FindStringSubmatch(dockerfile)
+	require.NotNil(t, user, "the Dockerfile names its user by number, so the README can chown to it")
+	uid := user[1]
+	require.Equal(t, "65532", uid, "distroless's nonroot")
+	require.Empty(t, serviceUser, "compose runs the image's user, the one the key file is given to")
+
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	file := strings.TrimPrefix(secretFile, "./")
+	steps := string(readme)
+	require.Contains(t, steps, "chmod 600 "+file)
+	require.Contains(t, steps, "chown "+uid+":"+user[2]+" "+file,
+		"the README gives the secret file to the image's uid, or the daemon cannot read its key")
+	require.Contains(t, steps, "printf '%s' \"$YOUR_AFFINITY_KEY\" > "+file)
+
+	raw, err := os.ReadFile(filepath.Join("..", "..", "compose.yaml"))
+	require.NoError(t, err)
+	require.Contains(t, string(raw), "chown "+uid+":"+user[2]+" "+file, "compose.yaml says why the key file needs its owner")
 }

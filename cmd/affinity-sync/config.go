@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
@@ -39,13 +37,28 @@ func (s secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }
 // reveal returns the credential itself, for the one place that sends it.
 func (s secret) reveal() string { return string(s) }
 
+// APIV2Mode says whether field values and organization links are read through
+// Affinity's API v2 where that costs fewer requests (setting affinity.api_v2).
+type APIV2Mode string
+
+const (
+	// APIV2Auto uses v2 and falls back to v1 when v2 refuses or disagrees.
+	APIV2Auto APIV2Mode = "auto"
+	// APIV2On uses v2 and fails the stream when v2 refuses or disagrees.
+	APIV2On APIV2Mode = "on"
+	// APIV2Off reads through v1 only.
+	APIV2Off APIV2Mode = "off"
+)
+
 // Config is every setting of the program. The YAML keys are a contract
-// (design.md section 3); config.example.yaml documents each one.
+// (docs/configuration.md); config.example.yaml documents each one. A field
+// tagged oneof accepts only the listed values.
 type Config struct {
 	Affinity struct {
-		APIKey     secret `yaml:"api_key"`
-		APIKeyFile string `yaml:"api_key_file"`
-		BaseURL    string `yaml:"base_url"`
+		APIKey     secret    `yaml:"api_key"`
+		APIKeyFile string    `yaml:"api_key_file"`
+		BaseURL    string    `yaml:"base_url"`
+		APIV2      APIV2Mode `yaml:"api_v2" oneof:"auto,on,off"`
 	} `yaml:"affinity"`
 	Database struct {
 		URL    secret `yaml:"url"`
@@ -77,8 +90,8 @@ type Config struct {
 		Token secret `yaml:"token"`
 	} `yaml:"webhook"`
 	Log struct {
-		Level  string `yaml:"level"`
-		Format string `yaml:"format"`
+		Level  string `yaml:"level" oneof:"debug,info,warn,error"`
+		Format string `yaml:"format" oneof:",text,json"`
 	} `yaml:"log"`
 }
 
@@ -87,6 +100,7 @@ type Config struct {
 func defaultConfig() Config {
 	var c Config
 	c.Affinity.BaseURL = "https://api.affinity.co"
+	c.Affinity.APIV2 = APIV2Auto
 	c.Database.Schema = "affinity"
 	c.Quota.DailyRequests = 40000
 	c.Quota.PerMinute = 900
@@ -113,16 +127,21 @@ func usagef(format string, args ...any) error {
 
 // loadConfig reads the YAML file (when path is not empty), then applies the
 // environment variables of the contract, then checks every value. Warnings
-// (such as a key file readable by others) go to warn.
+// (such as a key file readable by others) go to warn. A mistake in the file
+// names the file, the line and the key.
 func loadConfig(path string, getenv func(string) string, warn func(string)) (Config, error) {
 	cfg := defaultConfig()
+	lines := map[string]int{}
+	var problems configProblems // the file's, then the values'
 	if path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return cfg, usagef("read config: %v", err)
 		}
-		if err := parseConfig(data, &cfg); err != nil {
-			return cfg, usagef("config %s: %v", path, err)
+		if lines, err = decodeConfig(data, &cfg); err != nil {
+			if !errors.As(err, &problems) || lines == nil { // the file is not YAML: nothing to check
+				return cfg, usagef("config %s: %v", path, err)
+			}
 		}
 		if cfg.Affinity.APIKey != "" || cfg.Webhook.Token != "" {
 			if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
@@ -130,105 +149,142 @@ func loadConfig(path string, getenv func(string) string, warn func(string)) (Con
 			}
 		}
 	}
-	applyEnv(&cfg, getenv)
-	if cfg.Affinity.APIKey == "" && cfg.Affinity.APIKeyFile != "" {
-		data, err := os.ReadFile(cfg.Affinity.APIKeyFile)
-		if err != nil {
-			return cfg, usagef("affinity.api_key_file: %v", err)
+	for _, s := range envSettings() {
+		if v := getenv(s.name); v != "" {
+			s.set(&cfg, v)
+			delete(lines, s.key) // the file's line no longer says where the value came from
 		}
-		cfg.Affinity.APIKey = secret(strings.TrimRight(string(data), "\r\n"))
 	}
-	return cfg, cfg.validate()
+	problems = append(problems, cfg.check(lines)...)
+	if len(problems) > 0 {
+		if path != "" {
+			return cfg, usagef("config %s: %s", path, strings.Join(byLine(problems), "; "))
+		}
+		return cfg, usagef("invalid configuration: %s", strings.Join(problems, "; "))
+	}
+	if cfg.Affinity.APIKey == "" && cfg.Affinity.APIKeyFile != "" {
+		key, err := readKeyFile(cfg.Affinity.APIKeyFile, os.ReadFile, os.Getuid())
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Affinity.APIKey = key
+	}
+	return cfg, nil
 }
 
-// parseConfig decodes YAML into cfg, refusing keys it does not know so that
-// a typo never silently falls back to a default.
-func parseConfig(data []byte, cfg *Config) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return err
+// envSetting is an environment variable that overrides a key of the file.
+type envSetting struct {
+	name string // AFFINITY_API_KEY
+	key  string // affinity.api_key
+	set  func(*Config, string)
+}
+
+// envSettings are the environment variables of the contract.
+func envSettings() []envSetting {
+	return []envSetting{
+		{"AFFINITY_API_KEY", "affinity.api_key", func(c *Config, v string) { c.Affinity.APIKey = secret(v) }},
+		{"AFFINITY_API_KEY_FILE", "affinity.api_key_file", func(c *Config, v string) { c.Affinity.APIKeyFile = v }},
+		{"AFFINITY_BASE_URL", "affinity.base_url", func(c *Config, v string) { c.Affinity.BaseURL = v }},
+		{"DATABASE_URL", "database.url", func(c *Config, v string) { c.Database.URL = secret(v) }},
+		{"AFFINITY_SYNC_SCHEMA", "database.schema", func(c *Config, v string) { c.Database.Schema = v }},
+		{"AFFINITY_WEBHOOK_TOKEN", "webhook.token", func(c *Config, v string) { c.Webhook.Token = secret(v) }},
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return errors.New("more than one YAML document: put every setting in one")
+}
+
+// readKeyFile reads the API key from path (the trailing newline dropped).
+// A file the process may not read fails with one line that says who the
+// process runs as and what to change; read and uid are parameters so that a
+// test running as root can see that line.
+func readKeyFile(path string, read func(string) ([]byte, error), uid int) (secret, error) {
+	data, err := read(path)
+	if err == nil {
+		return secret(strings.TrimRight(string(data), "\r\n")), nil
+	}
+	cause := err
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		cause = pe.Err // the path is named once, below
+	}
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return "", usagef("affinity.api_key_file %s: permission denied (running as uid %d): make the file readable by uid %d (chown %d FILE; for a compose secret, FILE is its source on the host) or run as its owner",
+			path, uid, uid, uid)
+	case errors.Is(err, fs.ErrNotExist):
+		return "", usagef("affinity.api_key_file %s: no such file: set AFFINITY_API_KEY_FILE or affinity.api_key_file to the file that holds the key", path)
+	}
+	return "", usagef("affinity.api_key_file %s: %v", path, cause)
+}
+
+// validate checks every value (see check).
+func (c *Config) validate() error {
+	if problems := c.check(nil); len(problems) > 0 {
+		return usagef("invalid configuration: %s", strings.Join(problems, "; "))
 	}
 	return nil
 }
 
-func applyEnv(cfg *Config, getenv func(string) string) {
-	if v := getenv("AFFINITY_API_KEY"); v != "" {
-		cfg.Affinity.APIKey = secret(v)
-	}
-	if v := getenv("AFFINITY_API_KEY_FILE"); v != "" {
-		cfg.Affinity.APIKeyFile = v
-	}
-	if v := getenv("AFFINITY_BASE_URL"); v != "" {
-		cfg.Affinity.BaseURL = v
-	}
-	if v := getenv("DATABASE_URL"); v != "" {
-		cfg.Database.URL = secret(v)
-	}
-	if v := getenv("AFFINITY_SYNC_SCHEMA"); v != "" {
-		cfg.Database.Schema = v
-	}
-	if v := getenv("AFFINITY_WEBHOOK_TOKEN"); v != "" {
-		cfg.Webhook.Token = secret(v)
-	}
-}
-
-func (c *Config) validate() error {
+// check returns what is wrong with the values, each problem led by the line
+// of its key when lines knows it (the key came from the file).
+func (c *Config) check(lines map[string]int) []string {
 	var problems []string
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	bad := func(key, format string, args ...any) {
+		msg := key + ": " + fmt.Sprintf(format, args...)
+		if line, ok := lines[key]; ok {
+			msg = fmt.Sprintf("line %d: %s", line, msg)
+		}
+		problems = append(problems, msg)
+	}
 	if err := migrations.Validate(c.Database.Schema); err != nil {
-		bad("database.schema: %v", err)
+		bad("database.schema", "%v", err)
 	}
 	if err := affinity.CheckBaseURL(c.Affinity.BaseURL); err != nil {
-		bad("affinity.base_url: %v", err)
+		bad("affinity.base_url", "%v", err)
+	}
+	switch c.Affinity.APIV2 {
+	case APIV2Auto, APIV2On, APIV2Off:
+	default:
+		bad("affinity.api_v2", "must be auto, on or off, got %q", c.Affinity.APIV2)
 	}
 	if c.Quota.DailyRequests < 0 {
-		bad("quota.daily_requests must be >= 0 (0 = no daily cap), got %d", c.Quota.DailyRequests)
+		bad("quota.daily_requests", "must be >= 0 (0 = no daily cap), got %d", c.Quota.DailyRequests)
 	}
 	if c.Quota.MonthlyRequests < 0 {
-		bad("quota.monthly_requests must be >= 0 (0 = no monthly cap), got %d", c.Quota.MonthlyRequests)
+		bad("quota.monthly_requests", "must be >= 0 (0 = no monthly cap), got %d", c.Quota.MonthlyRequests)
 	}
 	if c.Quota.PerMinute < 0 {
-		bad("quota.per_minute must be >= 0, got %d", c.Quota.PerMinute)
+		bad("quota.per_minute", "must be >= 0, got %d", c.Quota.PerMinute)
 	}
 	if !(c.Quota.Reserve >= 0 && c.Quota.Reserve < 1) { // also refuses NaN
-		bad("quota.reserve must be in [0, 1), got %v", c.Quota.Reserve)
+		bad("quota.reserve", "must be in [0, 1), got %v", c.Quota.Reserve)
 	}
 	if !(c.Sync.MaxDeleteShare >= 0 && c.Sync.MaxDeleteShare <= 1) {
-		bad("sync.max_delete_share must be in [0, 1], got %v", c.Sync.MaxDeleteShare)
+		bad("sync.max_delete_share", "must be in [0, 1], got %v", c.Sync.MaxDeleteShare)
 	}
 	for _, s := range c.Sync.Streams {
 		if !knownStream(s) {
-			bad("sync.streams: unknown stream %q (known: %s)", s, strings.Join(extractor.Streams(), ", "))
+			bad("sync.streams", "unknown stream %q (known: %s)", s, strings.Join(extractor.Streams(), ", "))
 		}
 	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("log.level must be debug, info, warn or error, got %q", c.Log.Level)
+		bad("log.level", "must be debug, info, warn or error, got %q", c.Log.Level)
 	}
 	switch c.Log.Format {
 	case "", "text", "json":
 	default:
-		bad("log.format must be text or json, got %q", c.Log.Format)
+		bad("log.format", "must be text or json, got %q", c.Log.Format)
 	}
 	if c.Sync.ValuesMaxAge <= 0 {
-		bad("sync.values_max_age must be positive, got %v", c.Sync.ValuesMaxAge)
+		bad("sync.values_max_age", "must be positive, got %v", c.Sync.ValuesMaxAge)
 	}
 	if c.Sync.UnlistedValuesMaxAge <= 0 {
-		bad("sync.unlisted_values_max_age must be positive, got %v", c.Sync.UnlistedValuesMaxAge)
+		bad("sync.unlisted_values_max_age", "must be positive, got %v", c.Sync.UnlistedValuesMaxAge)
 	}
 	if c.Server.ReadyMaxAge < 0 {
-		bad("server.ready_max_age must not be negative")
+		bad("server.ready_max_age", "must not be negative, got %v", c.Server.ReadyMaxAge)
 	}
-	if len(problems) > 0 {
-		return usagef("invalid configuration: %s", strings.Join(problems, "; "))
-	}
-	return nil
+	return problems
 }
 
 // needAPI checks the settings that commands talking to Affinity require.

@@ -3,15 +3,21 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/affinity-sync/affinity-sync/extractor/affinity"
+	"github.com/affinity-sync/affinity-sync/loader/pgtest"
 )
 
 // envOf turns a map into the getenv function run and loadConfig take.
@@ -370,12 +376,13 @@ func TestConfigFilePermissionWarning(t *testing.T) {
 			code, _, stderr := runCLI(t, nil, "--config", path, "migrate", "status")
 			require.Equal(t, exitUsage, code)
 			require.Contains(t, stderr, "no database")
+			// The warning goes through the logger (JSON here: stderr is no terminal).
 			if tt.wantWarn {
-				require.Contains(t, stderr, "warning")
+				require.Contains(t, stderr, `"level":"WARN"`)
 				require.Contains(t, stderr, path)
 				require.Contains(t, stderr, "chmod 600")
 			} else {
-				require.NotContains(t, stderr, "warning")
+				require.NotContains(t, stderr, "WARN")
 			}
 			require.NotContains(t, stderr, "sk-perm-test")
 			require.NotContains(t, stderr, "tok-perm-test")
@@ -446,4 +453,266 @@ func TestSecretNeverPrints(t *testing.T) {
 		require.NoError(t, err)
 		require.NotContains(t, string(out), key)
 	})
+}
+
+// TestConfigErrorMessages: every mistake in the file names the line, the
+// key's full path and what is accepted there, never the YAML library's
+// description of a Go struct.
+func TestConfigErrorMessages(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		yaml string
+		want string // the message after "config PATH: "
+	}{
+		{"unknown key, close to a known one", "log:\n  level: info\nquota:\n  daily_request: 5\n",
+			"line 4: unknown key quota.daily_request (did you mean daily_requests?)"},
+		{"unknown top-level key", "affinty:\n  api_key: x\n",
+			"line 1: unknown key affinty (did you mean affinity?)"},
+		{"unknown key, nothing close", "quota:\n  bananas: 5\n",
+			"line 2: unknown key quota.bananas (accepted here: daily_requests, monthly_requests, per_minute, reserve)"},
+		{"unknown top-level key, nothing close", "\n\nwhatever: 1\n",
+			"line 3: unknown key whatever (accepted here: affinity, database, quota, sync, schedule, server, webhook, log)"},
+		{"whole number", "\n\n\nquota:\n  daily_requests: lots\n",
+			`line 5: quota.daily_requests: "lots" is not a whole number`},
+		{"whole number, not a fraction", "quota:\n  per_minute: 1.5\n",
+			`line 2: quota.per_minute: "1.5" is not a whole number`},
+		{"float", "quota:\n  reserve: tenth\n",
+			`line 2: quota.reserve: "tenth" is not a number`},
+		{"duration", "sync:\n  values_max_age: 7d\n",
+			`line 2: sync.values_max_age: "7d" is not a duration (such as 90s, 45m, 20h or 1h30m)`},
+		{"duration in another section", "server:\n  addr: \":1\"\n  ready_max_age: soon\n",
+			`line 3: server.ready_max_age: "soon" is not a duration (such as 90s, 45m, 20h or 1h30m)`},
+		{"boolean", "sync:\n  field_values_for_unlisted: maybe\n",
+			`line 2: sync.field_values_for_unlisted: "maybe" is not true or false`},
+		{"list given one value", "sync:\n  lists: Deal Flow\n",
+			`line 2: sync.lists: expected a list such as [a, b], got "Deal Flow"`},
+		{"list item not a value", "sync:\n  streams:\n    - persons\n    - {name: lists}\n",
+			"line 4: sync.streams[1]: expected one value, got a mapping of keys"},
+		{"one value given a list", "schedule:\n  sync: [a, b]\n",
+			"line 2: schedule.sync: expected one value, got a list"},
+		{"section given a value", "quota: 5\n",
+			`line 1: quota must be a mapping of keys (daily_requests, monthly_requests, per_minute, reserve), got "5"`},
+		{"log level", "log:\n  level: loud\n",
+			`line 2: log.level: "loud" is not one of debug, info, warn or error`},
+		{"log format", "log:\n  format: xml\n",
+			`line 2: log.format: "xml" is not one of "" (unset), text or json`},
+		{"api v2", "affinity:\n  api_v2: sometimes\n",
+			`line 2: affinity.api_v2: "sometimes" is not one of auto, on or off`},
+		{"repeated key", "quota:\n  per_minute: 1\n  per_minute: 2\n",
+			"line 3: key quota.per_minute appears twice (first on line 2): keep one"},
+		{"range check after decoding keeps the line", "quota:\n  per_minute: 10\n  reserve: 1.5\n",
+			"line 3: quota.reserve: must be in [0, 1), got 1.5"},
+		{"every problem, each with its line", "quota:\n  daily_request: 5\n  reserve: x\nlog:\n  level: loud\n",
+			`line 2: unknown key quota.daily_request (did you mean daily_requests?); line 3: quota.reserve: "x" is not a number; ` +
+				`line 5: log.level: "loud" is not one of debug, info, warn or error`},
+		{"not YAML", "affinity: [\n", "line 1: did not find expected node content"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			path := writeFile(t, "sync.yaml", tt.yaml, 0o600)
+			_, err := loadConfig(path, envOf(nil), func(string) {})
+			require.Error(t, err)
+			var ue *usageError
+			require.ErrorAs(t, err, &ue, "a config mistake exits 2")
+			require.Equal(t, "config "+path+": "+tt.want, err.Error())
+			require.NotContains(t, err.Error(), "struct")
+		})
+	}
+}
+
+// TestConfigValuesOfEveryType: the decoder reads what the YAML library would
+// (quoted numbers too), and an empty value resets the key.
+func TestConfigValuesOfEveryType(t *testing.T) {
+	t.Parallel()
+	yaml := `
+affinity:
+  api_v2: "off"
+quota:
+  daily_requests: "1_000"
+  per_minute: 0x10
+  reserve: 0
+sync:
+  field_values_for_unlisted: yes
+  values_max_age: 1h30m
+  lists:
+    - Deal Flow
+    - 42
+schedule:
+  changes:
+`
+	cfg, _, err := loadFromYAML(t, yaml, nil)
+	require.NoError(t, err)
+	require.Equal(t, APIV2Off, cfg.Affinity.APIV2)
+	require.EqualValues(t, 1000, cfg.Quota.DailyRequests)
+	require.Equal(t, 16, cfg.Quota.PerMinute)
+	require.Zero(t, cfg.Quota.Reserve)
+	require.True(t, cfg.Sync.FieldValuesForUnlisted)
+	require.Equal(t, 90*time.Minute, cfg.Sync.ValuesMaxAge)
+	require.Equal(t, []string{"Deal Flow", "42"}, cfg.Sync.Lists)
+	require.Empty(t, cfg.Schedule.Changes, "an empty value turns the changes schedule off")
+}
+
+func TestConfigAPIV2(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		yaml string
+		want APIV2Mode
+	}{
+		{"", APIV2Auto},
+		{"affinity:\n  base_url: https://api.affinity.co\n", APIV2Auto},
+		{"affinity:\n  api_v2: auto\n", APIV2Auto},
+		{"affinity:\n  api_v2: on\n", APIV2On},
+		{"affinity:\n  api_v2: off\n", APIV2Off},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.want)+" from "+strings.ReplaceAll(tt.yaml, "\n", " "), func(t *testing.T) {
+			t.Parallel()
+			cfg, _, err := loadFromYAML(t, tt.yaml, nil)
+			require.NoError(t, err)
+			require.Equal(t, tt.want, cfg.Affinity.APIV2)
+		})
+	}
+	// A value that reached the struct some other way is refused by the check too.
+	cfg := defaultConfig()
+	cfg.Affinity.APIV2 = "maybe"
+	require.ErrorContains(t, cfg.validate(), `affinity.api_v2: must be auto, on or off, got "maybe"`)
+}
+
+func TestSuggestKey(t *testing.T) {
+	t.Parallel()
+	known := []string{"daily_requests", "monthly_requests", "per_minute", "reserve"}
+	tests := map[string]string{
+		"daily_request":   "did you mean daily_requests?",
+		"dayly_requests":  "did you mean daily_requests?",
+		"perminute":       "did you mean per_minute?",
+		"reserv":          "did you mean reserve?",
+		"monthly":         "accepted here: daily_requests, monthly_requests, per_minute, reserve",
+		"x":               "accepted here: daily_requests, monthly_requests, per_minute, reserve",
+		"timeout_seconds": "accepted here: daily_requests, monthly_requests, per_minute, reserve",
+	}
+	for unknown, want := range tests {
+		require.Equal(t, want, suggest(unknown, known), unknown)
+	}
+}
+
+// TestConfigLogJSONEveryLine: with log.format: json, every line on stderr is
+// one JSON object — the warning about a readable config file that holds a
+// secret, and the error the command ends with.
+func TestConfigLogJSONEveryLine(t *testing.T) {
+	t.Parallel()
+	path := writeFile(t, "config.yaml", "affinity:\n  api_key: sk-json-test\nlog:\n  format: json\n", 0o644)
+	code, stdout, stderr := runCLI(t, nil, "--config", path, "migrate", "status")
+	require.Equal(t, exitUsage, code)
+	require.Empty(t, stdout)
+	lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+	require.Len(t, lines, 2, "the warning and the error: %s", stderr)
+	var records []map[string]any
+	for _, line := range lines {
+		var rec map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &rec), "not one JSON object: %s", line)
+		records = append(records, rec)
+	}
+	require.Equal(t, "WARN", records[0]["level"])
+	require.Contains(t, records[0]["msg"], path)
+	require.Contains(t, records[0]["msg"], "chmod 600")
+	require.Equal(t, "ERROR", records[1]["level"])
+	require.Contains(t, records[1]["error"], "no database")
+	require.NotContains(t, stderr, "sk-json-test")
+
+	// A broken config that still says json ends with a JSON error too.
+	path = writeFile(t, "config.yaml", "log:\n  format: json\nquota:\n  reserve: 2\n", 0o600)
+	code, _, stderr = runCLI(t, nil, "--config", path, "migrate", "status")
+	require.Equal(t, exitUsage, code)
+	var rec map[string]any
+	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(stderr)), &rec), "not one JSON object: %s", stderr)
+	require.Contains(t, rec["error"], "line 4: quota.reserve: must be in [0, 1), got 2")
+
+	// Text, as asked, stays plain.
+	path = writeFile(t, "config.yaml", "log:\n  format: text\n", 0o600)
+	code, _, stderr = runCLI(t, nil, "--config", path, "migrate", "status")
+	require.Equal(t, exitUsage, code)
+	require.Equal(t, "affinity-sync: no database: set DATABASE_URL or database.url\n", stderr)
+}
+
+// TestKeyFileUnreadable: a key file the process may not read stops it with one
+// line naming the file, the uid it runs as and what to change. Tests run as
+// root, who reads any file, so the refusal is injected.
+func TestKeyFileUnreadable(t *testing.T) {
+	t.Parallel()
+	const path = "/run/secrets/affinity_api_key"
+	denied := func(p string) ([]byte, error) {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.EACCES}
+	}
+	_, err := readKeyFile(path, denied, 65532)
+	var ue *usageError
+	require.ErrorAs(t, err, &ue, "exit 2")
+	require.Equal(t, "affinity.api_key_file /run/secrets/affinity_api_key: permission denied (running as uid 65532): "+
+		"make the file readable by uid 65532 (chown 65532 FILE; for a compose secret, FILE is its source on the host) or run as its owner",
+		err.Error())
+
+	missing := func(p string) ([]byte, error) { return nil, &fs.PathError{Op: "open", Path: p, Err: syscall.ENOENT} }
+	_, err = readKeyFile(path, missing, 1000)
+	require.EqualError(t, err, "affinity.api_key_file /run/secrets/affinity_api_key: no such file: "+
+		"set AFFINITY_API_KEY_FILE or affinity.api_key_file to the file that holds the key")
+
+	key, err := readKeyFile(path, func(string) ([]byte, error) { return []byte("sk-1\n"), nil }, 0)
+	require.NoError(t, err)
+	require.Equal(t, "sk-1", key.reveal())
+
+	// Through the command: a path that cannot be read as a file (a directory)
+	// is one line on stderr and exit 2.
+	dir := t.TempDir()
+	code, stdout, stderr := runCLI(t, map[string]string{"AFFINITY_API_KEY_FILE": dir, "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none"},
+		"migrate", "status")
+	require.Equal(t, exitUsage, code)
+	require.Empty(t, stdout)
+	require.Equal(t, "affinity-sync: affinity.api_key_file "+dir+": is a directory\n", stderr)
+}
+
+// TestKeyRefusedMessage: a 401 from Affinity reads as one line that says the
+// key was refused and names the settings that hold it.
+func TestKeyRefusedMessage(t *testing.T) {
+	t.Parallel()
+	refused := &affinity.APIError{StatusCode: 401, Method: "GET", Endpoint: "/auth/whoami", Path: "/auth/whoami",
+		Body: `{"errors":[{"message":"Unauthorized"}]}`}
+	want := "Affinity refused the API key (HTTP 401 on GET /auth/whoami): check the key in " +
+		"AFFINITY_API_KEY, AFFINITY_API_KEY_FILE, affinity.api_key or affinity.api_key_file"
+	for name, err := range map[string]error{
+		"bare":          refused,
+		"wrapped":       fmt.Errorf("ask Affinity which workspace the key belongs to: %w", refused),
+		"applied twice": refusedKey(fmt.Errorf("x: %w", refused)),
+	} {
+		got := refusedKey(err)
+		require.EqualError(t, got, want, name)
+		var apiErr *affinity.APIError
+		require.ErrorAs(t, got, &apiErr, "%s: still an API error underneath", name)
+		var ue *usageError
+		require.False(t, errors.As(got, &ue), "%s: a refused key fails the run (exit 1), as before", name)
+	}
+	other := fmt.Errorf("fetch: %w", &affinity.APIError{StatusCode: 404, Method: "GET", Path: "/persons/1"})
+	require.Same(t, other, refusedKey(other))
+	require.NoError(t, refusedKey(nil))
+
+	var buf bytes.Buffer
+	require.Equal(t, exitFailed, exitCode(&buf, nil, fmt.Errorf("ask Affinity for the rate limit: %w", refused)))
+	require.Equal(t, "affinity-sync: "+want+"\n", buf.String())
+}
+
+// TestKeyRefusedBySync: a sync whose key Affinity refuses fails (exit 1),
+// records the one line in its run and logs it.
+func TestKeyRefusedBySync(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	badURL, _ := newFake(t, "the-right-key")
+	env := map[string]string{"AFFINITY_API_KEY": "sk-wrong", "AFFINITY_BASE_URL": badURL, "DATABASE_URL": dbURL}
+	code, _, stderr := runCLI(t, env, "--config", quickConfig(t), "sync")
+	require.Equal(t, exitFailed, code, "stderr: %s", stderr)
+	require.Contains(t, stderr, "Affinity refused the API key (HTTP 401 on GET /auth/whoami): check the key in AFFINITY_API_KEY")
+	require.NotContains(t, stderr, "sk-wrong")
+	var runErr string
+	require.NoError(t, connect(t, dbURL).QueryRow(t.Context(),
+		`SELECT coalesce(error, '') FROM affinity.sync_runs ORDER BY id DESC LIMIT 1`).Scan(&runErr))
+	require.True(t, strings.HasPrefix(runErr, "Affinity refused the API key"), runErr)
 }

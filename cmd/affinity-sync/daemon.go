@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"text/tabwriter"
 	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
@@ -33,24 +32,39 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	return runDaemon(ctx, cfg, log, daemonHooks{})
+}
+
+// daemonHooks are the daemon's seams for tests; the zero value is production.
+type daemonHooks struct {
+	// openWarehouse migrates and opens the warehouse; default openWarehouse.
+	openWarehouse func(ctx context.Context, cfg Config, log *slog.Logger) (*loader.Store, error)
+	// now and after are the scheduler's clock; default the real one.
+	now   func() time.Time
+	after func(time.Duration) <-chan time.Time
+}
+
+// runDaemon serves until ctx ends. It migrates and opens the warehouse once, at start, and
+// every scheduled run, the HTTP side and the webhook worker share that store and its pool.
+func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHooks) error {
+	if hooks.openWarehouse == nil {
+		hooks.openWarehouse = openWarehouse
+	}
 	streams, _, err := effectiveStreams("", cfg.Sync.Streams)
 	if err != nil {
 		return err
 	}
-	if err := migrateRun(ctx, cfg, "up", io.Discard, log); err != nil {
+	store, err := hooks.openWarehouse(ctx, cfg, log)
+	if err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopped while starting")
 			return nil
 		}
 		return err
 	}
-	store, err := loader.Open(ctx, cfg.Database.URL.reveal(), cfg.Database.Schema, log)
-	if err != nil {
-		return fmt.Errorf("open warehouse: %w", err)
-	}
 	defer store.Close()
 
-	// The HTTP side (design.md section 3): metrics, health, webhooks.
+	// The HTTP side: metrics, health, webhooks.
 	metrics := httpapi.NewMetrics(httpapi.MetricsOptions{
 		Budget: quota.New(store, cfg.limits(), time.Now, log), Checkpoints: store, Logger: log})
 	serveHTTP, err := startHTTP(ctx, cfg, log, store, metrics)
@@ -61,17 +75,18 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 
 	runJob := func(name string, opts syncOptions) func(ctx context.Context) error {
 		opts.observe = metrics.ObserveRequest
+		opts.locked = true // the scheduler took the run lock
 		return func(ctx context.Context) error {
 			started := time.Now()
-			sum, err := syncOnce(ctx, cfg, log, opts)
-			metrics.ObserveRun(name, time.Since(started), runResult(sum, err, opts.partial), sum.result)
+			sum, err := syncWith(ctx, cfg, log, store, opts)
+			metrics.ObserveRun(name, time.Since(started), runResult(sum, err), sum.result)
 			if err != nil {
 				return err
 			}
-			switch sum.exitCode() {
-			case exitFailed:
+			switch sum.status() {
+			case statusFailed:
 				return fmt.Errorf("%s run %d failed", name, sum.runID)
-			case exitBudgetSpent:
+			case statusBudgetSpent:
 				log.Warn("request budget spent: the run stopped and continues at the next one", "job", name, "run", sum.runID)
 			}
 			return nil
@@ -86,13 +101,15 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 		}
 	}
 	jobs := []schedule.Job{{Name: "sync", Spec: cfg.Schedule.Sync, Coalesce: true,
-		Run: runJob("sync", syncOptions{streams: streams, locked: true})}}
+		Run: runJob("sync", syncOptions{streams: streams})}}
 	if cfg.Schedule.Changes != "" && len(changes) > 0 {
 		jobs = append(jobs, schedule.Job{Name: "changes", Spec: cfg.Schedule.Changes,
-			Run: runJob("changes", syncOptions{streams: changes, partial: true, locked: true})})
+			Run: runJob("changes", syncOptions{streams: changes, partial: true})})
 	}
 	d, err := schedule.New(jobs, runLocker{store}, schedule.Options{
 		Logger:      log,
+		Now:         hooks.now,
+		After:       hooks.after,
 		StopTimeout: stopTimeout,
 		RunAtStart: func(ctx context.Context) (string, bool, error) {
 			last, err := store.LastCompletedRun(ctx)
@@ -127,18 +144,11 @@ func cmdDaemon(ctx context.Context, e env, args []string) error {
 
 // runResult names how a daemon run ended, for the metrics: the run record's status, or
 // "error" when the run could not start or record itself.
-func runResult(sum syncSummary, err error, partial bool) string {
-	switch {
-	case err != nil:
+func runResult(sum syncSummary, err error) string {
+	if err != nil {
 		return "error"
-	case sum.exitCode() == exitFailed:
-		return "failed"
-	case sum.exitCode() == exitBudgetSpent:
-		return "budget_spent"
-	case partial:
-		return "partial"
 	}
-	return "completed"
+	return sum.status()
 }
 
 // startHTTP binds server.addr and serves the daemon's HTTP side there, with the webhook
@@ -188,118 +198,6 @@ func startHTTP(ctx context.Context, cfg Config, log *slog.Logger, store *loader.
 type runLocker struct{ store *loader.Store }
 
 func (l runLocker) TryLock(ctx context.Context) (func(), bool, error) { return l.store.TryRunLock(ctx) }
-
-func cmdPlan(ctx context.Context, e env, args []string) error {
-	fs := newFlags("plan", e)
-	streamsFlag := fs.String("streams", "", "comma-separated streams to plan (default: every enabled stream)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, log, err := e.commandConfig(false)
-	if err != nil {
-		return err
-	}
-	streams, _, err := effectiveStreams(*streamsFlag, cfg.Sync.Streams)
-	if err != nil {
-		return err
-	}
-	store, err := openWarehouse(ctx, cfg, log)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	budget := quota.New(store, cfg.limits(), time.Now, log)
-
-	// The one request a plan spends: what the server says is left.
-	serverNote := "not asked (no API key)"
-	if cfg.Affinity.APIKey != "" {
-		client, err := newClient(cfg, log, budget)
-		if err != nil {
-			return err
-		}
-		rl, err := client.RateLimit(ctx)
-		switch {
-		case err == nil:
-			budget.ObserveRateLimit(rl)
-			serverNote = fmt.Sprintf("month %s of %s left, minute %s of %s", rl.OrgMonthly.Remaining, rl.OrgMonthly.Limit,
-				rl.APIKeyPerMinute.Remaining, rl.APIKeyPerMinute.Limit)
-		case quota.IsSpent(err):
-			serverNote = "not asked: the budget is spent"
-		default:
-			return fmt.Errorf("ask Affinity for the rate limit: %w", err)
-		}
-	}
-	if err := budget.Close(ctx); err != nil {
-		return err
-	}
-	now := time.Now()
-	var listIDs []int64
-	if len(cfg.Sync.Lists) > 0 {
-		lists, err := extractor.ChooseLists(ctx, store, cfg.Sync.Lists)
-		if err != nil {
-			return err
-		}
-		for _, l := range lists {
-			listIDs = append(listIDs, l.ID)
-		}
-	}
-	counts, err := store.PlanCounts(ctx, now, now.Add(-cfg.Sync.ValuesMaxAge), now.Add(-cfg.Sync.UnlistedValuesMaxAge), cfg.Sync.FieldValuesForUnlisted, listIDs)
-	if err != nil {
-		return err
-	}
-	st, err := budget.Status(ctx)
-	if err != nil {
-		return err
-	}
-	if err := printPlan(e.stdout, extractor.Plan(counts, streams, cfg.Sync.FieldValuesForUnlisted), st, serverNote); err != nil {
-		return err
-	}
-	if len(cfg.Sync.Lists) == 0 && len(cfg.Sync.Streams) == 0 {
-		return nil
-	}
-	// What the choice of lists and streams saves: the same plan for everything.
-	all, err := store.PlanCounts(ctx, now, now.Add(-cfg.Sync.ValuesMaxAge), now.Add(-cfg.Sync.UnlistedValuesMaxAge), cfg.Sync.FieldValuesForUnlisted, nil)
-	if err != nil {
-		return err
-	}
-	chosen, everything := planTotal(extractor.Plan(counts, streams, cfg.Sync.FieldValuesForUnlisted)),
-		planTotal(extractor.Plan(all, extractor.Streams(), cfg.Sync.FieldValuesForUnlisted))
-	fmt.Fprintf(e.stdout, "sync.lists and sync.streams save %d requests: %d for every list and stream\n", everything-chosen, everything)
-	return nil
-}
-
-func planTotal(items []extractor.PlanItem) int64 {
-	var n int64
-	for _, it := range items {
-		n += it.Requests
-	}
-	return n
-}
-
-func printPlan(out io.Writer, items []extractor.PlanItem, st quota.Status, serverNote string) error {
-	left := st.Left()
-	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STEP\tSTREAM\tREQUESTS\tTOTAL\tFITS\tWHAT")
-	var total int64
-	for i, it := range items {
-		total += it.Requests
-		fits := "yes"
-		if left >= 0 && total > left {
-			fits = "no"
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%s\t%s\n", i+1, it.Stream, it.Requests, total, fits, it.Detail)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "\nestimated requests: %d\n", total)
-	printBudget(out, st)
-	fmt.Fprintf(out, "Affinity reports: %s\n", serverNote)
-	if left >= 0 && total > left {
-		fmt.Fprintf(out, "the budget runs out before the plan ends: the run stops at a page boundary (exit 3) and the next one continues\n")
-	}
-	return nil
-}
 
 func printBudget(out io.Writer, st quota.Status) {
 	capText := func(n int64) string {

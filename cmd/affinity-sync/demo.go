@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,6 +25,8 @@ type fakeFlags struct {
 	opportunityLists, entriesPerList      int
 	key                                   string
 	latency                               time.Duration
+	v2                                    string // fake-api only: ok, 403 or 404
+	v2Disagree                            bool   // fake-api only
 }
 
 func (f *fakeFlags) register(fs interface {
@@ -45,6 +48,12 @@ func (f *fakeFlags) register(fs interface {
 	fs.DurationVar(&f.latency, "latency", 0, "added to every response")
 }
 
+// registerV2 adds the API v2 flags of fake-api.
+func (f *fakeFlags) registerV2(fs *flag.FlagSet) {
+	fs.StringVar(&f.v2, "v2", "ok", "how API v2 answers: ok, 403 (a key without export permission) or 404 (no API v2)")
+	fs.BoolVar(&f.v2Disagree, "v2-disagree", false, "make API v2 serve one text value differently from v1")
+}
+
 func (f *fakeFlags) server() *affinitytest.Server {
 	cfg := affinitytest.DefaultConfig()
 	cfg.Seed = f.seed
@@ -54,6 +63,12 @@ func (f *fakeFlags) server() *affinitytest.Server {
 	opts := []affinitytest.Option{affinitytest.WithAPIKey(f.key)}
 	if f.latency > 0 {
 		opts = append(opts, affinitytest.WithLatency(f.latency))
+	}
+	if mode, err := affinitytest.ParseV2Mode(f.v2); err == nil { // checked by cmdFakeAPI; "" is demo's ok
+		opts = append(opts, affinitytest.WithV2Mode(mode))
+	}
+	if f.v2Disagree {
+		opts = append(opts, affinitytest.WithV2Disagree())
 	}
 	return affinitytest.NewServer(affinitytest.Generate(cfg), opts...)
 }
@@ -87,8 +102,12 @@ func cmdFakeAPI(ctx context.Context, e env, args []string) error {
 	addr := fs.String("addr", "127.0.0.1:8089", "address to listen on (port 0 picks a free port)")
 	var ff fakeFlags
 	ff.register(fs)
+	ff.registerV2(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if _, err := affinitytest.ParseV2Mode(ff.v2); err != nil {
+		return usagef("fake-api: --v2: %v", err)
 	}
 	if min(ff.persons, ff.organizations, ff.opportunities, ff.personLists, ff.organizationLists, ff.opportunityLists, ff.entriesPerList) < 0 {
 		return usagef("fake-api: sizes must not be negative")

@@ -120,3 +120,33 @@ func TestFakeAPIAddressInUse(t *testing.T) {
 	require.Empty(t, stdout)
 	require.Contains(t, stderr, addr)
 }
+
+func TestFakeAPIV2Flags(t *testing.T) {
+	t.Parallel()
+	v2Status := func(args ...string) (int, string) {
+		base, stop := startFakeAPI(t, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
+		defer func() {
+			code, rest := stop()
+			require.Equal(t, exitOK, code)
+			require.Empty(t, rest)
+		}()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+"/v2/persons?limit=1", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer demo-key")
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, string(b)
+	}
+	code, body := v2Status()
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"nextUrl":"http://127.0.0.1:`)
+	code, body = v2Status("--v2", "403")
+	require.Equal(t, http.StatusForbidden, code)
+	require.Contains(t, body, `"code":"authorization"`)
+	code, body = v2Status("--v2", "404", "--v2-disagree")
+	require.Equal(t, http.StatusNotFound, code)
+	require.Contains(t, body, `"code":"not-found"`)
+}

@@ -10,13 +10,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 )
 
-// Exit statuses (design.md section 3).
+// Exit statuses (docs/cli.md).
 const (
 	exitOK          = 0
 	exitFailed      = 1
@@ -35,7 +38,7 @@ commands:
   status [--json]            last runs, per-stream checkpoints, requests spent and left
   reset --streams a,b        clear those streams' checkpoints: the next run re-reads them
   demo [--keep]              fake API + local Postgres, one full sync, a summary
-  fake-api --addr ADDR       serve the fake Affinity API (--key, --seed, --persons, ...)
+  fake-api --addr ADDR       serve the fake Affinity API (--key, --seed, --persons, --v2, ...)
   webhook subscribe --url U  register the daemon's webhook URL with Affinity [--events a,b]
   healthcheck [--url U]      exit 0 when the daemon's /healthz answers 200 (for containers)
   bench [--scale N]          the end-to-end benchmark (see BENCHMARKS.md)
@@ -55,7 +58,13 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	configPath     string
+	// errLog, once the config says log.format: json, is the logger that prints
+	// the command's final error, so that every stderr line is JSON. nil = none.
+	errLog *errorLog
 }
+
+// errorLog holds the logger the command's final error goes through.
+type errorLog struct{ log *slog.Logger }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	global := flag.NewFlagSet("affinity-sync", flag.ContinueOnError)
@@ -73,7 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprint(stderr, usageText)
 		return exitUsage
 	}
-	e := env{stdout: stdout, stderr: stderr, getenv: getenv, configPath: *configPath}
+	e := env{stdout: stdout, stderr: stderr, getenv: getenv, configPath: *configPath, errLog: &errorLog{}}
 	cmd, cmdArgs := rest[0], rest[1:]
 	var err error
 	switch cmd {
@@ -110,18 +119,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprintf(stderr, "affinity-sync: unknown command %q\n\n%s", cmd, usageText)
 		return exitUsage
 	}
-	return exitCode(stderr, err)
+	return exitCode(stderr, e.errLog, err)
 }
 
-// exitCode prints err (if any) and maps it to an exit status.
-func exitCode(stderr io.Writer, err error) int {
+// exitCode prints err (if any) and maps it to an exit status. With a JSON
+// logger in errLog the error is one JSON line, else "affinity-sync: ...".
+func exitCode(stderr io.Writer, errLog *errorLog, err error) int {
 	if err == nil {
 		return exitOK
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "affinity-sync: %v\n", err)
+	err = refusedKey(err)
+	if errLog != nil && errLog.log != nil {
+		errLog.log.Error("affinity-sync failed", "error", err.Error())
+	} else {
+		fmt.Fprintf(stderr, "affinity-sync: %v\n", err)
+	}
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return exitUsage
@@ -193,9 +208,46 @@ func (e env) commandConfig(api bool) (Config, *slog.Logger, error) {
 	return cfg, newLogger(e.stderr, cfg), nil
 }
 
+// loadConfig loads the configuration and sends its warnings through the
+// logger the configuration asks for, so that with log.format: json they are
+// JSON lines too.
 func (e env) loadConfig() (Config, error) {
-	return loadConfig(e.configPath, e.getenv, func(msg string) { fmt.Fprintf(e.stderr, "affinity-sync: warning: %s\n", msg) })
+	var warnings []string
+	cfg, err := loadConfig(e.configPath, e.getenv, func(msg string) { warnings = append(warnings, msg) })
+	log := newLogger(e.stderr, cfg)
+	for _, w := range warnings {
+		log.Warn(w)
+	}
+	if e.errLog != nil && cfg.Log.Format == "json" {
+		e.errLog.log = log
+	}
+	return cfg, err
 }
+
+// refusedKey turns Affinity's 401 into one line that says the key was refused
+// and which settings hold it; any other error comes back unchanged. The run
+// still counts as failed (exit 1), as any other refused request.
+func refusedKey(err error) error {
+	var done *keyRefusedError
+	if errors.As(err, &done) {
+		return err
+	}
+	var apiErr *affinity.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized {
+		return err
+	}
+	return &keyRefusedError{err: apiErr}
+}
+
+// keyRefusedError is a 401 from Affinity, worded for the person who set the key.
+type keyRefusedError struct{ err *affinity.APIError }
+
+func (e *keyRefusedError) Error() string {
+	return fmt.Sprintf("Affinity refused the API key (HTTP 401 on %s %s): check the key in AFFINITY_API_KEY, AFFINITY_API_KEY_FILE, affinity.api_key or affinity.api_key_file",
+		e.err.Method, e.err.Path)
+}
+
+func (e *keyRefusedError) Unwrap() error { return e.err }
 
 func cmdMigrate(ctx context.Context, e env, args []string) error {
 	fs := newFlags("migrate", e)

@@ -49,31 +49,6 @@ func newProgress(w io.Writer, log *slog.Logger, streams []string) *progress {
 	return p
 }
 
-// streamOfEndpoint maps an endpoint template to the stream that sends it.
-func streamOfEndpoint(endpoint string) string {
-	switch endpoint {
-	case "/lists", "/lists/{id}":
-		return extractor.StreamLists
-	case "/fields", "/persons/fields", "/organizations/fields":
-		return extractor.StreamFields
-	case "/persons":
-		return extractor.StreamPersons
-	case "/organizations":
-		return extractor.StreamOrganizations
-	case "/opportunities":
-		return extractor.StreamOpportunities
-	case "/lists/{id}/list-entries":
-		return extractor.StreamListEntries
-	case "/field-value-changes":
-		return extractor.StreamFieldValueChanges
-	case "/field-values":
-		return extractor.StreamFieldValues
-	case "/organizations/{id}":
-		return extractor.StreamOrganizationDetails
-	}
-	return strings.TrimPrefix(endpoint, "/")
-}
-
 // observe counts a request for its stream (affinity.WithObserver).
 func (p *progress) observe(info affinity.RequestInfo) {
 	if p == nil {
@@ -82,8 +57,10 @@ func (p *progress) observe(info affinity.RequestInfo) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requests++
-	if s := p.stats[streamOfEndpoint(info.Endpoint)]; s != nil {
-		s.requests++
+	if name, ok := extractor.StreamOfEndpoint(info.Endpoint); ok {
+		if s := p.stats[name]; s != nil {
+			s.requests++
+		}
 	}
 	if p.left > 0 {
 		p.left--
@@ -116,8 +93,8 @@ func (s progressStore) CommitPage(ctx context.Context, page loader.Page) (loader
 	return stats, err
 }
 
-func (s progressStore) CompletePhase(ctx context.Context, cp loader.Checkpoint, opts loader.PassOptions) (int64, error) {
-	n, err := s.Store.CompletePhase(ctx, cp, opts)
+func (s progressStore) CompletePhase(ctx context.Context, cp loader.Checkpoint, end loader.PhaseEnd, opts loader.PassOptions) (int64, error) {
+	n, err := s.Store.CompletePhase(ctx, cp, end, opts)
 	if err == nil && opts.EndsPass {
 		s.p.mu.Lock()
 		if st := s.p.stats[cp.Stream]; st != nil {

@@ -21,9 +21,15 @@ func TestStreamOfEndpoint(t *testing.T) {
 		"/field-values":            extractor.StreamFieldValues,
 		"/organizations/{id}":      extractor.StreamOrganizationDetails,
 		"/field-value-changes":     extractor.StreamFieldValueChanges,
-		"/notes":                   "notes",
+		"/notes":                   extractor.StreamNotes,
 	} {
-		require.Equal(t, stream, streamOfEndpoint(endpoint), endpoint)
+		got, ok := extractor.StreamOfEndpoint(endpoint)
+		require.True(t, ok, endpoint)
+		require.Equal(t, stream, got, endpoint)
+	}
+	for _, endpoint := range []string{"/auth/whoami", "/rate-limit", "/entity-files"} {
+		_, ok := extractor.StreamOfEndpoint(endpoint)
+		require.False(t, ok, "%s belongs to no stream", endpoint)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/affinity-sync/affinity-sync/extractor"
 )
 
 // cmdReset clears the named streams' checkpoints (and, for the per-entity
@@ -33,7 +35,7 @@ func cmdReset(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	if err := store.ResetStreams(ctx, streams); err != nil {
+	if err := extractor.ResetStreams(ctx, store, streams); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "reset %s: the next run re-reads them from the start\n", strings.Join(streams, ", "))

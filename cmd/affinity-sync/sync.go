@@ -100,19 +100,43 @@ func cmdSync(ctx context.Context, e env, args []string) (int, error) {
 	return sum.exitCode(), nil
 }
 
-// syncSummary is what a run did, for exit codes and the demo's report.
+// Statuses a run records at its end (sync_runs.status).
+const (
+	statusCompleted   = "completed"
+	statusPartial     = "partial" // --streams limited the run, and every stream finished
+	statusBudgetSpent = "budget_spent"
+	statusFailed      = "failed"
+)
+
+// syncSummary is what a run did, for its record, exit codes, metrics and the demo's report.
 type syncSummary struct {
 	runID    int64
+	partial  bool // --streams limited the run
 	result   extractor.Result
 	requests int64
 	failure  error // the run failed before any stream started
 }
 
-func (s syncSummary) exitCode() int {
+// status decides how a run ended; the run record, the exit code and the daemon's metrics
+// all read it. A failure outranks a spent budget, which outranks a finished run.
+func (s syncSummary) status() string {
 	switch {
 	case s.failure != nil, len(s.result.Failed()) > 0:
-		return exitFailed
+		return statusFailed
 	case s.result.BudgetSpent():
+		return statusBudgetSpent
+	case s.partial:
+		return statusPartial
+	}
+	return statusCompleted
+}
+
+// exitCode is the exit status of "sync" for the run: 1 failed, 3 budget spent, else 0.
+func (s syncSummary) exitCode() int {
+	switch s.status() {
+	case statusFailed:
+		return exitFailed
+	case statusBudgetSpent:
 		return exitBudgetSpent
 	}
 	return exitOK
@@ -125,95 +149,144 @@ func (e errLocked) Error() string {
 	return fmt.Sprintf("another affinity-sync is syncing schema %q right now (advisory lock held); try again when it has finished", e.schema)
 }
 
-// syncOnce migrates, then runs the streams once within the request budget and
-// records the run.
+// syncOnce migrates, opens the warehouse, runs the streams once within the request budget
+// and records the run. The daemon, which keeps its warehouse open, calls syncWith.
 func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOptions) (syncSummary, error) {
-	var sum syncSummary
 	store, err := openWarehouse(ctx, cfg, log)
 	if err != nil {
-		return sum, err
+		return syncSummary{partial: opts.partial}, err
 	}
 	defer store.Close()
+	return syncWith(ctx, cfg, log, store, opts)
+}
+
+// syncWith runs the streams once on an open, migrated warehouse: prepare, run, record.
+func syncWith(ctx context.Context, cfg Config, log *slog.Logger, store *loader.Store, opts syncOptions) (syncSummary, error) {
+	r, err := prepareRun(ctx, cfg, log, store, opts)
+	if err != nil {
+		return syncSummary{partial: opts.partial}, err
+	}
+	defer r.close()
+	r.run(ctx)
+	return r.sum, r.record(ctx)
+}
+
+// preparedRun is a run that has its lock, budget and client, and its start recorded.
+type preparedRun struct {
+	cfg         Config
+	log         *slog.Logger
+	store       *loader.Store
+	opts        syncOptions
+	budget      *quota.Budget
+	client      *affinity.Client
+	guardErr    error      // the workspace could not be checked: no stream may run
+	resumeSince *time.Time // the interrupted run this one continues
+	started     time.Time
+	sum         syncSummary
+	cleanups    []func() // run by close, last first
+}
+
+func (r *preparedRun) close() {
+	for i := len(r.cleanups) - 1; i >= 0; i-- {
+		r.cleanups[i]()
+	}
+}
+
+// prepareRun takes the run lock (unless the caller holds it), checks what --streams needs,
+// checks the workspace, marks runs that died unrecorded as failed and records the start.
+// Errors before the start is recorded leave no run record; on error nothing stays held.
+func prepareRun(ctx context.Context, cfg Config, log *slog.Logger, store *loader.Store, opts syncOptions) (_ *preparedRun, err error) {
+	r := &preparedRun{cfg: cfg, log: log, store: store, opts: opts, sum: syncSummary{partial: opts.partial}}
+	defer func() {
+		if err != nil {
+			r.close()
+		}
+	}()
 	if !opts.locked {
 		release, ok, err := store.TryRunLock(ctx)
 		if err != nil {
-			return sum, err
+			return nil, err
 		}
 		if !ok {
-			return sum, errLocked{cfg.Database.Schema}
+			return nil, errLocked{cfg.Database.Schema}
 		}
-		defer release()
+		r.cleanups = append(r.cleanups, release)
 	}
 	if opts.partial {
 		unmet, err := extractor.UnmetDependencies(ctx, store, opts.streams)
 		if err != nil {
-			return sum, fmt.Errorf("read checkpoints: %w", err)
+			return nil, fmt.Errorf("read checkpoints: %w", err)
 		}
 		if len(unmet) > 0 {
-			return sum, usagef("--streams: %s", strings.Join(unmet, "; "))
+			return nil, usagef("--streams: %s", strings.Join(unmet, "; "))
 		}
 	}
 
-	budget := quota.New(store, cfg.limits(), time.Now, log)
-	defer closeBudget(ctx, budget, log)
-	client, err := newClient(cfg, log, budget, opts.observe, opts.progress.observe)
-	if err != nil {
-		return sum, err
+	r.budget = quota.New(store, cfg.limits(), time.Now, log)
+	r.cleanups = append(r.cleanups, func() { closeBudget(ctx, r.budget, log) })
+	if r.client, err = newClient(cfg, log, r.budget, opts.observe, opts.progress.observe); err != nil {
+		return nil, err
 	}
 	// A key of another workspace changes nothing (not even a run record);
 	// any other failure to ask is recorded as a failed run.
-	guardErr := checkWorkspace(ctx, cfg, log, store, budget)
+	r.guardErr = checkWorkspace(ctx, cfg, log, store, r.budget)
 	var usage *usageError
-	if errors.As(guardErr, &usage) {
-		return sum, guardErr
+	if errors.As(r.guardErr, &usage) {
+		return nil, r.guardErr
 	}
 	// Runs that died without recording their end are failed runs.
 	if _, err := store.AbandonRuns(ctx); err != nil {
-		return sum, err
+		return nil, err
 	}
-	var resumeSince *time.Time
 	if !opts.partial {
-		if resumeSince, err = store.ResumeSince(ctx, opts.streams); err != nil {
-			return sum, err
+		if r.resumeSince, err = store.ResumeSince(ctx, opts.streams); err != nil {
+			return nil, err
 		}
-		if resumeSince != nil {
-			log.Info("continuing the interrupted run: streams that completed since it started are not run again", "since", resumeSince)
+		if r.resumeSince != nil {
+			log.Info("continuing the interrupted run: streams that completed since it started are not run again", "since", r.resumeSince)
 		}
 	}
-	defer opts.progress.start(ctx, budget)()
-	runID, err := store.StartRun(ctx, opts.streams)
-	if err != nil {
-		return sum, fmt.Errorf("record run start: %w", err)
+	r.cleanups = append(r.cleanups, opts.progress.start(ctx, r.budget))
+	if r.sum.runID, err = store.StartRun(ctx, opts.streams); err != nil {
+		return nil, fmt.Errorf("record run start: %w", err)
 	}
-	sum.runID = runID
-	started := time.Now()
-	log.Info("sync started", "run", runID, "streams", strings.Join(opts.streams, ","))
+	r.started = time.Now()
+	log.Info("sync started", "run", r.sum.runID, "streams", strings.Join(opts.streams, ","))
+	return r, nil
+}
 
-	if guardErr != nil {
+// run runs the streams, or none when the workspace could not be checked.
+func (r *preparedRun) run(ctx context.Context) {
+	if r.guardErr != nil {
 		// Not knowing the workspace, no stream may run; the run is recorded failed.
-		sum.failure = guardErr
+		r.sum.failure = r.guardErr
 	} else {
-		syncer := extractor.New(client, opts.progress.wrap(store), extractor.Options{
-			MaxDeleteShare:         cfg.Sync.MaxDeleteShare,
-			AllowMassDelete:        opts.allowMassDelete,
-			FieldValuesForUnlisted: cfg.Sync.FieldValuesForUnlisted,
-			Lists:                  cfg.Sync.Lists,
-			ResumeSince:            resumeSince,
-			ValuesMaxAge:           cfg.Sync.ValuesMaxAge,
-			UnlistedMaxAge:         cfg.Sync.UnlistedValuesMaxAge,
-			Logger:                 log,
+		syncer := extractor.New(r.client, r.opts.progress.wrap(r.store), extractor.Options{
+			MaxDeleteShare:         r.cfg.Sync.MaxDeleteShare,
+			AllowMassDelete:        r.opts.allowMassDelete,
+			FieldValuesForUnlisted: r.cfg.Sync.FieldValuesForUnlisted,
+			Lists:                  r.cfg.Sync.Lists,
+			ResumeSince:            r.resumeSince,
+			ValuesMaxAge:           r.cfg.Sync.ValuesMaxAge,
+			UnlistedMaxAge:         r.cfg.Sync.UnlistedValuesMaxAge,
+			Logger:                 r.log,
 		})
-		sum.result = syncer.Run(ctx, opts.streams)
+		r.sum.result = syncer.Run(ctx, r.opts.streams)
 	}
-	sum.requests = budget.Sent()
+	r.sum.requests = r.budget.Sent()
+}
 
+// record writes the run's end, even when ctx has ended (the run was interrupted).
+func (r *preparedRun) record(ctx context.Context) error {
+	sum := r.sum
 	rows, nuls := sum.result.Totals()
 	rr := loader.RunResult{
-		Streams:         opts.streams,
+		Status:          sum.status(),
+		Streams:         r.opts.streams,
 		Requests:        sum.requests,
 		Rows:            rows,
 		NULsReplaced:    nuls,
-		AllowMassDelete: opts.allowMassDelete,
+		AllowMassDelete: r.opts.allowMassDelete,
 	}
 	var errs []string
 	if sum.failure != nil {
@@ -225,30 +298,18 @@ func syncOnce(ctx context.Context, cfg Config, log *slog.Logger, opts syncOption
 		}
 	}
 	rr.Error = strings.Join(errs, "; ")
-	switch sum.exitCode() {
-	case exitFailed:
-		rr.Status = "failed"
-	case exitBudgetSpent:
-		rr.Status = "budget_spent"
-	default:
-		rr.Status = "completed"
-		if opts.partial {
-			rr.Status = "partial"
-		}
-	}
-	// Record the outcome even when the run was interrupted.
 	finishCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := store.FinishRun(finishCtx, runID, rr); err != nil {
-		return sum, fmt.Errorf("record run end: %w", err)
+	if err := r.store.FinishRun(finishCtx, sum.runID, rr); err != nil {
+		return fmt.Errorf("record run end: %w", err)
 	}
 	level := slog.LevelInfo
-	if rr.Status == "failed" {
+	if rr.Status == statusFailed {
 		level = slog.LevelError
 	}
-	log.Log(ctx, level, "sync finished", "run", runID, "status", rr.Status, "rows", rows, "requests", sum.requests,
-		"nul_replaced", nuls, "duration", time.Since(started).Round(time.Millisecond), "error", rr.Error)
-	return sum, nil
+	r.log.Log(ctx, level, "sync finished", "run", sum.runID, "status", rr.Status, "rows", rows, "requests", sum.requests,
+		"nul_replaced", nuls, "duration", time.Since(r.started).Round(time.Millisecond), "error", rr.Error)
+	return nil
 }
 
 // newClient builds the Affinity client: every attempt is reserved in the
@@ -275,7 +336,7 @@ func newClient(cfg Config, log *slog.Logger, budget *quota.Budget, observers ...
 }
 
 // checkWorkspace makes sure the key belongs to the workspace the schema holds
-// (design.md section 8), before anything is written: a key of another
+// (one warehouse schema holds one workspace), before anything is written: a key of another
 // workspace is a configuration error (exit 2) and leaves the schema exactly
 // as it was — the ledger too, so GET /auth/whoami is counted only once the
 // workspace is known to be this schema's.
@@ -294,7 +355,7 @@ func checkWorkspace(ctx context.Context, cfg Config, log *slog.Logger, store *lo
 	}
 	who, err := plain.WhoAmI(ctx)
 	if err != nil {
-		return fmt.Errorf("ask Affinity which workspace the key belongs to: %w", err)
+		return refusedKey(fmt.Errorf("ask Affinity which workspace the key belongs to: %w", err))
 	}
 	_, err = store.CheckWorkspace(ctx, who.Tenant.ID, who.Tenant.Name, who.Tenant.Subdomain)
 	var mismatch *loader.WorkspaceMismatchError

@@ -126,9 +126,12 @@ log:
 	status, _ := get("/healthz")
 	require.Equal(t, http.StatusOK, status)
 	waitFor(t, "the start-up pass", func() bool { s, _ := get("/readyz"); return s == http.StatusOK })
-	status, scrape := get("/metrics")
-	require.Equal(t, http.StatusOK, status)
-	require.Contains(t, scrape, `affinity_sync_runs_total{job="sync",result="completed"} 1`)
+	// The run is recorded (ready) a moment before the job reports it to the metrics.
+	var scrape string
+	waitFor(t, "the start-up pass in the metrics", func() bool {
+		status, scrape = get("/metrics")
+		return status == http.StatusOK && strings.Contains(scrape, `affinity_sync_runs_total{job="sync",result="completed"} 1`)
+	})
 	require.Contains(t, scrape, `affinity_sync_api_requests_total{endpoint="/persons",status="200"}`)
 
 	conn := connect(t, dbURL)

@@ -226,15 +226,3 @@ type Note struct {
 	CreatedAt            time.Time  `json:"created_at"`
 	UpdatedAt            *time.Time `json:"updated_at"`
 }
-
-// EntityFile is the metadata of a file attached to a person, organization or opportunity.
-type EntityFile struct {
-	ID             int64     `json:"id"`
-	Name           string    `json:"name"`
-	Size           int64     `json:"size"`
-	PersonID       *int64    `json:"person_id"`
-	OrganizationID *int64    `json:"organization_id"`
-	OpportunityID  *int64    `json:"opportunity_id"`
-	UploaderID     int64     `json:"uploader_id"`
-	CreatedAt      time.Time `json:"created_at"`
-}

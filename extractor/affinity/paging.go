@@ -11,9 +11,10 @@ import (
 	"strconv"
 )
 
+// MaxPageSize is the v1 default and maximum page size of every paged endpoint used here.
+const MaxPageSize = 500
+
 const (
-	defaultPageSize = 500 // the v1 default and maximum for every paged endpoint used here
-	maxPageSize     = 500
 	// changesChunkCapacity bounds the field value changes held in memory at once.
 	changesChunkCapacity = 500
 )
@@ -35,8 +36,8 @@ type PageQuery struct {
 }
 
 func (q PageQuery) size() int {
-	if q.PageSize <= 0 || q.PageSize > maxPageSize {
-		return defaultPageSize
+	if q.PageSize <= 0 || q.PageSize > MaxPageSize {
+		return MaxPageSize
 	}
 	return q.PageSize
 }
@@ -89,11 +90,6 @@ func (c *Client) ListEntries(ctx context.Context, listID int64, q PageQuery) ite
 // accepted as one last page.
 func (c *Client) Notes(ctx context.Context, q PageQuery) iter.Seq2[Page[Note], error] {
 	return pages[Note](ctx, c, "/notes", "/notes", url.Values{}, q, "notes", true)
-}
-
-// EntityFiles pages through the metadata of every file (GET /entity-files).
-func (c *Client) EntityFiles(ctx context.Context, q PageQuery) iter.Seq2[Page[EntityFile], error] {
-	return pages[EntityFile](ctx, c, "/entity-files", "/entity-files", url.Values{}, q, "entity_files", false)
 }
 
 // pages walks a token-paged listing. Every request carries the same params and page_size;

@@ -259,16 +259,6 @@ func TestRecordedNotes(t *testing.T) {
 	require.True(t, n.CreatedAt.Equal(mustTime(t, "2024-08-13T10:23:07.846Z")))
 }
 
-func TestRecordedEntityFiles(t *testing.T) {
-	t.Parallel()
-	c := serveRecorded(t, "/entity-files", "page_size=500", "entity_files_all.json")
-	p := onePage(t, c.EntityFiles(t.Context(), PageQuery{}))
-	require.Len(t, p.Items, 2)
-	require.Equal(t, EntityFile{ID: 43212, Name: "JohnDoeFriends.csv", Size: 993, PersonID: ptr(int64(142)),
-		UploaderID: 10, CreatedAt: p.Items[0].CreatedAt}, p.Items[0])
-	require.True(t, p.Items[0].CreatedAt.Equal(mustTime(t, "2011-01-25T17:59:35.288Z")))
-}
-
 func TestRecordedRateLimit(t *testing.T) {
 	t.Parallel()
 	c := serveRecorded(t, "/rate-limit", "", "rate_limit.json")

@@ -357,3 +357,117 @@ func TestListEntryDeletedSoftDeletesAtOnce(t *testing.T) {
 	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries
 		WHERE type = 'list_entry.deleted' AND object_id = $1 AND outcome = 'deleted'`, entry.ID))
 }
+
+func TestOrganizationMergedSoftDeletesTheLoserAndRefreshesTheWinner(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, time.Hour)
+	d.sync(t)
+	ctx := t.Context()
+	ws := d.fake.Snapshot()
+	// The loser has live values in the warehouse; the winner is another organization.
+	var loser, winner int64
+	for _, o := range ws.Organizations {
+		if loser == 0 && d.scalar(t, `SELECT count(*) FROM affinity.field_values WHERE entity_type = 1 AND entity_id = $1 AND deleted_at IS NULL`, o.ID) > 0 {
+			loser = o.ID
+		} else if winner == 0 {
+			winner = o.ID
+		}
+	}
+	require.NotZero(t, loser, "an organization with values")
+	require.NotZero(t, winner)
+	var fieldID int64
+	for _, f := range ws.Fields {
+		if f.ListID == nil && f.EntityType == affinitytest.EntityOrganization && f.ValueType == affinitytest.ValueText && !f.AllowsMultiple {
+			fieldID = f.ID
+		}
+	}
+	require.NotZero(t, fieldID)
+
+	// Affinity's body: the changer, the organization merged away and the one that remains.
+	removed, err := d.fake.Object("/organizations/" + strconv.FormatInt(loser, 10))
+	require.NoError(t, err)
+	d.fake.Mutate(func(w *affinitytest.Workspace) {
+		w.DeleteOrganization(loser)
+		w.SetFieldValue(fieldID, winner, nil, []byte(`"kept from the merged organization"`))
+	})
+	company, err := d.fake.Object("/organizations/" + strconv.FormatInt(winner, 10))
+	require.NoError(t, err)
+	d.fake.ResetCounters()
+	body := map[string]any{
+		"changer":         map[string]any{"id": 38706, "type": 1, "first_name": "John", "last_name": "Doe"},
+		"removed_company": removed,
+		"company":         company,
+		"merged_at":       "2021-11-15 13:45:16 -0800",
+	}
+	require.NoError(t, d.fake.Deliver(ctx, d.url+"/webhooks/affinity?token="+token, "organization.merged", body))
+
+	// Applied before the answer: the loser and its values are soft-deleted.
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.organizations WHERE id = $1 AND deleted_at IS NOT NULL`, loser))
+	require.Zero(t, d.scalar(t, `SELECT count(*) FROM affinity.field_values WHERE entity_type = 1 AND entity_id = $1 AND deleted_at IS NULL`, loser))
+	require.Zero(t, d.scalar(t, `SELECT count(*) FROM affinity.list_entries WHERE entity_type = 1 AND entity_id = $1 AND deleted_at IS NULL`, loser))
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.organizations WHERE id = $1 AND deleted_at IS NULL`, winner))
+
+	// Then the winner is refreshed.
+	r := d.waitRefresh(t)
+	require.NoError(t, r.err)
+	require.Equal(t, loader.ObjectOrganization, r.kind)
+	require.Equal(t, winner, r.id)
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.field_values WHERE entity_type = 1 AND entity_id = $1
+		AND field_id = $2 AND value_text = 'kept from the merged organization' AND deleted_at IS NULL`, winner, fieldID))
+	require.Equal(t, 1, d.fake.Requests()["GET /organizations/{id}"], "only the winner is read: %v", d.fake.Requests())
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries
+		WHERE type = 'organization.merged' AND outcome = 'refreshed'`))
+}
+
+// TestQueuedDeliveriesAreRefreshedAtStart: a daemon answered deliveries 200 and stopped
+// before their refreshes ran (its worker never got to them); the next worker to start runs
+// them at once, coalesced by object.
+func TestQueuedDeliveriesAreRefreshedAtStart(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, time.Hour)
+	d.sync(t)
+	ctx := t.Context()
+	ws := d.fake.Snapshot()
+	person, other := ws.Persons[0].ID, ws.Persons[1].ID
+	d.fake.Mutate(func(w *affinitytest.Workspace) {
+		name := "Requeued"
+		w.Person(person).FirstName = &name
+	})
+
+	opts := func(onRefresh func(string, int64, error)) httpapi.Options {
+		return httpapi.Options{WebhookToken: token, Health: d.store, Deliveries: d.store,
+			Refresher: extractor.NewRefresher(d.client, d.store, extractor.Options{}), OnRefresh: onRefresh}
+	}
+	// The stopped daemon: it answers, but its worker never runs.
+	stopped := httptest.NewServer(httpapi.New(opts(nil)))
+	t.Cleanup(stopped.Close)
+	for _, id := range []int64{person, other, person, person} {
+		require.NoError(t, d.fake.Deliver(ctx, stopped.URL+"/webhooks/affinity?token="+token, "person.updated", map[string]any{"id": id}))
+	}
+	require.Equal(t, int64(4), d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries WHERE outcome = 'queued'`))
+	d.fake.ResetCounters()
+
+	// The next daemon starts its worker and nothing else arrives.
+	done := make(chan refreshed, 8)
+	next := httpapi.New(opts(func(kind string, id int64, err error) { done <- refreshed{kind, id, err} }))
+	workerCtx, stop := context.WithCancel(context.Background())
+	workerDone := make(chan struct{})
+	go func() { defer close(workerDone); next.RunWorker(workerCtx) }()
+	t.Cleanup(func() { stop(); <-workerDone })
+
+	var got []int64
+	for range 2 {
+		select {
+		case r := <-done:
+			require.NoError(t, r.err)
+			require.Equal(t, loader.ObjectPerson, r.kind)
+			got = append(got, r.id)
+		case <-time.After(2 * time.Minute): // a guard against a hang, not a margin
+			t.Fatal("the queued deliveries were not refreshed")
+		}
+	}
+	require.Equal(t, []int64{person, other}, got, "one refresh per object, oldest first")
+	require.Zero(t, d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries WHERE outcome <> 'refreshed'`))
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.persons WHERE id = $1 AND first_name = 'Requeued'`, person))
+	require.Equal(t, 2, d.fake.Requests()["GET /persons/{id}"], "%v", d.fake.Requests())
+}

@@ -1,8 +1,10 @@
-// Package httpapi is the daemon's HTTP side (design.md section 3): /metrics in the Prometheus
-// text format, /healthz, /readyz, and POST /webhooks/affinity, which records Affinity's
-// webhook deliveries, applies a *.deleted before it answers and queues a targeted refresh of
-// anything else it follows. The refresh worker coalesces bursts by object: ten deliveries
-// about one person while a refresh runs lead to one more refresh, not ten.
+// Package httpapi is the daemon's HTTP side: /metrics in the Prometheus text format,
+// /healthz, /readyz, and POST /webhooks/affinity, which records Affinity's webhook
+// deliveries, applies a *.deleted (and the losing side of organization.merged) before it
+// answers and queues a targeted refresh of anything else it follows. The refresh worker
+// coalesces bursts by object: ten deliveries about one person while a refresh runs lead to
+// one more refresh, not ten. A delivery answered 200 whose refresh had not run when the
+// daemon stopped is refreshed as soon as the next worker starts.
 //
 // The package holds no SQL and no API calls of its own: the warehouse, the refresher and the
 // budget come in through small interfaces.
@@ -39,12 +41,14 @@ type Deliveries interface {
 	RecordDelivery(ctx context.Context, d loader.WebhookDelivery) (int64, error)
 	SetDeliveryOutcome(ctx context.Context, ids []int64, outcome, errText string) error
 	SoftDeleteObject(ctx context.Context, kind string, id int64) (int64, error)
-	EntityTypeOf(ctx context.Context, fieldID int64, listEntryID *int64) (int, bool, error)
+	EntityTypeOf(ctx context.Context, fieldID int64, listEntryID *int64) (loader.EntityKind, bool, error)
+	// QueuedDeliveries are the deliveries whose refresh has not run, oldest first.
+	QueuedDeliveries(ctx context.Context) ([]loader.QueuedDelivery, error)
 }
 
 // Refresher runs targeted refreshes; *extractor.Refresher satisfies it.
 type Refresher interface {
-	RefreshEntity(ctx context.Context, entityType int, id int64) (extractor.RefreshStats, error)
+	RefreshEntity(ctx context.Context, k loader.EntityKind, id int64) (extractor.RefreshStats, error)
 	RefreshListEntry(ctx context.Context, listID, entryID int64) (extractor.RefreshStats, error)
 	RefreshList(ctx context.Context, id int64) (extractor.RefreshStats, error)
 }
@@ -217,12 +221,43 @@ type object struct {
 	ListID      *int64 `json:"list_id"`
 	ListEntryID *int64 `json:"list_entry_id"`
 	FieldID     *int64 `json:"field_id"`
+
+	// organization.merged has a body of its own: the organization merged away
+	// (removed_company) and the one that remains (company).
+	RemovedCompany *objectRef `json:"removed_company"`
+	Company        *objectRef `json:"company"`
+}
+
+// objectRef is an object nested in a delivery's body.
+type objectRef struct {
+	ID *int64 `json:"id"`
+}
+
+// eventMerged is the one event that names two objects.
+const eventMerged = "organization.merged"
+
+func (r *objectRef) id() *int64 {
+	if r == nil {
+		return nil
+	}
+	return r.ID
+}
+
+// parseObject reads what the handler needs from a delivery's body. A body of another shape
+// (an array, a string) names no object: the event is recorded, and acted on only if it
+// needs none.
+func parseObject(body []byte) object {
+	var obj object
+	if len(body) > 0 {
+		_ = json.Unmarshal(body, &obj)
+	}
+	return obj
 }
 
 // target is one object a refresh re-reads; it is the key bursts coalesce on.
 type target struct {
-	kind       string // kindEntity, loader.ObjectListEntry or loader.ObjectList
-	entityType int    // for an entity
+	kind       string            // kindEntity, loader.ObjectListEntry or loader.ObjectList
+	entityType loader.EntityKind // for an entity
 	id         int64
 	listID     int64 // for a list entry
 }
@@ -239,17 +274,6 @@ func deletable(kind string) bool {
 
 // kindEntity is the target kind of a person, organization or opportunity refresh.
 const kindEntity = "entity"
-
-// entityType is the entity type code of an entity kind.
-func entityType(kind string) int {
-	switch kind {
-	case loader.ObjectOrganization:
-		return 1
-	case loader.ObjectOpportunity:
-		return 8
-	}
-	return 0
-}
 
 // tokenOK compares the token query parameter with the configured one in constant time (both
 // hashed first, so not even the length leaks).
@@ -281,12 +305,7 @@ func (s *Server) webhook(w http.ResponseWriter, r *http.Request) {
 		writeText(w, http.StatusBadRequest, "delivery is not JSON")
 		return
 	}
-	var obj object
-	if len(d.Body) > 0 {
-		// A body of another shape (an array, a string) names no object: the event is
-		// recorded, and acted on only if it needs none.
-		_ = json.Unmarshal(d.Body, &obj)
-	}
+	obj := parseObject(d.Body)
 	rec := loader.WebhookDelivery{Type: d.Type, ObjectID: obj.ID, SentAt: sentAt(d.SentAt), Body: d.Body}
 	ctx := r.Context()
 	id, err := s.opts.Deliveries.RecordDelivery(ctx, rec)
@@ -343,11 +362,31 @@ func sentAt(raw json.RawMessage) *time.Time {
 }
 
 // handle acts on one recorded delivery: a *.deleted is applied now, a change is queued for a
-// refresh, anything else is ignored. It returns the delivery's outcome and the HTTP status.
+// refresh, anything else is ignored; organization.merged soft-deletes the losing organization
+// now and queues a refresh of the one that remains. It returns the delivery's outcome and the
+// HTTP status.
 func (s *Server) handle(ctx context.Context, deliveryID int64, eventType string, obj object) (string, int, error) {
 	kind, action, _ := strings.Cut(eventType, ".")
 	if !knownEvent(eventType) {
 		return loader.DeliveryIgnored, http.StatusOK, nil
+	}
+	if eventType == eventMerged {
+		loser, winner := obj.RemovedCompany.id(), obj.Company.id()
+		if loser == nil && winner == nil {
+			return loader.DeliveryFailed, http.StatusOK, errors.New("merged event names neither organization (removed_company.id, company.id)")
+		}
+		if loser != nil {
+			// The losing organization and its values, as if it had been deleted: Affinity
+			// answers 404 for it from now on.
+			n, err := s.opts.Deliveries.SoftDeleteObject(ctx, loader.ObjectOrganization, *loser)
+			if err != nil {
+				return loader.DeliveryFailed, http.StatusServiceUnavailable, err
+			}
+			s.opts.Metrics.observeDeleted(n)
+		}
+		if winner == nil {
+			return loader.DeliveryDeleted, http.StatusOK, nil
+		}
 	}
 	if action == "deleted" && deletable(kind) {
 		if obj.ID == nil {
@@ -361,7 +400,7 @@ func (s *Server) handle(ctx context.Context, deliveryID int64, eventType string,
 		s.opts.Metrics.observeDeleted(n)
 		return loader.DeliveryDeleted, http.StatusOK, nil
 	}
-	t, ok, err := s.targetOf(ctx, kind, obj)
+	t, ok, err := s.targetOf(ctx, eventType, obj)
 	if err != nil {
 		return loader.DeliveryFailed, http.StatusServiceUnavailable, err
 	}
@@ -378,15 +417,22 @@ func (s *Server) handle(ctx context.Context, deliveryID int64, eventType string,
 
 // targetOf names what a created, updated or merged event refreshes; ok is false for events
 // the warehouse does not follow (notes, files, reminders, global fields).
-func (s *Server) targetOf(ctx context.Context, kind string, obj object) (target, bool, error) {
+func (s *Server) targetOf(ctx context.Context, eventType string, obj object) (target, bool, error) {
+	if eventType == eventMerged {
+		// The organization that remains now holds what the losing one had.
+		if winner := obj.Company.id(); winner != nil {
+			return target{kind: kindEntity, entityType: loader.EntityOrganization, id: *winner}, true, nil
+		}
+		return target{}, false, nil
+	}
+	kind, _, _ := strings.Cut(eventType, ".")
 	switch kind {
 	case loader.ObjectPerson, loader.ObjectOrganization, loader.ObjectOpportunity:
-		// organization.merged: the body is the organization that remains; the losing one
-		// gets its own 404 when next read, and the next pass drops it.
+		k, _ := loader.ParseEntityKind(kind)
 		if obj.ID == nil {
 			return target{}, false, nil
 		}
-		return target{kind: kindEntity, entityType: entityType(kind), id: *obj.ID}, true, nil
+		return target{kind: kindEntity, entityType: k, id: *obj.ID}, true, nil
 	case loader.ObjectListEntry:
 		if obj.ID == nil || obj.ListID == nil {
 			return target{}, false, nil
@@ -407,7 +453,11 @@ func (s *Server) targetOf(ctx context.Context, kind string, obj object) (target,
 		if obj.EntityID == nil {
 			return target{}, false, nil
 		}
-		et := obj.EntityType
+		var et *loader.EntityKind
+		if obj.EntityType != nil {
+			k := loader.EntityKind(*obj.EntityType)
+			et = &k
+		}
 		if et == nil && obj.FieldID != nil {
 			found, ok, err := s.opts.Deliveries.EntityTypeOf(ctx, *obj.FieldID, obj.ListEntryID)
 			if err != nil {
@@ -417,7 +467,7 @@ func (s *Server) targetOf(ctx context.Context, kind string, obj object) (target,
 				et = &found
 			}
 		}
-		if et == nil || loader.EntityKind(*et) == "" {
+		if et == nil || !et.Valid() {
 			return target{}, false, nil
 		}
 		return target{kind: kindEntity, entityType: *et, id: *obj.EntityID}, true, nil
@@ -453,11 +503,13 @@ func (s *Server) next() (target, []int64, bool) {
 	return t, ids, true
 }
 
-// RunWorker runs queued refreshes, one at a time, until ctx ends. A delivery that arrives
-// while its object is being refreshed queues one more refresh, since it may describe a change
-// the running one did not see. Refreshes still waiting when ctx ends are left to the regular
-// schedule (their deliveries stay "queued").
+// RunWorker runs queued refreshes, one at a time, until ctx ends. It starts with the
+// deliveries a stopped daemon left queued, as if they had just arrived. A delivery that
+// arrives while its object is being refreshed queues one more refresh, since it may describe
+// a change the running one did not see. Refreshes still waiting when ctx ends stay queued in
+// the warehouse, for the next worker to start with.
 func (s *Server) RunWorker(ctx context.Context) {
+	s.requeue(ctx)
 	for {
 		select {
 		case <-ctx.Done():
@@ -474,6 +526,42 @@ func (s *Server) RunWorker(ctx context.Context) {
 	}
 }
 
+// requeue queues the refreshes of the deliveries still waiting in the warehouse, coalesced
+// by object like new deliveries. A failure to read them is logged: the scheduled passes
+// catch up all the same.
+func (s *Server) requeue(ctx context.Context) {
+	if s.opts.WebhookToken == "" || s.opts.Deliveries == nil {
+		return
+	}
+	queued, err := s.opts.Deliveries.QueuedDeliveries(ctx)
+	if err != nil {
+		s.log.Warn("webhook: read deliveries left queued", "error", err)
+		return
+	}
+	if len(queued) == 0 {
+		return
+	}
+	n := 0
+	for _, d := range queued {
+		t, ok, err := s.targetOf(ctx, d.Type, parseObject(d.Body))
+		if err != nil {
+			s.log.Warn("webhook: requeue delivery", "delivery", d.ID, "type", d.Type, "error", err)
+			continue
+		}
+		if !ok {
+			// Cannot happen for a delivery that was queued; say so rather than keep it forever.
+			if err := s.opts.Deliveries.SetDeliveryOutcome(ctx, []int64{d.ID}, loader.DeliveryFailed,
+				"queued delivery names nothing to refresh"); err != nil {
+				s.log.Warn("webhook: record outcome", "delivery", d.ID, "error", err)
+			}
+			continue
+		}
+		s.enqueue(t, d.ID)
+		n++
+	}
+	s.log.Info("webhook deliveries left queued by the last daemon: refreshing now", "deliveries", n)
+}
+
 func (s *Server) refresh(ctx context.Context, t target, ids []int64) {
 	rctx, cancel := context.WithTimeout(ctx, s.opts.RefreshTimeout)
 	defer cancel()
@@ -486,8 +574,14 @@ func (s *Server) refresh(ctx context.Context, t target, ids []int64) {
 	case loader.ObjectList:
 		stats, err = s.opts.Refresher.RefreshList(rctx, t.id)
 	default:
-		kind = loader.EntityKind(t.entityType)
+		kind = t.entityType.String()
 		stats, err = s.opts.Refresher.RefreshEntity(rctx, t.entityType, t.id)
+	}
+	if err != nil && ctx.Err() != nil {
+		// The worker is stopping: the refresh did not run to its end, so its deliveries stay
+		// queued and the next worker starts with them.
+		s.log.Info("webhook refresh interrupted by shutdown; its deliveries stay queued", "kind", kind, "id", t.id, "deliveries", len(ids))
+		return
 	}
 	s.opts.Metrics.observeRefresh(kind, stats, err)
 	outcome, errText := loader.DeliveryRefreshed, ""

@@ -51,7 +51,11 @@ func (m *memDeliveries) SoftDeleteObject(_ context.Context, kind string, id int6
 	return 1, nil
 }
 
-func (m *memDeliveries) EntityTypeOf(context.Context, int64, *int64) (int, bool, error) {
+func (m *memDeliveries) QueuedDeliveries(context.Context) ([]loader.QueuedDelivery, error) {
+	return nil, nil
+}
+
+func (m *memDeliveries) EntityTypeOf(context.Context, int64, *int64) (loader.EntityKind, bool, error) {
 	return 0, false, nil
 }
 
@@ -83,7 +87,7 @@ func (g *gateRefresher) wait(ctx context.Context, what string) (extractor.Refres
 	}
 }
 
-func (g *gateRefresher) RefreshEntity(ctx context.Context, entityType int, id int64) (extractor.RefreshStats, error) {
+func (g *gateRefresher) RefreshEntity(ctx context.Context, entityType loader.EntityKind, id int64) (extractor.RefreshStats, error) {
 	return g.wait(ctx, "entity "+strings.Repeat("i", int(id)))
 }
 
@@ -167,4 +171,42 @@ func TestDeletedIsAppliedBeforeTheAnswer(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, post(t, url, `{"type":"person.deleted","body":{"id":5}}`),
 		"a delete that was not applied asks Affinity to send it again")
 	require.Equal(t, 1, mem.count(loader.DeliveryFailed))
+}
+
+func TestMergedEventShapes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		body        string
+		wantDeleted []string
+		wantOutcome string
+		wantRefresh string // "" = none
+	}{
+		{name: "loser and winner", body: `{"removed_company":{"id":4},"company":{"id":2},"merged_at":"2021-11-15 13:45:16 -0800"}`,
+			wantDeleted: []string{"organization"}, wantOutcome: loader.DeliveryQueued, wantRefresh: "entity ii"},
+		{name: "loser only", body: `{"removed_company":{"id":4}}`,
+			wantDeleted: []string{"organization"}, wantOutcome: loader.DeliveryDeleted},
+		{name: "winner only", body: `{"company":{"id":3}}`, wantOutcome: loader.DeliveryQueued, wantRefresh: "entity iii"},
+		{name: "neither", body: `{"id":5}`, wantOutcome: loader.DeliveryFailed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			mem := &memDeliveries{outcomes: map[int64]string{}}
+			gate := &gateRefresher{started: make(chan string, 4), release: make(chan struct{})}
+			srv := httpapi.New(httpapi.Options{WebhookToken: "t", Deliveries: mem, Refresher: gate})
+			hs := httptest.NewServer(srv)
+			t.Cleanup(hs.Close)
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			go srv.RunWorker(ctx)
+
+			require.Equal(t, http.StatusOK, post(t, hs.URL+"/webhooks/affinity?token=t", `{"type":"organization.merged","body":`+tt.body+`}`))
+			require.Equal(t, tt.wantDeleted, mem.deleted)
+			require.Equal(t, 1, mem.count(tt.wantOutcome))
+			if tt.wantRefresh != "" {
+				require.Equal(t, tt.wantRefresh, <-gate.started)
+			}
+		})
+	}
 }

@@ -1,8 +1,8 @@
-// Package affinitytest is a fake Affinity CRM v1 API: an http.Handler serving a generated,
-// deterministic workspace with the envelopes, page tokens, errors, rate-limit headers and quirks
-// described in the API reference (shared/affinity-api-v1.md).
+// Package affinitytest is a fake Affinity CRM API, v1 and the parts of v2 a sync reads: an
+// http.Handler serving a generated, deterministic workspace with the envelopes, page tokens,
+// errors, rate-limit headers and quirks of the real API.
 //
-// It owns three things:
+// It owns these things:
 //
 //   - the Workspace model and its generator (Generate, from a Config and a seed), exported so
 //     tests can compare a warehouse with it, plus mutation helpers to change it between syncs;
@@ -11,9 +11,32 @@
 //     whoami, rate-limit), enforces optional per-minute and monthly limits and counts requests;
 //   - fault injection (Faults, FailNext) for retry and robustness tests;
 //   - webhook subscriptions (GET /webhook, POST /webhook/subscribe, at most three) and
-//     Deliver, which posts an event the way Affinity would, for end-to-end webhook tests.
+//     Deliver, which posts an event the way Affinity would, for end-to-end webhook tests;
+//   - API v2 (v2.go): GET /v2/lists/{id}/list-entries, GET /v2/persons and GET /v2/companies,
+//     served from the same workspace as v1, so that a v1 and a v2 read of one workspace give
+//     the same values. Bearer auth only; limit 1-100 (default 100); {data, pagination} pages
+//     with absolute prevUrl/nextUrl built from the request's Host (or WithV2NextURLBase) and
+//     opaque base64 "after:::<id>" cursors, 400 for a bad one; fieldTypes/fieldIds selection
+//     (no field data without one, fieldTypes=list refused on persons and companies);
+//     {"errors":[{code, message, param}]} bodies; lower-case x-ratelimit-* headers (the -org
+//     ones only with a monthly limit); X-Affinity-Api-Version echoed, an unknown one refused.
+//     v2 requests share v1's limits, faults and counters (endpoint templates such as
+//     "GET /v2/lists/{id}/list-entries"). v1 field n is "field-n"; an enriched field is
+//     "<source>-<name slug>" (V2FieldID), Crunchbase fields are never served. Values take the
+//     v2 shapes of their v1 value type (V2ValueType): person and company objects, dropdown
+//     {dropdownOptionId, text}, ranked dropdown with a color name, datetimes in UTC with Z,
+//     camelCase locations, -multi arrays cut at 100 with totalCount and null when empty, and a
+//     field without a value as data null. Companies carry their persons (field "persons",
+//     v1 person_ids, always with totalCount), persons their organizations ("companies"),
+//     opportunity entries their persons and companies, and persons and companies
+//     relationship-intelligence fields (clients ignore them). A v1 value that is JSON null
+//     has no v2 counterpart. Options answer every v2 request with 403 "authorization"
+//     (V2Forbidden) or 404 "not-found" (V2NotFound), or make v2 alter exactly one text value
+//     (WithV2Disagree, Workspace.V2DisagreeValue).
 //
-// Not modelled yet: interactions, entity files and relationship strengths. Deleting an entity removes its list entries, values and history, but
+// Not modelled yet: interactions, entity files, relationship strengths and the other v2
+// endpoints (field metadata, field value changes, notes...). Deleting an entity removes its
+// list entries, values and history, but
 // values of other entities that point at it (person/organization values) stay, and so does its
 // id on notes.
 //

@@ -54,7 +54,7 @@ type failRule struct {
 	status, n int
 }
 
-// Server is the fake Affinity v1 API. It implements http.Handler and is safe for concurrent use.
+// Server is the fake Affinity API (v1, and the v2 reads of v2.go). It implements http.Handler and is safe for concurrent use.
 type Server struct {
 	key       string
 	latency   time.Duration
@@ -79,6 +79,8 @@ type Server struct {
 	failNext    map[string]failRule
 
 	hooks webhooks // GET /webhook, POST /webhook/subscribe (webhooks.go)
+
+	v2 v2Options // how API v2 answers (v2.go); guarded by cmu
 }
 
 // NewServer serves ws. The server owns ws from now on: change it only through Mutate.
@@ -290,9 +292,30 @@ func (s *Server) authorized(r *http.Request) bool {
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(s.key)) == 1
 }
 
+// admit accounts one authorized request: it reports the limit state, whether the request is
+// over a limit and, when it is not, the injected fault (see fault) and whether injected 429s
+// carry Retry-After.
+func (s *Server) admit(endpoint string, monthly bool) (st limitState, over bool, injected int, retryAfter bool) {
+	s.cmu.Lock()
+	defer s.cmu.Unlock()
+	st, over = s.account(true, monthly)
+	if !over {
+		injected = s.fault(endpoint)
+		retryAfter = s.faults.RetryAfter
+	}
+	return st, over, injected, retryAfter
+}
+
 // ServeHTTP answers one request: latency, auth, limits, injected faults, then the endpoint.
+// Paths under /v2 are answered by serveV2 (v2.go), from the same workspace and counters.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rt := matchRoute(s.routes, r.URL.Path)
+	v2 := isV2Path(r.URL.Path)
+	var rt route
+	if v2 {
+		rt = matchV2Route(r.URL.Path)
+	} else {
+		rt = matchRoute(s.routes, r.URL.Path)
+	}
 	endpoint := r.Method + " " + rt.template
 	if !rt.found {
 		endpoint = r.Method + " " + r.URL.Path
@@ -312,6 +335,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
+	if v2 {
+		s.serveV2(w, r, rt, endpoint)
+		return
+	}
 	monthly := rt.template != "/rate-limit" && rt.template != "/auth/whoami"
 	if !s.authorized(r) {
 		s.cmu.Lock()
@@ -321,15 +348,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "Unauthorized: missing or invalid API key")
 		return
 	}
-	s.cmu.Lock()
-	st, over := s.account(true, monthly)
-	injected := 0
-	retryAfter := false
-	if !over {
-		injected = s.fault(endpoint)
-		retryAfter = s.faults.RetryAfter
-	}
-	s.cmu.Unlock()
+	st, over, injected, retryAfter := s.admit(endpoint, monthly)
 	st.setHeaders(w.Header())
 	if over {
 		writeError(w, http.StatusTooManyRequests, "Rate limit exceeded")
@@ -375,7 +394,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		if err := enc.Encode(body); err != nil {
-			aerr = &apiError{http.StatusInternalServerError, "encode response"}
+			aerr = errorf(http.StatusInternalServerError, "encode response")
 		}
 	}
 	s.mu.RUnlock()
@@ -408,12 +427,15 @@ func resetConnection(w http.ResponseWriter) {
 	panic(http.ErrAbortHandler)
 }
 
+// apiError is an error answer. v1 serves only msg; v2 also serves code (derived from status
+// when empty) and param.
 type apiError struct {
-	status int
-	msg    string
+	status      int
+	msg         string
+	code, param string
 }
 
-func errorf(status int, msg string) *apiError { return &apiError{status, msg} }
+func errorf(status int, msg string) *apiError { return &apiError{status: status, msg: msg} }
 
 func writeError(w http.ResponseWriter, status int, msg string) {
 	b, _ := json.Marshal(map[string][]string{"errors": {msg}})

@@ -1,0 +1,356 @@
+package extractor
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/affinity-sync/affinity-sync/extractor/affinity"
+	"github.com/affinity-sync/affinity-sync/loader"
+)
+
+// The stream registry: one entry per stream says everything the rest of the program needs to
+// know about it — its name, stage and dependencies, the endpoints it sends requests to, its
+// phases (built in streams.go), what the end of each phase does in the warehouse, the
+// per-entity freshness it keeps, and its request cost model, per source. Run, plan, bench,
+// reset, progress, metrics and status all read it (see docs/adding-a-stream.md).
+
+// Stream names, in the order a run works through them.
+const (
+	StreamLists               = "lists"
+	StreamFields              = "fields"
+	StreamPersons             = "persons"
+	StreamOrganizations       = "organizations"
+	StreamOpportunities       = "opportunities"
+	StreamListEntries         = "list_entries"
+	StreamFieldValueChanges   = "field_value_changes"
+	StreamFieldValues         = "field_values"
+	StreamOrganizationDetails = "organization_details"
+	StreamNotes               = "notes"
+)
+
+// Phase names besides the main phase "" (list entries and the change feed name theirs by the
+// list or field id).
+const (
+	// PhaseInteractionDates is the phase of persons and organizations that reads the
+	// with_interaction_dates listing.
+	PhaseInteractionDates = "interaction_dates"
+	// PhaseUnlisted is the phase of field_values that refreshes the values of entities on no
+	// list (sync.field_values_for_unlisted).
+	PhaseUnlisted = "unlisted"
+)
+
+// PageSize is the rows of every paged listing request: Affinity's default and maximum.
+const PageSize = affinity.MaxPageSize
+
+// DefaultWorkers is how many per-entity requests are in flight at once unless
+// Options.Workers says otherwise.
+const DefaultWorkers = 4
+
+// Source is where a stream reads from: an Affinity API version and its read path.
+type Source string
+
+// SourceV1 is Affinity's API v1.
+const SourceV1 Source = "v1"
+
+// Cost is what one source of a stream is expected to spend on a pass.
+type Cost struct {
+	Source   Source
+	Requests int64
+	Chain    int64  // the longest run of these requests that must follow one another
+	Detail   string // what the requests are, as plan prints it
+	Bound    string // how Requests follows from the sizes, as bench prints it
+}
+
+// CostOptions tune a cost model.
+type CostOptions struct {
+	WithUnlisted bool // sync.field_values_for_unlisted
+	Workers      int  // per-entity requests in flight; 0 = DefaultWorkers
+}
+
+// stream is one entry of the registry.
+type stream struct {
+	name      string
+	stage     int      // streams of one stage run concurrently; a stage starts when the one before ended
+	dependsOn []string // streams whose rows it reads from the warehouse
+	endpoints []string // endpoint templates of the requests it sends
+	freshness loader.Freshness
+	phases    func(s *Syncer, ctx context.Context) ([]phase, error)
+	// end is what the end of a phase does in the warehouse.
+	end func(phase string, o Options) (loader.PhaseEnd, error)
+	// cost is what a pass is expected to spend, per source, given the warehouse's sizes.
+	cost func(c loader.PlanCounts, o CostOptions) []Cost
+}
+
+// registry is every stream, in run order. Stages order the streams by what they read from the
+// warehouse and by the planner's priorities: fields and list entries need the lists; the
+// change feed needs the fields; the field value refresh needs the list entries and the changes
+// (changed entities go first); organization details come after it.
+func registry() []stream {
+	return []stream{
+		{name: StreamLists, stage: 0, endpoints: []string{"/lists", "/lists/{id}"},
+			phases: (*Syncer).listsPhases, end: mainPhaseEnds(loader.EndSoftDeleteUnseen(loader.ObjectList)),
+			cost: unpaged("GET /lists")},
+		{name: StreamFields, stage: 1, dependsOn: []string{StreamLists},
+			endpoints: []string{"/fields", "/persons/fields", "/organizations/fields"},
+			phases:    (*Syncer).fieldsPhases, end: mainPhaseEnds(loader.EndSoftDeleteUnseen(loader.ObjectField)),
+			cost: unpaged("GET /fields")},
+		entityListing(StreamPersons, loader.EntityPerson, "/persons", (*Syncer).personsPhases),
+		entityListing(StreamOrganizations, loader.EntityOrganization, "/organizations", (*Syncer).organizationsPhases),
+		entityListing(StreamOpportunities, loader.EntityOpportunity, "/opportunities", (*Syncer).opportunitiesPhases),
+		{name: StreamListEntries, stage: 1, dependsOn: []string{StreamLists}, endpoints: []string{"/lists/{id}/list-entries"},
+			phases: (*Syncer).listEntriesPhases,
+			end: func(phase string, _ Options) (loader.PhaseEnd, error) {
+				id, err := strconv.ParseInt(phase, 10, 64)
+				if err != nil {
+					return loader.PhaseEnd{}, fmt.Errorf("phase %q is not a list id", phase)
+				}
+				return loader.EndSoftDeleteUnseenEntries(id), nil
+			},
+			cost: func(c loader.PlanCounts, _ CostOptions) []Cost {
+				var requests, entries int64
+				for _, n := range c.ListSizes {
+					requests += pagesOf(n)
+					entries += n
+				}
+				return []Cost{{Source: SourceV1, Requests: requests, Chain: requests,
+					Detail: fmt.Sprintf("%d lists, %d entries", len(c.ListSizes), entries),
+					Bound:  fmt.Sprintf("Σ over %d lists of (size/%d+1)", len(c.ListSizes), PageSize)}}
+			}},
+		{name: StreamFieldValueChanges, stage: 2, dependsOn: []string{StreamFields}, endpoints: []string{"/field-value-changes"},
+			phases: (*Syncer).changesPhases, end: anyPhaseEnds(loader.EndNothing()),
+			cost: func(c loader.PlanCounts, _ CostOptions) []Cost {
+				return []Cost{{Source: SourceV1, Requests: c.TrackedFields, Chain: c.TrackedFields,
+					Detail: fmt.Sprintf("one history per tracked field (%d)", c.TrackedFields),
+					Bound:  fmt.Sprintf("1 per tracked field (%d)", c.TrackedFields)}}
+			}},
+		{name: StreamFieldValues, stage: 3, dependsOn: []string{StreamListEntries, StreamFields}, endpoints: []string{"/field-values"},
+			freshness: loader.FreshnessValues, phases: (*Syncer).fieldValuesPhases,
+			end: func(phase string, o Options) (loader.PhaseEnd, error) {
+				switch {
+				case phase == "" && !o.FieldValuesForUnlisted:
+					return loader.EndSoftDeleteUnlistedValues(), nil
+				case phase == "", phase == PhaseUnlisted:
+					return loader.EndNothing(), nil
+				}
+				return loader.PhaseEnd{}, fmt.Errorf("field_values has no phase %q", phase)
+			},
+			cost: func(c loader.PlanCounts, o CostOptions) []Cost {
+				due := c.ValuesDue[loader.RefreshNew] + c.ValuesDue[loader.RefreshChanged] + c.ValuesDue[loader.RefreshStale]
+				detail := fmt.Sprintf("%d never fetched, %d changed, %d stale (plus those the change feed finds)",
+					c.ValuesDue[loader.RefreshNew], c.ValuesDue[loader.RefreshChanged], c.ValuesDue[loader.RefreshStale])
+				if o.WithUnlisted {
+					due += c.UnlistedDue
+					detail += fmt.Sprintf(", %d on no list", c.UnlistedDue)
+				}
+				return []Cost{perEntityCost(due, o, detail, fmt.Sprintf("1 per entity due (%d)", due))}
+			}},
+		{name: StreamOrganizationDetails, stage: 4, dependsOn: []string{StreamOrganizations}, endpoints: []string{"/organizations/{id}"},
+			freshness: loader.FreshnessDetails, phases: (*Syncer).organizationDetailsPhases, end: anyPhaseEnds(loader.EndNothing()),
+			cost: func(c loader.PlanCounts, o CostOptions) []Cost {
+				return []Cost{perEntityCost(c.DetailsDue, o, fmt.Sprintf("%d organizations never fetched or stale", c.DetailsDue),
+					fmt.Sprintf("1 per organization due (%d)", c.DetailsDue))}
+			}},
+		{name: StreamNotes, stage: 1, endpoints: []string{"/notes"},
+			phases: (*Syncer).notesPhases, end: mainPhaseEnds(loader.EndSoftDeleteUnseen(loader.ObjectNote)),
+			cost: paged(func(c loader.PlanCounts) int64 { return c.Notes }, "notes")},
+	}
+}
+
+// entityListing is the entry of a stream that lists every entity of kind k: persons and
+// organizations in two listings (plain, then with interaction dates), opportunities in one.
+func entityListing(name string, k loader.EntityKind, endpoint string, phases func(*Syncer, context.Context) ([]phase, error)) stream {
+	st := stream{name: name, stage: 1, endpoints: []string{endpoint}, phases: phases}
+	if k == loader.EntityOpportunity {
+		st.end = mainPhaseEnds(loader.EndSoftDeleteUnseen(k.String()))
+		st.cost = paged(func(c loader.PlanCounts) int64 { return c.Opportunities }, name)
+		return st
+	}
+	st.end = func(phase string, _ Options) (loader.PhaseEnd, error) {
+		switch phase {
+		case "":
+			return loader.EndSoftDeleteUnseen(k.String()), nil
+		case PhaseInteractionDates:
+			return loader.EndClearUnseenDates(k), nil
+		}
+		return loader.PhaseEnd{}, fmt.Errorf("%s has no phase %q", name, phase)
+	}
+	st.cost = func(c loader.PlanCounts, _ CostOptions) []Cost {
+		all, dated := c.Persons, c.PersonsWithDates
+		if k == loader.EntityOrganization {
+			all, dated = c.Organizations, c.OrganizationsWithDates
+		}
+		n := pagesOf(all) + pagesOf(dated)
+		return []Cost{{Source: SourceV1, Requests: n, Chain: n,
+			Detail: fmt.Sprintf("%d %s, %d with interaction dates", all, name, dated),
+			Bound:  fmt.Sprintf("(%d/%d+1) + (%d with dates/%d+1)", all, PageSize, dated, PageSize)}}
+	}
+	return st
+}
+
+// mainPhaseEnds is the end of a stream of one main phase "".
+func mainPhaseEnds(end loader.PhaseEnd) func(string, Options) (loader.PhaseEnd, error) {
+	return func(phase string, _ Options) (loader.PhaseEnd, error) {
+		if phase != "" {
+			return loader.PhaseEnd{}, fmt.Errorf("no phase %q", phase)
+		}
+		return end, nil
+	}
+}
+
+// anyPhaseEnds is the same end for every phase.
+func anyPhaseEnds(end loader.PhaseEnd) func(string, Options) (loader.PhaseEnd, error) {
+	return func(string, Options) (loader.PhaseEnd, error) { return end, nil }
+}
+
+// unpaged is the cost of a stream of one unpaged request.
+func unpaged(detail string) func(loader.PlanCounts, CostOptions) []Cost {
+	return func(loader.PlanCounts, CostOptions) []Cost {
+		return []Cost{{Source: SourceV1, Requests: 1, Chain: 1, Detail: detail, Bound: "1 unpaged call"}}
+	}
+}
+
+// paged is the cost of one paged listing of the rows count gives.
+func paged(count func(loader.PlanCounts) int64, noun string) func(loader.PlanCounts, CostOptions) []Cost {
+	return func(c loader.PlanCounts, _ CostOptions) []Cost {
+		n := count(c)
+		return []Cost{{Source: SourceV1, Requests: pagesOf(n), Chain: pagesOf(n),
+			Detail: fmt.Sprintf("%d %s", n, noun), Bound: fmt.Sprintf("%d/%d+1", n, PageSize)}}
+	}
+}
+
+// perEntityCost is one request per entity due, Workers of them in flight at once.
+func perEntityCost(due int64, o CostOptions, detail, bound string) Cost {
+	w := int64(o.Workers)
+	if w <= 0 {
+		w = DefaultWorkers
+	}
+	return Cost{Source: SourceV1, Requests: due, Chain: (due + w - 1) / w, Detail: detail, Bound: bound}
+}
+
+// pagesOf is how many requests a listing of n rows takes: a last page that is exactly full is
+// followed by an empty one.
+func pagesOf(n int64) int64 { return n/PageSize + 1 }
+
+// lookup returns the registry entry of name.
+func lookup(name string) (stream, bool) {
+	r := registry()
+	i := slices.IndexFunc(r, func(s stream) bool { return s.name == name })
+	if i < 0 {
+		return stream{}, false
+	}
+	return r[i], true
+}
+
+// Streams returns the names of every stream, in run order.
+func Streams() []string {
+	var names []string
+	for _, s := range registry() {
+		names = append(names, s.name)
+	}
+	return names
+}
+
+// CheckStreams returns an error naming the first name that is not a stream.
+func CheckStreams(names []string) error {
+	for _, n := range names {
+		if _, ok := lookup(n); !ok {
+			return fmt.Errorf("unknown stream %q (known: %s)", n, strings.Join(Streams(), ", "))
+		}
+	}
+	return nil
+}
+
+// Stages returns the stream names stage by stage, in run order within a stage.
+func Stages() [][]string {
+	var stages [][]string
+	for _, s := range registry() {
+		for len(stages) <= s.stage {
+			stages = append(stages, nil)
+		}
+		stages[s.stage] = append(stages[s.stage], s.name)
+	}
+	return stages
+}
+
+// StreamOfEndpoint names the stream that sends requests to an endpoint template; ok is false
+// for an endpoint no stream uses (the workspace check, the rate-limit probe).
+func StreamOfEndpoint(endpoint string) (name string, ok bool) {
+	for _, s := range registry() {
+		if slices.Contains(s.endpoints, endpoint) {
+			return s.name, true
+		}
+	}
+	return "", false
+}
+
+// StreamResetter clears checkpoints and freshness times; *loader.Store satisfies it.
+type StreamResetter interface {
+	ResetStreams(ctx context.Context, streams []loader.StreamReset) error
+}
+
+// ResetStreams makes the next run re-read the named streams from the start: their
+// checkpoints and the per-entity freshness they keep are cleared. An unknown name is an error
+// and nothing is changed.
+func ResetStreams(ctx context.Context, store StreamResetter, names []string) error {
+	resets := make([]loader.StreamReset, 0, len(names))
+	for _, n := range names {
+		s, ok := lookup(n)
+		if !ok {
+			return fmt.Errorf("reset streams: %w", CheckStreams([]string{n}))
+		}
+		resets = append(resets, loader.StreamReset{Stream: n, Freshness: s.freshness})
+	}
+	return store.ResetStreams(ctx, resets)
+}
+
+// WorkspaceCheck names the one request of a run outside the streams: which workspace the key
+// belongs to.
+const WorkspaceCheck = "(workspace check)"
+
+// StreamCost is what one step of a run is expected to spend, per source.
+type StreamCost struct {
+	Stream string // a stream name, or WorkspaceCheck
+	Stage  int    // -1 for the workspace check, which comes first
+	Costs  []Cost
+}
+
+// Requests sums the costs over every source.
+func (c StreamCost) Requests() int64 {
+	var n int64
+	for _, x := range c.Costs {
+		n += x.Requests
+	}
+	return n
+}
+
+// Chain sums the longest chains over every source (sources of one stream follow one another).
+func (c StreamCost) Chain() int64 {
+	var n int64
+	for _, x := range c.Costs {
+		n += x.Chain
+	}
+	return n
+}
+
+// Costs estimates what a run of streams spends, given the warehouse's sizes: the workspace
+// check first, then each stream's costs, stage by stage (run order within a stage).
+func Costs(c loader.PlanCounts, streams []string, o CostOptions) ([]StreamCost, error) {
+	if err := CheckStreams(streams); err != nil {
+		return nil, err
+	}
+	out := []StreamCost{{Stream: WorkspaceCheck, Stage: -1, Costs: []Cost{{Source: SourceV1, Requests: 1, Chain: 1,
+		Detail: "GET /auth/whoami", Bound: "GET /auth/whoami before the streams"}}}}
+	for stage, names := range Stages() {
+		for _, name := range names {
+			if !slices.Contains(streams, name) {
+				continue
+			}
+			s, _ := lookup(name)
+			out = append(out, StreamCost{Stream: name, Stage: stage, Costs: s.cost(c, o)})
+		}
+	}
+	return out, nil
+}
