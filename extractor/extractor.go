@@ -33,6 +33,9 @@ type API interface {
 	FieldValueChanges(ctx context.Context, q affinity.ChangeQuery) iter.Seq2[[]affinity.FieldValueChange, error]
 	Organization(ctx context.Context, id int64, withInteractionDates bool) (affinity.Organization, error)
 	Notes(ctx context.Context, q affinity.PageQuery) iter.Seq2[affinity.Page[affinity.Note], error]
+	ListEntriesV2(ctx context.Context, listID int64, q affinity.V2Query) iter.Seq2[affinity.V2Page[affinity.V2ListEntry], error]
+	CompaniesV2(ctx context.Context, q affinity.V2Query) iter.Seq2[affinity.V2Page[affinity.V2Company], error]
+	PersonsV2(ctx context.Context, q affinity.V2Query) iter.Seq2[affinity.V2Page[affinity.V2Person], error]
 }
 
 // Store is what the streams need from the warehouse; *loader.Store satisfies it.
@@ -46,6 +49,15 @@ type Store interface {
 	FieldValueTypes(ctx context.Context) (map[int64]int, error)
 	RefreshCandidates(ctx context.Context, q loader.RefreshQuery) ([]loader.RefreshKey, error)
 	DetailsCandidates(ctx context.Context, q loader.DetailsQuery) ([]loader.RefreshKey, error)
+	// What the API v2 sources read.
+	FieldCatalog(ctx context.Context) ([]loader.Field, error)
+	DropdownOptions(ctx context.Context) (map[loader.DropdownKey]loader.DropdownOption, error)
+	ListSizes(ctx context.Context, lists []int64) ([]loader.ListSize, error)
+	DueByList(ctx context.Context, q loader.RefreshQuery) (map[int64]int64, error)
+	DetailsDueCount(ctx context.Context, q loader.DetailsQuery) (int64, error)
+	UnlistedDueCount(ctx context.Context, passStart, staleBefore time.Time) (persons, organizations, due int64, err error)
+	CountLive(ctx context.Context, k loader.EntityKind) (int64, error)
+	RecordPath(ctx context.Context, stream string, p loader.StreamPath) error
 }
 
 // commitTimeout bounds the commit of a batch that is finished after the run
@@ -77,6 +89,9 @@ type Options struct {
 	// Workers is how many per-entity requests (field values, organization
 	// details) may be in flight at once; default DefaultWorkers.
 	Workers int
+	// APIV2 says whether field values and organization links may be read through API v2
+	// where that costs fewer requests (affinity.api_v2); the zero value reads v1 only.
+	APIV2   V2Mode
 	Logger  *slog.Logger
 	Now     func() time.Time
 }
@@ -87,6 +102,9 @@ type Syncer struct {
 	store Store
 	opts  Options
 	log   *slog.Logger
+
+	mu    sync.Mutex
+	paths map[string]PathNote // the path each stream's pass takes, once its phases are built
 }
 
 // New returns a Syncer over api and store.
@@ -125,6 +143,9 @@ type StreamResult struct {
 	SoftDeleted int64
 	Complete    bool  // the stream finished its pass
 	Err         error // why it did not
+	// Path is the API path the pass took and why (field_values and organization_details);
+	// nil for a stream of one path, or one that stopped before choosing.
+	Path *PathNote
 }
 
 // Result is what a run did.
@@ -275,7 +296,18 @@ func (s *Syncer) runStream(ctx context.Context, def stream) StreamResult {
 		res.Err = fmt.Errorf("stream %s: %w", stream, err)
 		return res
 	}
+	if s.opts.ResumeSince != nil && cp.PassStartedAt.IsZero() && cp.LastCompletedAt != nil && !cp.LastCompletedAt.Before(*s.opts.ResumeSince) {
+		log.Info("pass already complete in the run this one continues", "completed", cp.LastCompletedAt)
+		res.Complete = true
+		return res
+	}
 	phases, err := def.phases(s, ctx)
+	if note, ok := s.pathOf(stream); ok {
+		res.Path = &note
+		if rerr := s.store.RecordPath(ctx, stream, loader.StreamPath{Path: note.Path, Reason: note.Reason}); rerr != nil && err == nil {
+			err = rerr
+		}
+	}
 	if err != nil {
 		res.Err = fmt.Errorf("stream %s: %w", stream, err)
 		return res
@@ -286,11 +318,6 @@ func (s *Syncer) runStream(ctx context.Context, def stream) StreamResult {
 			res.Err = fmt.Errorf("stream %s: %w", stream, err)
 			return res
 		}
-		res.Complete = true
-		return res
-	}
-	if s.opts.ResumeSince != nil && cp.PassStartedAt.IsZero() && cp.LastCompletedAt != nil && !cp.LastCompletedAt.Before(*s.opts.ResumeSince) {
-		log.Info("pass already complete in the run this one continues", "completed", cp.LastCompletedAt)
 		res.Complete = true
 		return res
 	}
