@@ -31,11 +31,17 @@ schedule:
 `, 0o600)
 }
 
-// slowFake serves a workspace with latency, so that a sync takes a while; every request
-// that hold picks (nil: none) gets no answer until the test releases the holder or the
-// client gives up. Holding, not latency, is what keeps a run in progress for as long as a
-// test needs, however fast or loaded the machine.
-func slowFake(t *testing.T, key string, latency time.Duration, hold func(*http.Request) bool) (string, *affinitytest.Server, *holder) {
+// slowFake serves a workspace with latency, so that a sync takes a while.
+func slowFake(t *testing.T, key string, latency time.Duration) (string, *affinitytest.Server) {
+	t.Helper()
+	url, fake, _ := holdingFake(t, key, latency, nil)
+	return url, fake
+}
+
+// holdingFake is slowFake where every request that hold picks (nil: none) gets no answer
+// until the test releases the holder or the client gives up. Holding, not latency, is what
+// keeps a run in progress for as long as a test needs, however fast or loaded the machine.
+func holdingFake(t *testing.T, key string, latency time.Duration, hold func(*http.Request) bool) (string, *affinitytest.Server, *holder) {
 	t.Helper()
 	cfg := affinitytest.DefaultConfig()
 	cfg.Seed = 21
@@ -118,7 +124,7 @@ func TestTwoDaemonsOneDatabase(t *testing.T) {
 	const key = "two-daemons-key"
 	// Every request is held until both refusals were seen: a request means its daemon holds
 	// the run lock, and the run cannot end before the others have tried to take it.
-	baseURL, _, held := slowFake(t, key, 2*time.Millisecond, func(*http.Request) bool { return true })
+	baseURL, _, held := holdingFake(t, key, 2*time.Millisecond, func(*http.Request) bool { return true })
 	dbURL := pgtest.NewDatabase(t)
 	env := map[string]string{"AFFINITY_API_KEY": key, "AFFINITY_BASE_URL": baseURL, "DATABASE_URL": dbURL}
 	cfgPath := daemonConfig(t)
@@ -168,7 +174,7 @@ func TestDaemonStopsMidPassAndNextRunResumes(t *testing.T) {
 	// Field values after the twelfth are held until the daemon has stopped, so the pass is
 	// still open when it stops (with four workers, the first eight entities are done by then).
 	var fieldValues atomic.Int32
-	baseURL, fake, held := slowFake(t, key, 2*time.Millisecond, func(r *http.Request) bool {
+	baseURL, fake, held := holdingFake(t, key, 2*time.Millisecond, func(r *http.Request) bool {
 		return r.URL.Path == "/field-values" && fieldValues.Add(1) > 12
 	})
 	dbURL := pgtest.NewDatabase(t)
