@@ -62,6 +62,10 @@ type Page struct {
 	// EntityValues upserts each entity's values, then soft-deletes that entity's live values
 	// not in its set (list-entry values included).
 	EntityValues []EntityValues
+	// ScopedValues are API v2 reads: each replaces its scope's values as a set, keeping the
+	// stored row (id and times included) of every value equal to one. Written after
+	// EntityValues.
+	ScopedValues []ScopedValues
 	// Changes are inserted once: a change already stored is never modified.
 	Changes             []FieldValueChange
 	OrganizationPersons []OrganizationPersons // replaces those organizations' person sets
