@@ -244,6 +244,7 @@ func (s *Store) replaceScopedValues(ctx context.Context, tx pgx.Tx, r scopedRows
 			INSERT INTO `+fv+` (`+cols+`)
 			SELECT `+cols+` FROM incoming i
 			WHERE EXISTS (SELECT 1 FROM matched m WHERE m.n = i.n AND m.row_id IS NULL)
+			ORDER BY i.n
 			RETURNING 1
 		)
 		SELECT (SELECT count(*) FROM kept) + (SELECT count(*) FROM gone) + (SELECT count(*) FROM added)`,
