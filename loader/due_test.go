@@ -49,7 +49,7 @@ func TestFieldCatalogAndDropdownOptions(t *testing.T) {
 func dueFixture(t *testing.T, e env) {
 	t.Helper()
 	e.commit(t, loader.Page{SeenAt: t0.Add(-48 * time.Hour),
-		Lists: []loader.List{{ID: 1, Name: "a"}, {ID: 2, Name: "b"}, {ID: 3, Name: "c", ListSize: ptr[int64](42)}, {ID: 4, Name: "d"}, {ID: 5, Name: "e"}},
+		Lists:         []loader.List{{ID: 1, Name: "a"}, {ID: 2, Name: "b"}, {ID: 3, Name: "c", ListSize: ptr[int64](42)}, {ID: 4, Name: "d"}, {ID: 5, Name: "e"}},
 		Organizations: []loader.Organization{{ID: 20, Name: "x"}, {ID: 21, Name: "y"}, {ID: 22, Name: "z"}, {ID: 23, Name: "w"}},
 		ListEntries: []loader.ListEntry{
 			{ID: 100, ListID: 1, EntityType: 0, EntityID: 10}, {ID: 101, ListID: 1, EntityType: 0, EntityID: 11},

@@ -202,52 +202,8 @@ func (s *Store) replaceScopedValues(ctx context.Context, tx pgx.Tx, r scopedRows
 	if err != nil {
 		return 0, err
 	}
-	fv := s.table("field_values")
-	cols := "id, field_id, entity_type, entity_id, list_entry_id, value_type, value, value_text, value_number, " +
-		"value_date, value_entity_id, value_option_id, created_at, updated_at, synced_at"
-	scopeCols := `fv.row_id, fv.id, fv.field_id, fv.entity_type, fv.entity_id, fv.deleted_at, ` + valueKey("fv") + ` AS k`
 	var n int64
-	err = tx.QueryRow(ctx, `WITH scope AS MATERIALIZED (
-			SELECT `+scopeCols+`
-			FROM unnest($1::smallint[], $2::bigint[], $3::bigint[]) AS g(entity_type, entity_id, field_id)
-			JOIN `+fv+` fv ON fv.entity_type = g.entity_type AND fv.entity_id = g.entity_id
-			                AND fv.field_id = g.field_id AND fv.list_entry_id IS NULL
-			UNION ALL
-			SELECT `+scopeCols+`
-			FROM unnest($4::bigint[]) AS e(id)
-			JOIN `+fv+` fv ON fv.list_entry_id = e.id
-		), stored AS (
-			SELECT row_id, field_id, entity_type, entity_id, k,
-				row_number() OVER (PARTITION BY field_id, entity_type, entity_id, k
-				                   ORDER BY deleted_at IS NOT NULL, id IS NULL, row_id) AS r
-			FROM scope
-		), incoming AS MATERIALIZED (
-			SELECT s.*, `+valueKey("s")+` AS k,
-				row_number() OVER (PARTITION BY s.field_id, s.entity_type, s.entity_id, `+valueKey("s")+` ORDER BY s.n) AS r
-			FROM `+stage+` s
-		), matched AS MATERIALIZED (
-			SELECT i.n, st.row_id
-			FROM incoming i
-			LEFT JOIN stored st ON st.field_id = i.field_id AND st.entity_type = i.entity_type
-			                   AND st.entity_id = i.entity_id AND st.k = i.k AND st.r = i.r
-		), kept AS (
-			UPDATE `+fv+` fv SET synced_at = $5, deleted_at = NULL
-			FROM matched m WHERE fv.row_id = m.row_id
-			RETURNING 1
-		), gone AS (
-			UPDATE `+fv+` fv SET deleted_at = now()
-			FROM scope sc
-			WHERE fv.row_id = sc.row_id AND sc.deleted_at IS NULL
-			  AND NOT EXISTS (SELECT 1 FROM matched m WHERE m.row_id = sc.row_id)
-			RETURNING 1
-		), added AS (
-			INSERT INTO `+fv+` (`+cols+`)
-			SELECT `+cols+` FROM incoming i
-			WHERE EXISTS (SELECT 1 FROM matched m WHERE m.n = i.n AND m.row_id IS NULL)
-			ORDER BY i.n
-			RETURNING 1
-		)
-		SELECT (SELECT count(*) FROM kept) + (SELECT count(*) FROM gone) + (SELECT count(*) FROM added)`,
+	err = tx.QueryRow(ctx, s.scopedValuesSQL(stage),
 		// Planned for these arrays every time, as the v1 soft delete is: a generic plan
 		// could scan field_values whole.
 		pgx.QueryExecModeExec,
@@ -281,4 +237,56 @@ func valuesFetched(w warehouseRows) entitySets {
 		}
 	}
 	return out
+}
+
+// scopedValuesSQL is the statement of replaceScopedValues, reading the staged values from
+// stage: $1, $2, $3 the global part of the scopes (entity type, entity id, field), $4 the
+// list entries replaced, $5 the page's SeenAt.
+func (s *Store) scopedValuesSQL(stage string) string {
+	fv := s.table("field_values")
+	cols := "id, field_id, entity_type, entity_id, list_entry_id, value_type, value, value_text, value_number, " +
+		"value_date, value_entity_id, value_option_id, created_at, updated_at, synced_at"
+	scopeCols := `fv.row_id, fv.id, fv.field_id, fv.entity_type, fv.entity_id, fv.deleted_at, ` + valueKey("fv") + ` AS k`
+	return `WITH scope AS MATERIALIZED (
+			SELECT ` + scopeCols + `
+			FROM unnest($1::smallint[], $2::bigint[], $3::bigint[]) AS g(entity_type, entity_id, field_id)
+			JOIN ` + fv + ` fv ON fv.entity_type = g.entity_type AND fv.entity_id = g.entity_id
+			                AND fv.field_id = g.field_id AND fv.list_entry_id IS NULL
+			UNION ALL
+			SELECT ` + scopeCols + `
+			FROM unnest($4::bigint[]) AS e(id)
+			JOIN ` + fv + ` fv ON fv.list_entry_id = e.id
+		), stored AS (
+			SELECT row_id, field_id, entity_type, entity_id, k, deleted_at IS NULL AS live,
+				row_number() OVER (PARTITION BY field_id, entity_type, entity_id, k
+				                   ORDER BY deleted_at IS NOT NULL, id IS NULL, row_id) AS r
+			FROM scope
+		), incoming AS MATERIALIZED (
+			SELECT s.*, ` + valueKey("s") + ` AS k,
+				row_number() OVER (PARTITION BY s.field_id, s.entity_type, s.entity_id, ` + valueKey("s") + ` ORDER BY s.n) AS r
+			FROM ` + stage + ` s
+		), paired AS MATERIALIZED (
+			-- One full join pairs them all: both sides = kept, no stored row = added, no
+			-- incoming value = soft-deleted if live (an anti-join against a CTE would be
+			-- planned as a nested loop, quadratic in the page).
+			SELECT i.n, st.row_id, st.live
+			FROM incoming i
+			FULL JOIN stored st ON st.field_id = i.field_id AND st.entity_type = i.entity_type
+			                   AND st.entity_id = i.entity_id AND st.k = i.k AND st.r = i.r
+		), kept AS (
+			UPDATE ` + fv + ` fv SET synced_at = $5, deleted_at = NULL
+			FROM paired p WHERE p.n IS NOT NULL AND fv.row_id = p.row_id
+			RETURNING 1
+		), gone AS (
+			UPDATE ` + fv + ` fv SET deleted_at = now()
+			FROM paired p WHERE p.n IS NULL AND p.live AND fv.row_id = p.row_id
+			RETURNING 1
+		), added AS (
+			INSERT INTO ` + fv + ` (` + cols + `)
+			SELECT ` + cols + ` FROM incoming i JOIN paired p ON p.n = i.n
+			WHERE p.row_id IS NULL
+			ORDER BY i.n
+			RETURNING 1
+		)
+		SELECT (SELECT count(*) FROM kept) + (SELECT count(*) FROM gone) + (SELECT count(*) FROM added)`
 }

@@ -132,7 +132,7 @@ func TestScopedValuesKeepRowsOfUnchangedValues(t *testing.T) {
 			v2(1, nil, `"a"`, textOf("a")),
 			v2(2, nil, `"y"`, textOf("y")),
 			v2(2, nil, `"x"`, textOf("x")),
-			v2(2, nil, `"y"`, textOf("y")),                              // a second "y": one new row
+			v2(2, nil, `"y"`, textOf("y")),                            // a second "y": one new row
 			v2(3, e500, `5.0`, loader.Projection{Number: ptr("5.0")}), // equal as a number
 			v2(3, e500, `12`, loader.Projection{Number: ptr("12")}),   // new
 			v2(6, nil, `{"b": [2], "a": 1}`, loader.Projection{}),     // equal as jsonb

@@ -272,24 +272,7 @@ func (s *Store) replaceValues(ctx context.Context, tx pgx.Tx, w warehouseRows) (
 	}
 	fv := s.table("field_values")
 	if len(w.valueEntities.ids) > 0 && len(w.values) > 0 {
-		if _, err := tx.Exec(ctx, `WITH idless AS (
-				SELECT fv.row_id, fv.field_id, fv.entity_type, fv.entity_id, `+valueKey("fv")+` AS k,
-					row_number() OVER (PARTITION BY fv.field_id, fv.entity_type, fv.entity_id, `+valueKey("fv")+`
-					                   ORDER BY fv.row_id) AS r
-				FROM unnest($1::smallint[], $2::bigint[]) AS e(entity_type, entity_id)
-				JOIN `+fv+` fv ON fv.entity_type = e.entity_type AND fv.entity_id = e.entity_id
-				WHERE fv.id IS NULL AND fv.deleted_at IS NULL
-			), incoming AS (
-				SELECT s.id, s.field_id, s.entity_type, s.entity_id, `+valueKey("s")+` AS k,
-					row_number() OVER (PARTITION BY s.field_id, s.entity_type, s.entity_id, `+valueKey("s")+`
-					                   ORDER BY s.n) AS r
-				FROM `+stage+` s
-				WHERE NOT EXISTS (SELECT 1 FROM `+fv+` known WHERE known.id = s.id)
-			)
-			UPDATE `+fv+` fv SET id = i.id
-			FROM idless l JOIN incoming i ON i.field_id = l.field_id AND i.entity_type = l.entity_type
-			                             AND i.entity_id = l.entity_id AND i.k = l.k AND i.r = l.r
-			WHERE fv.row_id = l.row_id`,
+		if _, err := tx.Exec(ctx, s.claimSQL(stage),
 			pgx.QueryExecModeExec, w.valueEntities.types, w.valueEntities.ids); err != nil {
 			return 0, fmt.Errorf("match values to rows without an id: %w", err)
 		}
@@ -331,4 +314,34 @@ func (s *Store) replaceValues(ctx context.Context, tx pgx.Tx, w warehouseRows) (
 		return 0, fmt.Errorf("soft delete values no longer returned: %w", err)
 	}
 	return n + tag.RowsAffected(), nil
+}
+
+// claimSQL is the statement of replaceValues that gives values whose id is not stored yet
+// the equal live rows without an id of their entities: $1, $2 are the entities (type, id)
+// whose sets the page replaces; stage holds the values. It costs next to nothing when those
+// entities have no id-less row (the usual case): the id-less rows are found through their
+// own small index, and only the values of entities that have some are looked at further,
+// each id checked through the unique index (a correlated subquery, so the planner never
+// hashes the whole table for it).
+func (s *Store) claimSQL(stage string) string {
+	fv := s.table("field_values")
+	return `WITH idless AS MATERIALIZED (
+			SELECT fv.row_id, fv.field_id, fv.entity_type, fv.entity_id, ` + valueKey("fv") + ` AS k,
+				row_number() OVER (PARTITION BY fv.field_id, fv.entity_type, fv.entity_id, ` + valueKey("fv") + `
+				                   ORDER BY fv.row_id) AS r
+			FROM unnest($1::smallint[], $2::bigint[]) AS e(entity_type, entity_id)
+			JOIN ` + fv + ` fv ON fv.entity_type = e.entity_type AND fv.entity_id = e.entity_id
+			WHERE fv.id IS NULL AND fv.deleted_at IS NULL
+		), incoming AS (
+			SELECT s.id, s.field_id, s.entity_type, s.entity_id, ` + valueKey("s") + ` AS k,
+				row_number() OVER (PARTITION BY s.field_id, s.entity_type, s.entity_id, ` + valueKey("s") + `
+				                   ORDER BY s.n) AS r
+			FROM ` + stage + ` s
+			WHERE EXISTS (SELECT 1 FROM idless l WHERE l.entity_type = s.entity_type AND l.entity_id = s.entity_id)
+			  AND (SELECT count(*) FROM ` + fv + ` known WHERE known.id = s.id) = 0
+		)
+		UPDATE ` + fv + ` fv SET id = i.id
+		FROM idless l JOIN incoming i ON i.field_id = l.field_id AND i.entity_type = l.entity_type
+		                             AND i.entity_id = l.entity_id AND i.k = l.k AND i.r = l.r
+		WHERE fv.row_id = l.row_id`
 }

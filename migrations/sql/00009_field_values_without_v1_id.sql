@@ -11,6 +11,9 @@ ALTER TABLE field_values DROP CONSTRAINT field_values_pkey;
 ALTER TABLE field_values ALTER COLUMN id DROP NOT NULL;
 ALTER TABLE field_values ADD CONSTRAINT field_values_id_key UNIQUE (id);
 ALTER TABLE field_values ADD COLUMN row_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY;
+-- A v1 fetch of an entity looks for its live rows without an id (to give them theirs): this
+-- index holds only those, so the look-up costs nothing when there are none.
+CREATE INDEX field_values_idless_entity_idx ON field_values (entity_type, entity_id) WHERE id IS NULL AND deleted_at IS NULL;
 
 COMMENT ON TABLE field_values IS 'Current field values: global values and list-entry values, one row per value (multi-value fields have several rows, equal values repeated). Read through API v1 (GET /field-values per entity) or API v2 (values inline in list entries, persons, companies); a value first seen through v2 has null id, created_at and updated_at until a v1 fetch of its entity returns it.';
 COMMENT ON COLUMN field_values.row_id IS 'Warehouse row number (primary key), assigned when the row is first stored; not an Affinity id.';
@@ -37,6 +40,7 @@ BEGIN
 END
 $down$;
 -- +goose StatementEnd
+DROP INDEX field_values_idless_entity_idx;
 ALTER TABLE field_values DROP COLUMN row_id;
 ALTER TABLE field_values DROP CONSTRAINT field_values_id_key;
 ALTER TABLE field_values ADD CONSTRAINT field_values_pkey PRIMARY KEY (id);
