@@ -358,6 +358,7 @@ func (p *Page) Append(src Page) {
 	p.ListEntries = append(p.ListEntries, src.ListEntries...)
 	p.Fields = append(p.Fields, src.Fields...)
 	p.EntityValues = append(p.EntityValues, src.EntityValues...)
+	p.ScopedValues = append(p.ScopedValues, src.ScopedValues...)
 	p.Changes = append(p.Changes, src.Changes...)
 	p.OrganizationPersons = append(p.OrganizationPersons, src.OrganizationPersons...)
 	p.Notes = append(p.Notes, src.Notes...)
@@ -369,6 +370,9 @@ func (p Page) RowCount() int {
 		len(p.Fields) + len(p.Changes) + len(p.OrganizationPersons) + len(p.Notes)
 	for _, ev := range p.EntityValues {
 		n += len(ev.Values)
+	}
+	for _, sv := range p.ScopedValues {
+		n += len(sv.Values)
 	}
 	return n
 }
