@@ -152,11 +152,11 @@ func (s *Store) DetailsCandidates(ctx context.Context, q DetailsQuery) ([]Refres
 // had their values or details fetched.
 func (s *Store) recordFreshness(ctx context.Context, tx pgx.Tx, w warehouseRows, seenAt time.Time) (int64, error) {
 	var n int64
-	if len(w.valueEntities.ids) > 0 {
+	if fetched := valuesFetched(w); len(fetched.ids) > 0 {
 		tag, err := tx.Exec(ctx, `INSERT INTO `+s.table("sync_entity_freshness")+` (entity_type, entity_id, values_synced_at)
 			SELECT * FROM unnest($1::smallint[], $2::bigint[]), LATERAL (SELECT $3::timestamptz) t
 			ON CONFLICT (entity_type, entity_id) DO UPDATE SET values_synced_at = EXCLUDED.values_synced_at`,
-			w.valueEntities.types, w.valueEntities.ids, seenAt)
+			fetched.types, fetched.ids, seenAt)
 		if err != nil {
 			return 0, fmt.Errorf("record values freshness: %w", err)
 		}

@@ -62,6 +62,10 @@ type Page struct {
 	// EntityValues upserts each entity's values, then soft-deletes that entity's live values
 	// not in its set (list-entry values included).
 	EntityValues []EntityValues
+	// ScopedValues are API v2 reads: each replaces its scope's values as a set, keeping the
+	// stored row (id and times included) of every value equal to one. Written after
+	// EntityValues.
+	ScopedValues []ScopedValues
 	// Changes are inserted once: a change already stored is never modified.
 	Changes             []FieldValueChange
 	OrganizationPersons []OrganizationPersons // replaces those organizations' person sets
@@ -354,6 +358,7 @@ func (p *Page) Append(src Page) {
 	p.ListEntries = append(p.ListEntries, src.ListEntries...)
 	p.Fields = append(p.Fields, src.Fields...)
 	p.EntityValues = append(p.EntityValues, src.EntityValues...)
+	p.ScopedValues = append(p.ScopedValues, src.ScopedValues...)
 	p.Changes = append(p.Changes, src.Changes...)
 	p.OrganizationPersons = append(p.OrganizationPersons, src.OrganizationPersons...)
 	p.Notes = append(p.Notes, src.Notes...)
@@ -365,6 +370,9 @@ func (p Page) RowCount() int {
 		len(p.Fields) + len(p.Changes) + len(p.OrganizationPersons) + len(p.Notes)
 	for _, ev := range p.EntityValues {
 		n += len(ev.Values)
+	}
+	for _, sv := range p.ScopedValues {
+		n += len(sv.Values)
 	}
 	return n
 }

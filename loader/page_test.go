@@ -266,4 +266,7 @@ func TestPageAppendAndRowCount(t *testing.T) {
 	require.Len(t, p.Notes, 1)
 	require.Len(t, p.Lists, 1)
 	require.Equal(t, 5, p.RowCount(), "values count one by one")
+	p.Append(loader.Page{ScopedValues: []loader.ScopedValues{{EntityID: 1, Values: []loader.FieldValue{{FieldID: 1}, {FieldID: 2}, {FieldID: 3}}}}})
+	require.Len(t, p.ScopedValues, 1)
+	require.Equal(t, 8, p.RowCount(), "v2 values count one by one too")
 }

@@ -3,6 +3,7 @@ package loader
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -96,11 +97,13 @@ type OrganizationPersons struct {
 // warehouseRows are the rows of a page's lists, entries, fields and values, cleaned and
 // ready for COPY.
 type warehouseRows struct {
-	lists, entries, fields, options, values, changes [][]any
-	optionFieldIDs                                   []int64 // every field whose options are replaced
-	optionKeys                                       [2][]int64
-	valueEntities                                    entitySets
-	orgPersons                                       association
+	lists, entries, fields, options, changes [][]any
+	values                                   [][]any // valueStageCols
+	scoped                                   scopedRows
+	optionFieldIDs                           []int64 // every field whose options are replaced
+	optionKeys                               [2][]int64
+	valueEntities                            entitySets
+	orgPersons                               association
 }
 
 // entitySets are the entities whose values are replaced and the ids of their current values.
@@ -160,9 +163,14 @@ func warehouseRowsOf(c *cleaner, p Page) (warehouseRows, error) {
 		if err != nil {
 			return warehouseRows{}, fmt.Errorf("field value %d: %w", v.ID, err)
 		}
-		row := append([]any{v.ID, v.FieldID, v.EntityType, v.EntityID, v.ListEntryID, v.ValueType, c.json(v.Value)}, proj...)
+		row := append([]any{len(w.values), v.ID, v.FieldID, v.EntityType, v.EntityID, v.ListEntryID, v.ValueType, c.json(v.Value)}, proj...)
 		w.values = append(w.values, append(row, v.CreatedAt, v.UpdatedAt, p.SeenAt))
 	}
+	scoped, err := scopedRowsOf(c, p.ScopedValues, p.SeenAt)
+	if err != nil {
+		return warehouseRows{}, err
+	}
+	w.scoped = scoped
 	for _, ch := range lastByID(p.Changes, func(x FieldValueChange) int64 { return x.ID }) {
 		proj, err := projectionRow(c, ch.Projection)
 		if err != nil {
@@ -207,6 +215,7 @@ func (s *Store) commitWarehouseRows(ctx context.Context, tx pgx.Tx, w warehouseR
 		{"upsert fields page", func() (int64, error) { return s.upsert(ctx, tx, "fields", fieldCols, w.fields) }},
 		{"replace dropdown options", func() (int64, error) { return s.replaceOptions(ctx, tx, w) }},
 		{"upsert field values page", func() (int64, error) { return s.replaceValues(ctx, tx, w) }},
+		{"replace scoped field values page", func() (int64, error) { return s.replaceScopedValues(ctx, tx, w.scoped) }},
 		{"insert field value changes page", func() (int64, error) {
 			return s.merge(ctx, tx, merge{table: "field_value_changes", keys: []string{"id"}, cols: changeCols, rows: w.changes, appendOnly: true})
 		}},
@@ -246,24 +255,53 @@ func (s *Store) replaceOptions(ctx context.Context, tx pgx.Tx, w warehouseRows) 
 
 // replaceValues upserts the page's field values live (a value without its own value type
 // takes its field's, when the field is known) and soft-deletes the live values of the page's
-// entities that are not in their sets. The values kept are an anti-join, not NOT (id = ANY(…)):
-// the latter compares every candidate with every kept id, quadratic in a 5,000-row batch.
+// entities that are not in their sets. Before the upsert, a value whose id is not stored yet
+// takes over a live row of its entity that has no id (one first seen through API v2) and is
+// equal to it (see valueKey), the i-th value of a key the i-th such row, so a value read
+// through v2 and then through v1 is one row; id-less live rows left over are soft-deleted
+// with the rest, as v1 returns every value with its id. The values kept are an anti-join, not
+// NOT (id = ANY(…)): the latter compares every candidate with every kept id, quadratic in a
+// 5,000-row batch.
 func (s *Store) replaceValues(ctx context.Context, tx pgx.Tx, w warehouseRows) (int64, error) {
 	if len(w.valueEntities.ids) == 0 && len(w.values) == 0 {
 		return 0, nil
 	}
-	n, err := s.merge(ctx, tx, merge{table: "field_values", keys: []string{"id"}, cols: valueCols, rows: w.values,
-		prepare: func(tmp string) string {
-			return `UPDATE ` + tmp + ` v SET value_type = f.value_type FROM ` + s.table("fields") + ` f
-				WHERE v.value_type IS NULL AND f.id = v.field_id`
-		}})
+	stage, err := s.stageValues(ctx, tx, w.values)
 	if err != nil {
 		return 0, err
+	}
+	fv := s.table("field_values")
+	if len(w.valueEntities.ids) > 0 && len(w.values) > 0 {
+		if _, err := tx.Exec(ctx, s.claimSQL(stage),
+			pgx.QueryExecModeExec, w.valueEntities.types, w.valueEntities.ids); err != nil {
+			return 0, fmt.Errorf("match values to rows without an id: %w", err)
+		}
+	}
+	var n int64
+	if len(w.values) > 0 {
+		quoted := make([]string, len(valueCols))
+		sets := make([]string, 0, len(valueCols))
+		for i, col := range valueCols {
+			quoted[i] = pgx.Identifier{col}.Sanitize()
+			if i > 0 {
+				sets = append(sets, quoted[i]+" = EXCLUDED."+quoted[i])
+			}
+		}
+		list := strings.Join(quoted, ", ")
+		tag, err := tx.Exec(ctx, `INSERT INTO `+fv+` (`+list+`, deleted_at)
+			SELECT DISTINCT ON (id) `+list+`, NULL::timestamptz FROM `+stage+` ORDER BY id
+			ON CONFLICT (id) DO UPDATE SET `+strings.Join(append(sets, "deleted_at = NULL"), ", "))
+		if err != nil {
+			return 0, fmt.Errorf("merge values: %w", err)
+		}
+		n = tag.RowsAffected()
 	}
 	if len(w.valueEntities.ids) == 0 {
 		return n, nil
 	}
-	tag, err := tx.Exec(ctx, `UPDATE `+s.table("field_values")+` fv SET deleted_at = now()
+	// A row without an id is never among the kept ids, so the id-less live rows no value
+	// took over above are soft-deleted here too.
+	tag, err := tx.Exec(ctx, `UPDATE `+fv+` fv SET deleted_at = now()
 		FROM unnest($1::smallint[], $2::bigint[]) AS e(entity_type, entity_id)
 		WHERE fv.entity_type = e.entity_type AND fv.entity_id = e.entity_id
 		  AND fv.deleted_at IS NULL
@@ -276,4 +314,34 @@ func (s *Store) replaceValues(ctx context.Context, tx pgx.Tx, w warehouseRows) (
 		return 0, fmt.Errorf("soft delete values no longer returned: %w", err)
 	}
 	return n + tag.RowsAffected(), nil
+}
+
+// claimSQL is the statement of replaceValues that gives values whose id is not stored yet
+// the equal live rows without an id of their entities: $1, $2 are the entities (type, id)
+// whose sets the page replaces; stage holds the values. It costs next to nothing when those
+// entities have no id-less row (the usual case): the id-less rows are found through their
+// own small index, and only the values of entities that have some are looked at further,
+// each id checked through the unique index (a correlated subquery, so the planner never
+// hashes the whole table for it).
+func (s *Store) claimSQL(stage string) string {
+	fv := s.table("field_values")
+	return `WITH idless AS MATERIALIZED (
+			SELECT fv.row_id, fv.field_id, fv.entity_type, fv.entity_id, ` + valueKey("fv") + ` AS k,
+				row_number() OVER (PARTITION BY fv.field_id, fv.entity_type, fv.entity_id, ` + valueKey("fv") + `
+				                   ORDER BY fv.row_id) AS r
+			FROM unnest($1::smallint[], $2::bigint[]) AS e(entity_type, entity_id)
+			JOIN ` + fv + ` fv ON fv.entity_type = e.entity_type AND fv.entity_id = e.entity_id
+			WHERE fv.id IS NULL AND fv.deleted_at IS NULL
+		), incoming AS (
+			SELECT s.id, s.field_id, s.entity_type, s.entity_id, ` + valueKey("s") + ` AS k,
+				row_number() OVER (PARTITION BY s.field_id, s.entity_type, s.entity_id, ` + valueKey("s") + `
+				                   ORDER BY s.n) AS r
+			FROM ` + stage + ` s
+			WHERE EXISTS (SELECT 1 FROM idless l WHERE l.entity_type = s.entity_type AND l.entity_id = s.entity_id)
+			  AND (SELECT count(*) FROM ` + fv + ` known WHERE known.id = s.id) = 0
+		)
+		UPDATE ` + fv + ` fv SET id = i.id
+		FROM idless l JOIN incoming i ON i.field_id = l.field_id AND i.entity_type = l.entity_type
+		                             AND i.entity_id = l.entity_id AND i.k = l.k AND i.r = l.r
+		WHERE fv.row_id = l.row_id`
 }

@@ -20,7 +20,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // migrationTables are the tables and views each migration adds, in order: the warehouse
 // and its bookkeeping of design.md section 4, its views, the request ledger of section 5,
 // the entities' freshness, the notes, as-of function and workspace guard of section 8, and
-// the webhook deliveries the daemon records.
+// the webhook deliveries the daemon records, and field values without an Affinity id.
 var migrationTables = [][]string{
 	{"dropdown_options", "field_value_changes", "field_values", "fields", "list_entries", "lists",
 		"opportunities", "opportunity_organizations", "opportunity_persons", "organization_persons",
@@ -32,6 +32,7 @@ var migrationTables = [][]string{
 	{}, // 00006 adds the function field_values_as_of only
 	{"sync_workspace"},
 	{"sync_webhook_deliveries"},
+	{}, // 00009 lets field_values hold values without an Affinity id
 }
 
 // tablesAfter is what information_schema.tables lists after the first n migrations, sorted.
@@ -249,4 +250,50 @@ func TestViewContractColumns(t *testing.T) {
 	require.NoError(t, conn.QueryRow(t.Context(), `SELECT data_type FROM information_schema.columns
 		WHERE table_schema = 'affinity' AND table_name = 'stage_durations' AND column_name = 'duration'`).Scan(&typ))
 	require.Equal(t, "interval", typ)
+}
+
+// TestFieldValuesWithoutID: after 00009 field_values holds any number of rows without an
+// Affinity id, id stays unique where set, and the step down refuses while id-less rows
+// exist, then restores id as the primary key once they are gone.
+func TestFieldValuesWithoutID(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	ctx := t.Context()
+	const schema = "wh"
+	require.NoError(t, migrations.Run(ctx, dbURL, schema, "up", nil, nil))
+	conn := connect(t, dbURL)
+
+	insert := `INSERT INTO wh.field_values (id, field_id, entity_type, entity_id, synced_at) VALUES ($1, 1, 0, 7, now())`
+	for _, id := range []any{int64(10), nil, nil} {
+		_, err := conn.Exec(ctx, insert, id)
+		require.NoError(t, err)
+	}
+	_, err := conn.Exec(ctx, insert, int64(10))
+	require.ErrorContains(t, err, "field_values_id_key", "id stays unique where set")
+	_, err = conn.Exec(ctx, `INSERT INTO wh.field_values (id, field_id, entity_type, entity_id, synced_at)
+		VALUES (10, 1, 0, 7, now()) ON CONFLICT (id) DO UPDATE SET entity_id = 8`)
+	require.NoError(t, err, "upserts by id still infer the unique key")
+
+	var rows, distinctRowIDs, withID int64
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*), count(DISTINCT row_id), count(id) FROM wh.field_values`).
+		Scan(&rows, &distinctRowIDs, &withID))
+	require.Equal(t, []int64{3, 3, 1}, []int64{rows, distinctRowIDs, withID})
+
+	err = migrations.Run(ctx, dbURL, schema, "down", nil, nil)
+	require.ErrorContains(t, err, "2 rows without an Affinity id")
+	var version int64
+	require.NoError(t, conn.QueryRow(ctx, `SELECT max(version_id) FROM wh.goose_db_version`).Scan(&version))
+	require.Equal(t, int64(9), version, "a refused step down changes nothing")
+
+	_, err = conn.Exec(ctx, `DELETE FROM wh.field_values WHERE id IS NULL`)
+	require.NoError(t, err)
+	require.NoError(t, migrations.Run(ctx, dbURL, schema, "down", nil, nil))
+	var pk string
+	require.NoError(t, conn.QueryRow(ctx, `SELECT a.attname::text FROM pg_index i
+		JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+		WHERE i.indrelid = 'wh.field_values'::regclass AND i.indisprimary`).Scan(&pk))
+	require.Equal(t, "id", pk)
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM wh.field_values WHERE id = 10 AND entity_id = 8`).Scan(&rows))
+	require.Equal(t, int64(1), rows, "the rows with ids survive the step down")
+	require.NoError(t, migrations.Run(ctx, dbURL, schema, "up", nil, nil))
 }

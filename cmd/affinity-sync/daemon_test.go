@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,12 +34,58 @@ schedule:
 // slowFake serves a workspace with latency, so that a sync takes a while.
 func slowFake(t *testing.T, key string, latency time.Duration) (string, *affinitytest.Server) {
 	t.Helper()
+	url, fake, _ := holdingFake(t, key, latency, nil)
+	return url, fake
+}
+
+// holdingFake is slowFake where every request that hold picks (nil: none) gets no answer
+// until the test releases the holder or the client gives up. Holding, not latency, is what
+// keeps a run in progress for as long as a test needs, however fast or loaded the machine.
+func holdingFake(t *testing.T, key string, latency time.Duration, hold func(*http.Request) bool) (string, *affinitytest.Server, *holder) {
+	t.Helper()
 	cfg := affinitytest.DefaultConfig()
 	cfg.Seed = 21
 	fake := affinitytest.NewServer(affinitytest.Generate(cfg), affinitytest.WithAPIKey(key), affinitytest.WithLatency(latency))
-	srv := httptest.NewServer(fake)
+	h := &holder{next: fake, hold: hold, released: make(chan struct{}), held: make(chan struct{})}
+	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return srv.URL, fake
+	t.Cleanup(h.release) // before srv.Close: Close waits for the held requests
+	return srv.URL, fake, h
+}
+
+// holder passes requests on to next, holding those hold picks until release.
+type holder struct {
+	next     http.Handler
+	hold     func(*http.Request) bool
+	released chan struct{}
+	held     chan struct{} // closed when the first request is held
+	heldOnce sync.Once
+	relOnce  sync.Once
+}
+
+func (h *holder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.hold != nil && h.hold(r) {
+		h.heldOnce.Do(func() { close(h.held) })
+		select {
+		case <-h.released:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	h.next.ServeHTTP(w, r)
+}
+
+// release lets every held request, and every later one, through.
+func (h *holder) release() { h.relOnce.Do(func() { close(h.released) }) }
+
+// waitHeld blocks until a request is held; the deadline only turns a hang into a failure.
+func (h *holder) waitHeld(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-h.held:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("gave up waiting for %s", what)
+	}
 }
 
 type runRow struct {
@@ -73,7 +122,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestTwoDaemonsOneDatabase(t *testing.T) {
 	t.Parallel()
 	const key = "two-daemons-key"
-	baseURL, _ := slowFake(t, key, 2*time.Millisecond)
+	// Every request is held until both refusals were seen: a request means its daemon holds
+	// the run lock, and the run cannot end before the others have tried to take it.
+	baseURL, _, held := holdingFake(t, key, 2*time.Millisecond, func(*http.Request) bool { return true })
 	dbURL := pgtest.NewDatabase(t)
 	env := map[string]string{"AFFINITY_API_KEY": key, "AFFINITY_BASE_URL": baseURL, "DATABASE_URL": dbURL}
 	cfgPath := daemonConfig(t)
@@ -89,28 +140,27 @@ func TestTwoDaemonsOneDatabase(t *testing.T) {
 		})
 	}
 	conn := connect(t, dbURL)
-	waitFor(t, "a run in progress", func() bool {
-		var n int
-		err := conn.QueryRow(t.Context(), `SELECT count(*) FROM affinity.sync_runs WHERE status = 'running'`).Scan(&n)
-		return err == nil && n > 0
-	})
+	held.waitHeld(t, "a run in progress")
 	// While it runs, a third process cannot sync the same schema.
 	code, _, stderr := runCLI(t, env, "--config", cfgPath, "sync")
 	require.Equal(t, exitFailed, code)
 	require.Contains(t, stderr, "advisory lock held")
+	// Nor can the other daemon: it tries at start, since no pass is complete yet.
+	waitFor(t, "the other daemon to find the run lock taken", func() bool {
+		return strings.Contains(stderrs[0].String()+stderrs[1].String(), "another replica holds the run lock")
+	})
+	held.release()
 	waitFor(t, "a completed run", func() bool {
 		var n int
 		err := conn.QueryRow(t.Context(), `SELECT count(*) FROM affinity.sync_runs WHERE status = 'completed'`).Scan(&n)
 		return err == nil && n > 0
 	})
-	// Give the other daemon time to try too.
-	time.Sleep(500 * time.Millisecond)
 	cancel()
 	wg.Wait()
 	require.Equal(t, []int{exitOK, exitOK}, codes, "stderr: %s\n---\n%s", stderrs[0].String(), stderrs[1].String())
 
 	runs := runRows(t, conn)
-	require.Len(t, runs, 1, "the second daemon found the run lock taken, or a complete pass already recorded: %+v", runs)
+	require.Len(t, runs, 1, "the second daemon found the run lock taken: %+v", runs)
 	require.Equal(t, "completed", runs[0].Status)
 }
 
@@ -121,7 +171,12 @@ func TestTwoDaemonsOneDatabase(t *testing.T) {
 func TestDaemonStopsMidPassAndNextRunResumes(t *testing.T) {
 	t.Parallel()
 	const key = "sigterm-key"
-	baseURL, fake := slowFake(t, key, 15*time.Millisecond)
+	// Field values after the twelfth are held until the daemon has stopped, so the pass is
+	// still open when it stops (with four workers, the first eight entities are done by then).
+	var fieldValues atomic.Int32
+	baseURL, fake, held := holdingFake(t, key, 2*time.Millisecond, func(r *http.Request) bool {
+		return r.URL.Path == "/field-values" && fieldValues.Add(1) > 12
+	})
 	dbURL := pgtest.NewDatabase(t)
 	env := map[string]string{"AFFINITY_API_KEY": key, "AFFINITY_BASE_URL": baseURL, "DATABASE_URL": dbURL}
 	cfgPath := daemonConfig(t)
@@ -145,6 +200,7 @@ func TestDaemonStopsMidPassAndNextRunResumes(t *testing.T) {
 		t.Fatal("the daemon did not exit after its context ended")
 	}
 	require.Equal(t, exitOK, code, "stderr: %s", errOut.String())
+	held.release()
 
 	runs := runRows(t, conn)
 	require.Len(t, runs, 1)
