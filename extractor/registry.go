@@ -126,13 +126,14 @@ func registry() []stream {
 					Detail: fmt.Sprintf("one history per tracked field (%d)", c.TrackedFields),
 					Bound:  fmt.Sprintf("1 per tracked field (%d)", c.TrackedFields)}}
 			}},
-		{name: StreamFieldValues, stage: 3, dependsOn: []string{StreamListEntries, StreamFields}, endpoints: []string{"/field-values"},
+		{name: StreamFieldValues, stage: 3, dependsOn: []string{StreamListEntries, StreamFields},
+			endpoints: []string{"/field-values", "/v2/lists/{id}/list-entries", "/v2/persons"},
 			freshness: loader.FreshnessValues, phases: (*Syncer).fieldValuesPhases,
 			end: func(phase string, o Options) (loader.PhaseEnd, error) {
 				switch {
 				case phase == "" && !o.FieldValuesForUnlisted:
 					return loader.EndSoftDeleteUnlistedValues(), nil
-				case phase == "", phase == PhaseUnlisted:
+				case phase == "", phase == PhaseUnlisted, strings.HasPrefix(phase, phaseV2Prefix):
 					return loader.EndNothing(), nil
 				}
 				return loader.PhaseEnd{}, fmt.Errorf("field_values has no phase %q", phase)
@@ -147,7 +148,7 @@ func registry() []stream {
 				}
 				return []Cost{perEntityCost(due, o, detail, fmt.Sprintf("1 per entity due (%d)", due))}
 			}},
-		{name: StreamOrganizationDetails, stage: 4, dependsOn: []string{StreamOrganizations}, endpoints: []string{"/organizations/{id}"},
+		{name: StreamOrganizationDetails, stage: 4, dependsOn: []string{StreamOrganizations}, endpoints: []string{"/organizations/{id}", "/v2/companies"},
 			freshness: loader.FreshnessDetails, phases: (*Syncer).organizationDetailsPhases, end: anyPhaseEnds(loader.EndNothing()),
 			cost: func(c loader.PlanCounts, o CostOptions) []Cost {
 				return []Cost{perEntityCost(c.DetailsDue, o, fmt.Sprintf("%d organizations never fetched or stale", c.DetailsDue),

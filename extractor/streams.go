@@ -147,11 +147,14 @@ func (s *Syncer) fieldValuesPhases(ctx context.Context) ([]phase, error) {
 	if s.opts.FieldValuesForUnlisted {
 		phases = append(phases, phase{name: PhaseUnlisted, pages: due(true, s.opts.UnlistedMaxAge)})
 	}
-	return phases, nil
+	if s.opts.APIV2 == V2Off {
+		return phases, nil
+	}
+	return s.fieldValuesV2Phases(ctx, phases)
 }
 
 func (s *Syncer) organizationDetailsPhases(ctx context.Context) ([]phase, error) {
-	return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+	v1 := []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
 		staleBefore := s.opts.Now().Add(-s.opts.ValuesMaxAge)
 		return perEntity(ctx, s, func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error) {
 			return s.store.DetailsCandidates(ctx, loader.DetailsQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore,
@@ -164,7 +167,11 @@ func (s *Syncer) organizationDetailsPhases(ctx context.Context) ([]phase, error)
 			out.OrganizationPersons = append(out.OrganizationPersons, loader.OrganizationPersons{OrganizationID: k.ID, PersonIDs: org.PersonIDs})
 			return nil
 		})
-	}}}, nil
+	}}}
+	if s.opts.APIV2 == V2Off {
+		return v1, nil
+	}
+	return s.organizationDetailsV2Phases(ctx, v1)
 }
 
 // chosenLists are the live lists sync.lists names (every live list when it

@@ -2,6 +2,7 @@ package extractor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -267,7 +268,7 @@ func valueRows(cat v2Catalog) func(v2ItemPage) (loader.Page, error) {
 	return func(p v2ItemPage) (loader.Page, error) {
 		var out loader.Page
 		for _, it := range p.items {
-			r, err := cat.mapV2(it.kind, it.id, it.entry, it.fields)
+			r, err := cat.mapV2(int(it.kind), it.id, it.entry, it.fields)
 			if err != nil {
 				return loader.Page{}, err
 			}
@@ -290,7 +291,7 @@ func companyPersons(fields []affinity.V2Field) ([]int64, bool) {
 		ID int64 `json:"id"`
 	}
 	if !v.IsNull() {
-		if err := jsonUnmarshal(v.Data, &items); err != nil {
+		if err := json.Unmarshal(v.Data, &items); err != nil {
 			return nil, false
 		}
 	}
@@ -344,7 +345,7 @@ func (s *Syncer) probeValues(ctx context.Context, list v2Listing, cat v2Catalog)
 		if probed == probeSize {
 			break
 		}
-		r, err := cat.mapV2(it.kind, it.id, it.entry, it.fields)
+		r, err := cat.mapV2(int(it.kind), it.id, it.entry, it.fields)
 		if err != nil {
 			return probeOutcome{}, err
 		}
@@ -542,6 +543,11 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, v1 []phase) ([]phase, 
 	if err != nil {
 		return nil, err
 	}
+	if !cp.PassStartedAt.IsZero() && !strings.HasPrefix(cp.Phase, phaseV2Prefix) {
+		// A pass in progress past its v2 phases (or that chose none) goes on through v1.
+		s.notePath(StreamFieldValues, PathNote{Path: "v1", Reason: "the pass in progress continues through v1"})
+		return v1, nil
+	}
 	var lists []int64
 	for _, l := range plans {
 		if l.readsThroughV2() || cp.Phase == v2ListPhase(l.ID) {
@@ -557,7 +563,7 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, v1 []phase) ([]phase, 
 		unlisted = v2PagesOf(persons)+v2PagesOf(orgs) < due || cp.Phase == phaseV2Persons || cp.Phase == phaseV2Companies
 	}
 	if len(lists) == 0 && !unlisted {
-		s.notePath(StreamFieldValues, PathNote{Path: "v1", Reason: "no list costs fewer requests through v2 than one v1 call per due entity"})
+		s.notePath(StreamFieldValues, PathNote{Path: "v1", Reason: "no list costs fewer requests through v2 than one v1 call per due entity on it"})
 		return v1, nil
 	}
 	cat, err := s.v2Catalog(ctx)
@@ -617,6 +623,10 @@ func (s *Syncer) organizationDetailsV2Phases(ctx context.Context, v1 []phase) ([
 	cp, start, err := s.passStart(ctx, StreamOrganizationDetails)
 	if err != nil {
 		return nil, err
+	}
+	if !cp.PassStartedAt.IsZero() && cp.Phase != phaseV2Companies {
+		s.notePath(StreamOrganizationDetails, PathNote{Path: "v1", Reason: "the pass in progress continues through v1"})
+		return v1, nil
 	}
 	due, err := s.store.DetailsDueCount(ctx, loader.DetailsQuery{PassStart: start, StaleBefore: s.opts.Now().Add(-s.opts.ValuesMaxAge)})
 	if err != nil {
