@@ -91,9 +91,9 @@ type Options struct {
 	Workers int
 	// APIV2 says whether field values and organization links may be read through API v2
 	// where that costs fewer requests (affinity.api_v2); the zero value reads v1 only.
-	APIV2   V2Mode
-	Logger  *slog.Logger
-	Now     func() time.Time
+	APIV2  V2Mode
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Syncer runs streams. It is safe for one Run at a time.

@@ -26,7 +26,7 @@ func (h *harness) warehouseDump(t *testing.T) map[string][]string {
 	dateForm := `(CASE WHEN t.value_type = 4 THEN 'value' ELSE '' END) `
 	drop := `- 'synced_at' - 'deleted_at' - 'interaction_dates_synced_at' || jsonb_build_object('live', t.deleted_at IS NULL)`
 	queries := map[string]string{
-		"field_values": `SELECT to_jsonb(t) - 'row_id' - 'id' - 'created_at' - 'updated_at' - ` + dateForm + drop + ` FROM %s.field_values t WHERE value IS NOT NULL`,
+		"field_values":      `SELECT to_jsonb(t) - 'row_id' - 'id' - 'created_at' - 'updated_at' - ` + dateForm + drop + ` FROM %s.field_values t WHERE value IS NOT NULL`,
 		"list_entry_values": `SELECT to_jsonb(t) - 'field_value_id' - ` + dateForm + ` FROM %s.list_entry_values t WHERE value IS NOT NULL`,
 		"stage_durations":   `SELECT to_jsonb(t) - 'duration' FROM %s.stage_durations t`,
 		"field_history":     `SELECT to_jsonb(t) FROM %s.field_history t`,
