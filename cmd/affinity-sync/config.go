@@ -50,6 +50,17 @@ const (
 	APIV2Off APIV2Mode = "off"
 )
 
+// extractorMode is the setting as the streams take it.
+func (m APIV2Mode) extractorMode() extractor.V2Mode {
+	switch m {
+	case APIV2On:
+		return extractor.V2On
+	case APIV2Off:
+		return extractor.V2Off
+	}
+	return extractor.V2Auto
+}
+
 // Config is every setting of the program. The YAML keys are a contract
 // (docs/configuration.md); config.example.yaml documents each one. A field
 // tagged oneof accepts only the listed values.

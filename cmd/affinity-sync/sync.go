@@ -269,6 +269,7 @@ func (r *preparedRun) run(ctx context.Context) {
 			ResumeSince:            r.resumeSince,
 			ValuesMaxAge:           r.cfg.Sync.ValuesMaxAge,
 			UnlistedMaxAge:         r.cfg.Sync.UnlistedValuesMaxAge,
+			APIV2:                  r.cfg.Affinity.APIV2.extractorMode(),
 			Logger:                 r.log,
 		})
 		r.sum.result = syncer.Run(ctx, r.opts.streams)
