@@ -317,10 +317,7 @@ func (c *Config) needDatabase() error {
 // effectiveStreams resolves --streams (flag) against sync.streams (config).
 func effectiveStreams(flagValue string, configured []string) ([]string, bool, error) {
 	if flagValue == "" {
-		if len(configured) == 0 {
-			return extractor.Streams(), false, nil
-		}
-		return orderStreams(configured), false, nil
+		return configuredStreams(configured), false, nil
 	}
 	var picked []string
 	for _, s := range strings.Split(flagValue, ",") {
@@ -328,8 +325,8 @@ func effectiveStreams(flagValue string, configured []string) ([]string, bool, er
 		if s == "" {
 			continue
 		}
-		if !knownStream(s) {
-			return nil, false, usagef("--streams: unknown stream %q (known: %s)", s, strings.Join(extractor.Streams(), ", "))
+		if err := extractor.CheckStreams([]string{s}); err != nil {
+			return nil, false, usagef("--streams: %v", err)
 		}
 		picked = append(picked, s)
 	}
@@ -337,6 +334,15 @@ func effectiveStreams(flagValue string, configured []string) ([]string, bool, er
 		return nil, false, usagef("--streams: no stream named")
 	}
 	return orderStreams(picked), true, nil
+}
+
+// configuredStreams are the streams sync.streams enables (validated with the configuration),
+// in run order; every stream when it names none.
+func configuredStreams(configured []string) []string {
+	if len(configured) == 0 {
+		return extractor.Streams()
+	}
+	return orderStreams(configured)
 }
 
 // limits are the quota settings in the form the budget takes them.

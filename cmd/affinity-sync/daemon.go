@@ -50,10 +50,7 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 	if hooks.openWarehouse == nil {
 		hooks.openWarehouse = openWarehouse
 	}
-	streams, _, err := effectiveStreams("", cfg.Sync.Streams)
-	if err != nil {
-		return err
-	}
+	streams := configuredStreams(cfg.Sync.Streams)
 	store, err := hooks.openWarehouse(ctx, cfg, log)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -21,6 +21,12 @@ import (
 // syncs only because the warehouse has no complete pass yet.
 func daemonConfig(t *testing.T) string {
 	t.Helper()
+	return daemonConfigWith(t, "")
+}
+
+// daemonConfigWith is daemonConfig with more YAML at its end.
+func daemonConfigWith(t *testing.T, extra string) string {
+	t.Helper()
 	return writeFile(t, "daemon.yaml", `quota:
   per_minute: 0
 server:
@@ -28,7 +34,7 @@ server:
 schedule:
   sync: "0 3 1 1 *"
   changes: "0 4 1 1 *"
-`, 0o600)
+`+extra, 0o600)
 }
 
 // slowFake serves a workspace with latency, so that a sync takes a while.
@@ -179,7 +185,9 @@ func TestDaemonStopsMidPassAndNextRunResumes(t *testing.T) {
 	})
 	dbURL := pgtest.NewDatabase(t)
 	env := map[string]string{"AFFINITY_API_KEY": key, "AFFINITY_BASE_URL": baseURL, "DATABASE_URL": dbURL}
-	cfgPath := daemonConfig(t)
+	// The per-entity v1 path: one request per entity, so the pass has many pages to stop in
+	// (a stop inside a v2 pass is extractor's TestV2KillMidPassResumes' matter).
+	cfgPath := daemonConfigWith(t, "affinity:\n  api_v2: off\n")
 	conn := connect(t, dbURL)
 
 	ctx, cancel := context.WithCancel(t.Context())
