@@ -96,22 +96,44 @@ type TableCount struct {
 	Deleted int64 // soft-deleted rows
 }
 
-// countedTables are the warehouse tables of design.md §4; true = has deleted_at.
-var countedTables = []struct {
+// warehouseTable is one table of the warehouse contract, as the catalog describes it.
+type warehouseTable struct {
 	name       string
-	softDelete bool
-}{
-	{"persons", true}, {"organizations", true}, {"opportunities", true}, {"lists", true},
-	{"list_entries", true}, {"fields", true}, {"dropdown_options", true}, {"field_values", true},
-	{"opportunity_persons", false}, {"opportunity_organizations", false}, {"organization_persons", false},
-	{"field_value_changes", false}, {"notes", true}, {"note_persons", false}, {"note_organizations", false},
-	{"note_opportunities", false},
+	softDelete bool // it has deleted_at
+}
+
+// warehouseTables lists the warehouse's tables in the order the migrations created them:
+// every table of the schema but the sync_ bookkeeping and goose's version table, so a table a
+// new migration adds is counted without naming it here.
+func (s *Store) warehouseTables(ctx context.Context) ([]warehouseTable, error) {
+	rows, err := s.pool.Query(ctx, `SELECT c.relname,
+			EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'deleted_at' AND NOT a.attisdropped)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+		  AND c.relname NOT LIKE 'sync\_%' AND c.relname <> 'goose_db_version'
+		ORDER BY c.oid`, s.schema)
+	if err != nil {
+		return nil, fmt.Errorf("list warehouse tables: %w", err)
+	}
+	tables, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (warehouseTable, error) {
+		var t warehouseTable
+		err := r.Scan(&t.name, &t.softDelete)
+		return t, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list warehouse tables: %w", err)
+	}
+	return tables, nil
 }
 
 // TableCounts returns live and soft-deleted row counts of every warehouse table.
 func (s *Store) TableCounts(ctx context.Context) ([]TableCount, error) {
-	parts := make([]string, len(countedTables))
-	for i, t := range countedTables {
+	tables, err := s.warehouseTables(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("count tables: %w", err)
+	}
+	parts := make([]string, len(tables))
+	for i, t := range tables {
 		counts := `count(*), 0::bigint`
 		if t.softDelete {
 			counts = `count(*) FILTER (WHERE deleted_at IS NULL), count(*) FILTER (WHERE deleted_at IS NOT NULL)`
@@ -128,7 +150,7 @@ func (s *Store) TableCounts(ctx context.Context) ([]TableCount, error) {
 		if err := r.Scan(&i, &tc.Live, &tc.Deleted); err != nil {
 			return tc, err
 		}
-		tc.Table = countedTables[i].name
+		tc.Table = tables[i].name
 		return tc, nil
 	})
 	if err != nil {
