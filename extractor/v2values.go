@@ -260,10 +260,14 @@ func probeKey(v loader.FieldValue) string {
 
 // probeDifference compares a v2 read of one entity with a v1 read of it,
 // restricted to what the v2 read carries: its global scope and, on a list
-// entry, the list fields it carried on that entry. It describes the first
-// difference, or returns "" when both hold the same multiset of values.
+// entry, the list fields it carried on that entry. v1 values that are JSON null
+// are left out: v2 has no way to send them. It describes the first difference,
+// or returns "" when both hold the same multiset of values.
 func probeDifference(v2 v2Read, v1 []loader.FieldValue) string {
 	carried := func(v loader.FieldValue) bool {
+		if v.Value == nil {
+			return false // a JSON null value: v2 cannot express it (v1 sends them, e.g. for Crunchbase fields)
+		}
 		if v.ListEntryID == nil {
 			return slices.Contains(v2.values.GlobalFields, v.FieldID)
 		}

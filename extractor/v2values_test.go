@@ -141,6 +141,7 @@ func TestProbeDifference(t *testing.T) {
 		v1(8, &entry, `{"id":31,"text":"Due Diligence","rank":3,"color":2}`),
 		v1(8, &other, `{"id":32,"text":"Closed","rank":4,"color":1}`), // another entry: not carried
 		v1(7, nil, `"free text"`), // a field the v2 read did not carry
+		v1(4, nil, `null`),        // v2 cannot send a null value
 	}
 	require.Empty(t, probeDifference(r, same))
 

@@ -44,7 +44,9 @@ func TestWorkspaceGuard(t *testing.T) {
 // it would not fetch anyway.
 func TestResetRereadsExactlyTheNamedStreams(t *testing.T) {
 	t.Parallel()
-	fake, env, cfg := fakeAndWarehouse(t, "reset-key")
+	fake, env, _ := fakeAndWarehouse(t, "reset-key")
+	// Per entity through v1, so that every re-read is one request to count.
+	cfg := writeFile(t, "config.yaml", "affinity:\n  api_v2: off\nquota:\n  per_minute: 0\n", 0o600)
 	code, _, stderr := runCLI(t, env, "--config", cfg, "sync")
 	require.Equal(t, exitOK, code, stderr)
 
