@@ -8,27 +8,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// FieldCatalog returns the live fields, by id, without their options: what mapping API v2
-// field ids to stored fields and value types needs.
-func (s *Store) FieldCatalog(ctx context.Context) ([]Field, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, name, list_id, entity_type, value_type, allows_multiple,
-			track_changes, enrichment_source
-		FROM `+s.table("fields")+` WHERE deleted_at IS NULL ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("read field catalog: %w", err)
-	}
-	fields, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Field, error) {
-		var f Field
-		err := r.Scan(&f.ID, &f.Name, &f.ListID, &f.EntityType, &f.ValueType, &f.AllowsMultiple,
-			&f.TrackChanges, &f.EnrichmentSource)
-		return f, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read field catalog: %w", err)
-	}
-	return fields, nil
-}
-
 // DropdownKey names one dropdown option: its field and its id.
 type DropdownKey struct {
 	FieldID, OptionID int64

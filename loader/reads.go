@@ -35,11 +35,22 @@ func (s *Store) LiveLists(ctx context.Context) ([]List, error) {
 // TrackedFields returns the live fields whose changes Affinity tracks, by id, without their
 // options.
 func (s *Store) TrackedFields(ctx context.Context) ([]Field, error) {
+	return s.liveFields(ctx, "tracked fields", ` AND track_changes`)
+}
+
+// FieldCatalog returns the live fields, by id, without their options: what mapping API v2
+// field ids to stored fields and value types needs.
+func (s *Store) FieldCatalog(ctx context.Context) ([]Field, error) {
+	return s.liveFields(ctx, "field catalog", "")
+}
+
+// liveFields reads the live fields that also meet the condition and (empty: all), by id.
+func (s *Store) liveFields(ctx context.Context, what, and string) ([]Field, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, name, list_id, entity_type, value_type, allows_multiple,
 			track_changes, enrichment_source
-		FROM `+s.table("fields")+` WHERE deleted_at IS NULL AND track_changes ORDER BY id`)
+		FROM `+s.table("fields")+` WHERE deleted_at IS NULL`+and+` ORDER BY id`)
 	if err != nil {
-		return nil, fmt.Errorf("read tracked fields: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	fields, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Field, error) {
 		var f Field
@@ -48,7 +59,7 @@ func (s *Store) TrackedFields(ctx context.Context) ([]Field, error) {
 		return f, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("read tracked fields: %w", err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	return fields, nil
 }
