@@ -668,7 +668,12 @@ func TestKeyFileUnreadable(t *testing.T) {
 		"migrate", "status")
 	require.Equal(t, exitUsage, code)
 	require.Empty(t, stdout)
-	require.Equal(t, "affinity-sync: affinity.api_key_file "+dir+": is a directory\n", stderr)
+	// stderr is no terminal, so the log format in effect is json: the one line is a JSON object.
+	require.Equal(t, 1, strings.Count(stderr, "\n"), stderr)
+	var line struct{ Level, Msg, Error string }
+	require.NoError(t, json.Unmarshal([]byte(stderr), &line), stderr)
+	require.Equal(t, "ERROR", line.Level)
+	require.Equal(t, "affinity.api_key_file "+dir+": is a directory", line.Error)
 }
 
 // TestKeyRefusedMessage: a 401 from Affinity reads as one line that says the

@@ -58,7 +58,7 @@ type env struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	configPath     string
-	// errLog, once the config says log.format: json, is the logger that prints
+	// errLog, once the log format in effect is json, is the logger that prints
 	// the command's final error, so that every stderr line is JSON. nil = none.
 	errLog *errorLog
 }
@@ -167,17 +167,22 @@ func newLogger(w io.Writer, cfg Config) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.Log.Level))
 	opts := &slog.HandlerOptions{Level: level}
-	format := cfg.Log.Format
-	if format == "" {
-		format = "json"
-		if isTerminal(w) {
-			format = "text"
-		}
-	}
-	if format == "text" {
+	if logFormat(w, cfg) == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// logFormat is the log format in effect: log.format, else text on a terminal and json
+// otherwise.
+func logFormat(w io.Writer, cfg Config) string {
+	if cfg.Log.Format != "" {
+		return cfg.Log.Format
+	}
+	if isTerminal(w) {
+		return "text"
+	}
+	return "json"
 }
 
 func isTerminal(w io.Writer) bool {
@@ -218,7 +223,7 @@ func (e env) loadConfig() (Config, error) {
 	for _, w := range warnings {
 		log.Warn(w)
 	}
-	if e.errLog != nil && cfg.Log.Format == "json" {
+	if e.errLog != nil && logFormat(e.stderr, cfg) == "json" {
 		e.errLog.log = log
 	}
 	return cfg, err
