@@ -35,12 +35,15 @@ type harness struct {
 	pool   *pgxpool.Pool
 	schema string
 	opts   extractor.Options
+	url    string // the fake's base URL
 }
 
-func newHarness(t *testing.T, cfg affinitytest.Config) *harness {
+// newHarness serves a workspace generated from cfg; fakeOpts are added to the fake's options
+// (after the API key).
+func newHarness(t *testing.T, cfg affinitytest.Config, fakeOpts ...affinitytest.Option) *harness {
 	t.Helper()
 	ctx := t.Context()
-	fake := affinitytest.NewServer(affinitytest.Generate(cfg), affinitytest.WithAPIKey(testKey))
+	fake := affinitytest.NewServer(affinitytest.Generate(cfg), append([]affinitytest.Option{affinitytest.WithAPIKey(testKey)}, fakeOpts...)...)
 	hs := httptest.NewServer(fake)
 	t.Cleanup(hs.Close)
 
@@ -58,7 +61,7 @@ func newHarness(t *testing.T, cfg affinitytest.Config) *harness {
 	require.NoError(t, err)
 	// Every value is due at every run unless a test says otherwise.
 	opts := extractor.Options{MaxDeleteShare: 0.5, ValuesMaxAge: time.Nanosecond}
-	return &harness{fake: fake, client: client, store: store, pool: pool, schema: schema, opts: opts}
+	return &harness{fake: fake, client: client, store: store, pool: pool, schema: schema, opts: opts, url: hs.URL}
 }
 
 func (h *harness) syncer(api extractor.API) *extractor.Syncer {

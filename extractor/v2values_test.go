@@ -2,6 +2,7 @@ package extractor
 
 import (
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
@@ -144,6 +145,9 @@ func TestProbeDifference(t *testing.T) {
 		v1(4, nil, `null`),        // v2 cannot send a null value
 	}
 	require.Empty(t, probeDifference(r, same))
+	// A v1 value that is JSON null (v1 sends them; v2 serves data null, which is no row) is
+	// no difference, on a global field as on a list field.
+	require.Empty(t, probeDifference(r, append(slices.Clone(same), v1(4, nil, `null`), v1(8, &entry, `null`))))
 
 	require.Contains(t, probeDifference(r, same[1:]), "entity 50001 field 3: v2 has \"AI\"")
 	require.Equal(t, `entity 50001 field 4: v1 has 13, v2 has no such value`,
