@@ -63,8 +63,11 @@ const crashFixedWastePerKill = 1 + 8
 const crashKey = "sk-crash-7d41e09b"
 
 // crashConfig is the YAML the runs use: no client-side pacing and no daily
-// cap, so the runs are bounded by the fake's latency only.
-const crashConfig = "quota:\n  per_minute: 0\n  daily_requests: 0\nlog:\n  level: debug\n  format: json\n"
+// cap, so the runs are bounded by the fake's latency only; API v1 only, the
+// reads the waste accounting below is argued for (one GET /field-values or
+// GET /organizations/{id} per entity) and the warehouse check compares (every
+// field value with its v1 id).
+const crashConfig = "affinity:\n  api_v2: \"off\"\nquota:\n  per_minute: 0\n  daily_requests: 0\nlog:\n  level: debug\n  format: json\n"
 
 func crashWorkspace() *affinitytest.Workspace {
 	cfg := affinitytest.DefaultConfig()
