@@ -144,6 +144,8 @@ func TestProbeDifference(t *testing.T) {
 		v1(4, nil, `null`),        // v2 cannot send a null value
 	}
 	require.Empty(t, probeDifference(r, same))
+	require.Empty(t, probeDifference(r, append([]loader.FieldValue{v1(4, nil, `null`)}, same...)),
+		"a value JSON null on v1 has no v2 form: not a difference")
 
 	require.Contains(t, probeDifference(r, same[1:]), "entity 50001 field 3: v2 has \"AI\"")
 	require.Equal(t, `entity 50001 field 4: v1 has 13, v2 has no such value`,
