@@ -30,8 +30,8 @@ var (
 	crashSeed  = flag.Uint64("crash.seed", 6, "seed of the crash test's kill moments")
 )
 
-// crashWastePerKill bounds the requests one SIGKILL may waste (design.md
-// section 1). A kill loses what was fetched and not committed. Per paged
+// crashWastePerKill bounds the requests one SIGKILL may waste
+// (docs/reliability.md). A kill loses what was fetched and not committed. Per paged
 // stream that is the batch being committed (one page: a batch only merges
 // the page that arrived while the previous one committed) and the page the
 // fetcher holds or is fetching — 2 requests — and up to five paged streams
