@@ -14,7 +14,7 @@ import (
 
 // TestFieldValuesAsOf compares field_values_as_of, at several instants, with
 // the values replayed in Go from the fake's change history by the rules of
-// design.md section 8.
+// docs/warehouse.md.
 func TestFieldValuesAsOf(t *testing.T) {
 	t.Parallel()
 	cfg := affinitytest.DefaultConfig()

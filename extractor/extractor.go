@@ -68,7 +68,7 @@ const commitTimeout = 30 * time.Second
 type Options struct {
 	PageSize        int     // rows per API page; default and maximum PageSize
 	BatchRows       int     // most rows committed in one transaction; default 5000
-	MaxDeleteShare  float64 // mass-delete guard (design.md section 6): 0 refuses every soft delete on tables of 10 rows or more, 1 turns it off
+	MaxDeleteShare  float64 // mass-delete guard (sync.max_delete_share): 0 refuses every soft delete on tables of 10 rows or more, 1 turns it off
 	AllowMassDelete bool    // let this run pass the guard
 	// ResumeSince, when set, is the start of an interrupted run that this run
 	// continues: a stream that completed its pass since then, and has no pass

@@ -127,7 +127,7 @@ func registry() []stream {
 					Bound:  fmt.Sprintf("1 per tracked field (%d)", c.TrackedFields)}}
 			}},
 		{name: StreamFieldValues, stage: 3, dependsOn: []string{StreamListEntries, StreamFields},
-			endpoints: []string{"/field-values", "/v2/lists/{id}/list-entries", "/v2/persons"},
+			endpoints: []string{"/field-values", "/v2/lists/{id}/list-entries", "/v2/persons", "/v2/companies"},
 			freshness: loader.FreshnessValues, phases: (*Syncer).fieldValuesPhases,
 			end: func(phase string, o Options) (loader.PhaseEnd, error) {
 				switch {
@@ -276,15 +276,29 @@ func Stages() [][]string {
 	return stages
 }
 
-// StreamOfEndpoint names the stream that sends requests to an endpoint template; ok is false
-// for an endpoint no stream uses (the workspace check, the rate-limit probe).
+// StreamOfEndpoint names the first stream, in run order, that sends requests to an endpoint
+// template; ok is false for an endpoint no stream uses (the workspace check, the rate-limit
+// probe). An endpoint may serve more than one stream (see StreamsOfEndpoint).
 func StreamOfEndpoint(endpoint string) (name string, ok bool) {
+	names := StreamsOfEndpoint(endpoint)
+	if len(names) == 0 {
+		return "", false
+	}
+	return names[0], true
+}
+
+// StreamsOfEndpoint names every stream that sends requests to an endpoint template, in run
+// order: /v2/companies serves field_values (entities on no list) and organization_details.
+// Streams that share an endpoint run in different stages, so the one running is the one that
+// sent the request.
+func StreamsOfEndpoint(endpoint string) []string {
+	var names []string
 	for _, s := range registry() {
 		if slices.Contains(s.endpoints, endpoint) {
-			return s.name, true
+			names = append(names, s.name)
 		}
 	}
-	return "", false
+	return names
 }
 
 // StreamResetter clears checkpoints and freshness times; *loader.Store satisfies it.

@@ -148,6 +148,7 @@ func (s *Syncer) fieldValuesPhases(ctx context.Context) ([]phase, error) {
 		phases = append(phases, phase{name: PhaseUnlisted, pages: due(true, s.opts.UnlistedMaxAge)})
 	}
 	if s.opts.APIV2 == V2Off {
+		s.notePath(StreamFieldValues, PathNote{Path: "v1", Reason: "affinity.api_v2 is off"})
 		return phases, nil
 	}
 	return s.fieldValuesV2Phases(ctx, phases)
@@ -169,6 +170,7 @@ func (s *Syncer) organizationDetailsPhases(ctx context.Context) ([]phase, error)
 		})
 	}}}
 	if s.opts.APIV2 == V2Off {
+		s.notePath(StreamOrganizationDetails, PathNote{Path: "v1", Reason: "affinity.api_v2 is off"})
 		return v1, nil
 	}
 	return s.organizationDetailsV2Phases(ctx, v1)

@@ -327,7 +327,7 @@ func (h *harness) queryValues(t *testing.T, sql string) []valueRow {
 	return got
 }
 
-// expectedValue computes the typed projections of design.md section 4 from
+// expectedValue computes the typed projections (docs/warehouse.md) from
 // the raw value — an oracle written apart from the client's own code.
 func expectedValue(t *testing.T, raw json.RawMessage, valueType int) valueRow {
 	t.Helper()
@@ -512,7 +512,7 @@ type stage struct {
 }
 
 // requireStageDurations replays each tracked ranked-dropdown list field's
-// history by hand, following the rules of design.md section 4, and compares
+// history by hand, following the rules of docs/warehouse.md, and compares
 // with the stage_durations view.
 func (h *harness) requireStageDurations(t *testing.T, ws *affinitytest.Workspace, history []*affinitytest.FieldValueChange) {
 	t.Helper()

@@ -10,8 +10,8 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Refresh priorities of the per-entity field value refresh (design.md section
-// 5): new entities first, then those a change or a new list entry touched
+// Refresh priorities of the per-entity field value refresh (docs/quota.md,
+// the planner): new entities first, then those a change or a new list entry touched
 // since their last fetch, then the stalest. A change counts from when the
 // sync first stored it (our clock), not from its changed_at (Affinity's), so
 // clock skew can neither hide a change nor make one look new forever.

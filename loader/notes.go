@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Note is one row of notes with its associations (design.md section 8).
+// Note is one row of notes with its associations (docs/warehouse.md).
 type Note struct {
 	ID              int64
 	CreatorID       *int64

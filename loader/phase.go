@@ -177,7 +177,7 @@ func (s *Store) phaseEnd(cp Checkpoint, end PhaseEnd, opts PassOptions) (func(co
 	return func(ctx context.Context, tx pgx.Tx) (int64, error) { return s.softDeleteUnseen(ctx, tx, d, opts) }, nil
 }
 
-// guardRefuses applies the mass delete rule of design.md §6.
+// guardRefuses applies the mass-delete rule (sync.max_delete_share, docs/configuration.md).
 func guardRefuses(live, wouldDelete int64, opts PassOptions) bool {
 	return live >= guardMinLive && opts.MaxDeleteShare < 1 && !opts.AllowMassDelete &&
 		float64(wouldDelete) > opts.MaxDeleteShare*float64(live)

@@ -18,9 +18,9 @@ import (
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // migrationTables are the tables and views each migration adds, in order: the warehouse
-// and its bookkeeping of design.md section 4, its views, the request ledger of section 5,
-// the entities' freshness, the notes, as-of function and workspace guard of section 8, and
-// the webhook deliveries the daemon records, and field values without an Affinity id.
+// and its bookkeeping (docs/warehouse.md), its views, the request ledger (docs/quota.md),
+// the entities' freshness, the notes, the as-of function and the workspace guard, the
+// webhook deliveries the daemon records, and field values without an Affinity id.
 var migrationTables = [][]string{
 	{"dropdown_options", "field_value_changes", "field_values", "fields", "list_entries", "lists",
 		"opportunities", "opportunity_organizations", "opportunity_persons", "organization_persons",

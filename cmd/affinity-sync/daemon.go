@@ -63,7 +63,7 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 
 	// The HTTP side: metrics, health, webhooks.
 	metrics := httpapi.NewMetrics(httpapi.MetricsOptions{
-		Budget: quota.New(store, cfg.limits(), time.Now, log), Checkpoints: store, Logger: log})
+		Budget: quota.New(store, cfg.limits(), time.Now, log), Checkpoints: store, Paths: store, Logger: log})
 	serveHTTP, err := startHTTP(ctx, cfg, log, store, metrics)
 	if err != nil {
 		return err

@@ -209,10 +209,10 @@ func printDemoSummary(ctx context.Context, e env, cfg Config, sum syncSummary, t
 	if goneAfter {
 		fmt.Fprintf(out, "\nthe throwaway database stops when the demo ends; run `affinity-sync demo --keep` to keep it\n"+
 			"running and connect with psql, or set DATABASE_URL to sync into a database of yours.\n"+
-			"WAREHOUSE.md shows the first queries to try.\n")
+			"docs/warehouse.md shows the first queries to try.\n")
 		return nil
 	}
 	fmt.Fprintf(out, "\nconnect with:\n  psql '%s'\n  then: SET search_path TO %q; SELECT id, first_name, last_name FROM persons LIMIT 5;\n"+
-		"WAREHOUSE.md shows the first queries to try.\n", cfg.Database.URL.reveal(), cfg.Database.Schema)
+		"docs/warehouse.md shows the first queries to try.\n", cfg.Database.URL.reveal(), cfg.Database.Schema)
 	return nil
 }

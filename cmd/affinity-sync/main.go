@@ -41,7 +41,7 @@ commands:
   fake-api --addr ADDR       serve the fake Affinity API (--key, --seed, --persons, --v2, ...)
   webhook subscribe --url U  register the daemon's webhook URL with Affinity [--events a,b]
   healthcheck [--url U]      exit 0 when the daemon's /healthz answers 200 (for containers)
-  bench [--scale N]          the end-to-end benchmark (see BENCHMARKS.md)
+  bench [--scale N]          the end-to-end benchmark (see docs/benchmarks.md)
 
 exit status: 0 done, 1 failed, 2 bad usage or configuration, 3 request budget spent
 `

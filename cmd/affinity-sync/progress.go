@@ -32,6 +32,10 @@ type progress struct {
 	requests int64
 	left     int64 // budget left now, -1 = unlimited, as last read
 	drawn    int   // lines drawn by the last redraw
+	// started orders the streams by when they last read their checkpoint (which each does
+	// first): of the streams sharing an endpoint, the one started last sent the request.
+	started map[string]int
+	starts  int
 }
 
 type streamProgress struct {
@@ -42,7 +46,7 @@ type streamProgress struct {
 // newProgress returns the progress display of a run of streams on w (stderr).
 func newProgress(w io.Writer, log *slog.Logger, streams []string) *progress {
 	p := &progress{out: w, log: log, tty: isTerminal(w), streams: streams, redraw: 250 * time.Millisecond,
-		logEvery: 15 * time.Second, stats: map[string]*streamProgress{}, left: -1}
+		logEvery: 15 * time.Second, stats: map[string]*streamProgress{}, left: -1, started: map[string]int{}}
 	for _, s := range streams {
 		p.stats[s] = &streamProgress{}
 	}
@@ -57,14 +61,35 @@ func (p *progress) observe(info affinity.RequestInfo) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requests++
-	if name, ok := extractor.StreamOfEndpoint(info.Endpoint); ok {
-		if s := p.stats[name]; s != nil {
-			s.requests++
-		}
+	if s := p.stats[p.streamOf(info.Endpoint)]; s != nil {
+		s.requests++
 	}
 	if p.left > 0 {
 		p.left--
 	}
+}
+
+// streamOf names the stream of this run that sent a request to endpoint, "" for none: of the
+// streams that use the endpoint, the one started last (they run in different stages).
+func (p *progress) streamOf(endpoint string) string {
+	name, last := "", 0
+	for _, s := range extractor.StreamsOfEndpoint(endpoint) {
+		if p.stats[s] == nil {
+			continue
+		}
+		if n := p.started[s]; name == "" || n > last {
+			name, last = s, n
+		}
+	}
+	return name
+}
+
+// markStarted notes that stream is running: it read its checkpoint.
+func (p *progress) markStarted(stream string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.starts++
+	p.started[stream] = p.starts
 }
 
 // wrap returns the store the streams write through, counting what they commit.
@@ -78,6 +103,11 @@ func (p *progress) wrap(store *loader.Store) extractor.Store {
 type progressStore struct {
 	*loader.Store
 	p *progress
+}
+
+func (s progressStore) LoadCheckpoint(ctx context.Context, stream string) (loader.Checkpoint, error) {
+	s.p.markStarted(stream)
+	return s.Store.LoadCheckpoint(ctx, stream)
 }
 
 func (s progressStore) CommitPage(ctx context.Context, page loader.Page) (loader.PageStats, error) {

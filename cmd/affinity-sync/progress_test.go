@@ -15,13 +15,15 @@ import (
 func TestStreamOfEndpoint(t *testing.T) {
 	t.Parallel()
 	for endpoint, stream := range map[string]string{
-		"/persons":                 extractor.StreamPersons,
-		"/persons/fields":          extractor.StreamFields,
-		"/lists/{id}/list-entries": extractor.StreamListEntries,
-		"/field-values":            extractor.StreamFieldValues,
-		"/organizations/{id}":      extractor.StreamOrganizationDetails,
-		"/field-value-changes":     extractor.StreamFieldValueChanges,
-		"/notes":                   extractor.StreamNotes,
+		"/persons":                    extractor.StreamPersons,
+		"/persons/fields":             extractor.StreamFields,
+		"/lists/{id}/list-entries":    extractor.StreamListEntries,
+		"/field-values":               extractor.StreamFieldValues,
+		"/organizations/{id}":         extractor.StreamOrganizationDetails,
+		"/field-value-changes":        extractor.StreamFieldValueChanges,
+		"/notes":                      extractor.StreamNotes,
+		"/v2/lists/{id}/list-entries": extractor.StreamFieldValues,
+		"/v2/persons":                 extractor.StreamFieldValues,
 	} {
 		got, ok := extractor.StreamOfEndpoint(endpoint)
 		require.True(t, ok, endpoint)
@@ -31,6 +33,39 @@ func TestStreamOfEndpoint(t *testing.T) {
 		_, ok := extractor.StreamOfEndpoint(endpoint)
 		require.False(t, ok, "%s belongs to no stream", endpoint)
 	}
+}
+
+// TestProgressCountsV2Requests: requests through API v2 count for the stream that sent them;
+// /v2/companies serves field_values (entities on no list) and then organization_details.
+func TestProgressCountsV2Requests(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, []string{extractor.StreamFieldValues, extractor.StreamOrganizationDetails},
+		extractor.StreamsOfEndpoint("/v2/companies"))
+	streams := []string{extractor.StreamFieldValues, extractor.StreamOrganizationDetails}
+	p := newProgress(&bytes.Buffer{}, slog.New(slog.DiscardHandler), streams)
+	send := func(endpoint string, n int) {
+		for range n {
+			p.observe(affinity.RequestInfo{Endpoint: endpoint, Status: 200})
+		}
+	}
+	p.markStarted(extractor.StreamFieldValues)
+	send("/v2/lists/{id}/list-entries", 3)
+	send("/field-values", 5)
+	send("/v2/persons", 2)
+	send("/v2/companies", 4)
+	p.markStarted(extractor.StreamOrganizationDetails)
+	send("/v2/companies", 7)
+	send("/organizations/{id}", 1)
+	p.markStarted(extractor.StreamFieldValues) // a later run of the same process
+	send("/v2/companies", 10)
+	require.Equal(t, int64(3+5+2+4+10), p.stats[extractor.StreamFieldValues].requests)
+	require.Equal(t, int64(7+1), p.stats[extractor.StreamOrganizationDetails].requests)
+	require.Equal(t, int64(32), p.requests)
+
+	only := newProgress(&bytes.Buffer{}, slog.New(slog.DiscardHandler), []string{extractor.StreamOrganizationDetails})
+	only.observe(affinity.RequestInfo{Endpoint: "/v2/companies", Status: 200})
+	require.Equal(t, int64(1), only.stats[extractor.StreamOrganizationDetails].requests,
+		"a stream not in the run sends nothing: the one that is gets it, started or not")
 }
 
 func TestProgressShow(t *testing.T) {

@@ -22,6 +22,18 @@ type statusReport struct {
 	Streams   []statusStream  `json:"streams"`
 	Budget    statusBudget    `json:"budget"`
 	NotSynced statusNotSynced `json:"not_synced"`
+	// APIV2 is the affinity.api_v2 setting in effect (auto, on, off); Paths is the API path
+	// the last pass of each stream that has two (field_values, organization_details) took.
+	APIV2 string       `json:"api_v2"`
+	Paths []statusPath `json:"paths"`
+}
+
+// statusPath is the API path a stream's last pass took, and why.
+type statusPath struct {
+	Stream    string    `json:"stream"`
+	Path      string    `json:"path"` // v1 or v1+v2
+	Reason    string    `json:"reason"`
+	DecidedAt time.Time `json:"decided_at"`
 }
 
 type statusRun struct {
@@ -92,7 +104,8 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 }
 
 func readStatus(ctx context.Context, cfg Config, store *loader.Store) (statusReport, error) {
-	rep := statusReport{Schema: cfg.Database.Schema, Runs: []statusRun{}, Streams: []statusStream{}}
+	rep := statusReport{Schema: cfg.Database.Schema, Runs: []statusRun{}, Streams: []statusStream{},
+		APIV2: string(cfg.Affinity.APIV2), Paths: []statusPath{}}
 	runs, err := store.RecentRuns(ctx, 10)
 	if err != nil {
 		return rep, fmt.Errorf("read runs: %w", err)
@@ -112,6 +125,13 @@ func readStatus(ctx context.Context, cfg Config, store *loader.Store) (statusRep
 			st.PassStartedAt = &started
 		}
 		rep.Streams = append(rep.Streams, st)
+	}
+	paths, err := store.StreamPaths(ctx)
+	if err != nil {
+		return rep, err
+	}
+	for _, p := range paths {
+		rep.Paths = append(rep.Paths, statusPath{Stream: p.Stream, Path: p.Path, Reason: p.Reason, DecidedAt: p.DecidedAt})
 	}
 	b, err := quota.New(store, cfg.limits(), time.Now, nil).Status(ctx)
 	if err != nil {
@@ -174,6 +194,15 @@ func printStatus(out io.Writer, rep statusReport) error {
 			phase = "main"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", c.Stream, when(c.PassStartedAt, "-"), phase, c.Pages, c.Rows, when(c.LastCompletedAt, "never"))
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintf(tw, "API path of the last pass (affinity.api_v2: %s):\n", rep.APIV2)
+	fmt.Fprintln(tw, "STREAM\tPATH\tDECIDED\tWHY")
+	if len(rep.Paths) == 0 {
+		fmt.Fprintln(tw, "(no pass of field_values or organization_details yet)")
+	}
+	for _, p := range rep.Paths {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Stream, p.Path, when(&p.DecidedAt, "-"), p.Reason)
 	}
 	if err := tw.Flush(); err != nil {
 		return err

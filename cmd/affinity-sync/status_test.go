@@ -45,3 +45,65 @@ func TestStatusJSON(t *testing.T) {
 	require.Contains(t, text, "streams not synced (sync.streams leaves them out")
 	require.Contains(t, text, "completed")
 }
+
+// TestStatusShowsTheAPIPath: after a sync, status names the API path each two-path stream's
+// last pass took and why, with the api_v2 setting in effect, as text and as JSON.
+func TestStatusShowsTheAPIPath(t *testing.T) {
+	t.Parallel()
+	const key = "status-path-key"
+	baseURL, _ := newFake(t, key)
+	dbURL := pgtest.NewDatabase(t)
+	env := map[string]string{"AFFINITY_API_KEY": key, "AFFINITY_BASE_URL": baseURL, "DATABASE_URL": dbURL}
+	cfg := writeFile(t, "c.yaml", "quota:\n  per_minute: 0\n", 0o600)
+
+	code, _, stderr := runCLI(t, env, "--config", cfg, "migrate")
+	require.Equal(t, exitOK, code, stderr)
+	code, out, stderr := runCLI(t, env, "--config", cfg, "status", "--json")
+	require.Equal(t, exitOK, code, stderr)
+	var before statusReport
+	require.NoError(t, json.Unmarshal([]byte(out), &before), out)
+	require.Equal(t, "auto", before.APIV2, "the default")
+	require.Empty(t, before.Paths, "no pass yet")
+	code, text, _ := runCLI(t, env, "--config", cfg, "status")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, text, "(no pass of field_values or organization_details yet)")
+
+	code, _, stderr = runCLI(t, env, "--config", cfg, "sync")
+	require.Equal(t, exitOK, code, stderr)
+
+	code, out, stderr = runCLI(t, env, "--config", cfg, "status", "--json")
+	require.Equal(t, exitOK, code, stderr)
+	var rep statusReport
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	require.Equal(t, "auto", rep.APIV2)
+	paths := map[string]statusPath{}
+	for _, p := range rep.Paths {
+		paths[p.Stream] = p
+		require.NotEmpty(t, p.Reason, p.Stream)
+		require.False(t, p.DecidedAt.IsZero(), p.Stream)
+	}
+	require.Len(t, paths, 2, "%+v", rep.Paths)
+	require.Equal(t, "v1+v2", paths["field_values"].Path, "a first pass reads every list through v2: %+v", paths)
+	require.Contains(t, paths["field_values"].Reason, "cost fewer requests through v2")
+	require.Equal(t, "v1+v2", paths["organization_details"].Path)
+	var raw map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &raw))
+	require.Contains(t, raw, "api_v2")
+	require.Contains(t, raw["paths"].([]any)[0], "reason", "the JSON field names are part of the contract")
+
+	code, text, _ = runCLI(t, env, "--config", cfg, "status")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, text, "affinity.api_v2: auto")
+	require.Regexp(t, `(?m)^field_values\s+v1\+v2\s+\S+\s+\d+ of \d+ lists cost fewer requests through v2`, text)
+	require.Regexp(t, `(?m)^organization_details\s+v1\+v2\s`, text)
+	require.Contains(t, text, "RUN", "the existing sections stay")
+
+	// With api_v2 off the next pass reads v1, and says so.
+	off := writeFile(t, "off.yaml", "quota:\n  per_minute: 0\naffinity:\n  api_v2: \"off\"\n", 0o600)
+	code, _, stderr = runCLI(t, env, "--config", off, "sync")
+	require.Equal(t, exitOK, code, stderr)
+	code, text, _ = runCLI(t, env, "--config", off, "status")
+	require.Equal(t, exitOK, code)
+	require.Contains(t, text, "affinity.api_v2: off")
+	require.Regexp(t, `(?m)^field_values\s+v1\s+\S+\s+affinity.api_v2 is off`, text)
+}

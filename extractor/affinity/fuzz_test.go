@@ -20,7 +20,7 @@ var valueTypes = []int{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 1 << 20}
 
 // FuzzValueProject feeds arbitrary bytes as a field value's raw JSON to
 // Project for every value type: it must never panic, and a projection it
-// returns must fit the type (design.md section 4).
+// returns must fit the type (the typed projections of docs/warehouse.md).
 func FuzzValueProject(f *testing.F) {
 	for _, seed := range []string{
 		`null`, `""`, `"text"`, `42`, `-1.25e3`, `9007199254740993`, `18446744073709551616`,

@@ -1,5 +1,5 @@
-// Package quota keeps the sync within its request budget (design.md section
-// 5). Every request is reserved in a Postgres ledger before it is sent, in
+// Package quota keeps the sync within its request budget (docs/quota.md).
+// Every request is reserved in a Postgres ledger before it is sent, in
 // small blocks, so restarts, crashes and replicas never reset or under-count
 // it; the caps come from the configuration, less the reserve left for the
 // key's other users, and are tightened by what the server reports.
@@ -30,7 +30,7 @@ type Ledger interface {
 	Spent(ctx context.Context, day, month time.Time) (dayUsed, monthUsed int64, err error)
 }
 
-// Limits are the configured caps (design.md section 3, quota keys).
+// Limits are the configured caps (the quota keys, docs/configuration.md).
 type Limits struct {
 	Daily, Monthly int64   // 0 = no cap
 	PerMinute      int     // 0 = no client-side limit

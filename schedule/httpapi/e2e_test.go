@@ -42,6 +42,7 @@ type daemon struct {
 	metrics   *httpapi.Metrics
 	url       string // the daemon's HTTP base URL
 	refreshed chan refreshed
+	apiV2     extractor.V2Mode
 }
 
 type refreshed struct {
@@ -52,13 +53,20 @@ type refreshed struct {
 
 func newDaemon(t *testing.T, readyMaxAge time.Duration) *daemon {
 	t.Helper()
+	return newDaemonV2(t, readyMaxAge, extractor.V2Off, 5)
+}
+
+// newDaemonV2 is newDaemon whose syncs read through API v2 as apiV2 says, from a fake of the
+// workspace seed generates, with the options given.
+func newDaemonV2(t *testing.T, readyMaxAge time.Duration, apiV2 extractor.V2Mode, seed int64, fakeOpts ...affinitytest.Option) *daemon {
+	t.Helper()
 	ctx := t.Context()
 	cfg := affinitytest.DefaultConfig()
-	cfg.Seed = 5
+	cfg.Seed = seed
 	cfg.Persons, cfg.Organizations, cfg.Opportunities = 40, 15, 6
 	cfg.PersonLists, cfg.OrganizationLists, cfg.OpportunityLists = 1, 1, 1
 	cfg.EntriesPerList = 10
-	fake := affinitytest.NewServer(affinitytest.Generate(cfg), affinitytest.WithAPIKey(apiKey))
+	fake := affinitytest.NewServer(affinitytest.Generate(cfg), append([]affinitytest.Option{affinitytest.WithAPIKey(apiKey)}, fakeOpts...)...)
 	api := httptest.NewServer(fake)
 	t.Cleanup(api.Close)
 
@@ -73,7 +81,7 @@ func newDaemon(t *testing.T, readyMaxAge time.Duration) *daemon {
 	t.Cleanup(pool.Close)
 
 	budget := quota.New(store, quota.Limits{Daily: 10000}, time.Now, log)
-	metrics := httpapi.NewMetrics(httpapi.MetricsOptions{Budget: budget, Checkpoints: store})
+	metrics := httpapi.NewMetrics(httpapi.MetricsOptions{Budget: budget, Checkpoints: store, Paths: store})
 	client, err := affinity.NewClient(api.URL, apiKey, affinity.WithPerMinute(0), affinity.WithReserve(budget.Reserve),
 		affinity.WithObserver(func(info affinity.RequestInfo) {
 			budget.Observe(info)
@@ -81,7 +89,7 @@ func newDaemon(t *testing.T, readyMaxAge time.Duration) *daemon {
 		}))
 	require.NoError(t, err)
 
-	d := &daemon{fake: fake, store: store, pool: pool, client: client, metrics: metrics, refreshed: make(chan refreshed, 16)}
+	d := &daemon{fake: fake, store: store, pool: pool, client: client, metrics: metrics, refreshed: make(chan refreshed, 16), apiV2: apiV2}
 	srv := httpapi.New(httpapi.Options{
 		WebhookToken: token,
 		ReadyMaxAge:  readyMaxAge,
@@ -108,7 +116,7 @@ func (d *daemon) sync(t *testing.T) extractor.Result {
 	runID, err := d.store.StartRun(ctx, extractor.Streams())
 	require.NoError(t, err)
 	started := time.Now()
-	res := extractor.New(d.client, d.store, extractor.Options{MaxDeleteShare: 1}).Run(ctx, nil)
+	res := extractor.New(d.client, d.store, extractor.Options{MaxDeleteShare: 1, APIV2: d.apiV2}).Run(ctx, nil)
 	require.True(t, res.Complete(), "%+v", res.Failed())
 	rows, _ := res.Totals()
 	require.NoError(t, d.store.FinishRun(ctx, runID, loader.RunResult{Streams: extractor.Streams(), Rows: rows, Status: "completed"}))
@@ -205,6 +213,68 @@ func TestMetricsAfterSync(t *testing.T) {
 	require.Equal(t, 10000.0, spent+left)
 	_, ok = metric(t, scrape, `affinity_sync_requests_left{period="month"}`)
 	require.False(t, ok, "no monthly cap: no gauge")
+}
+
+// TestMetricsOfAPIV2: requests through API v2 are counted by their endpoint template; a
+// probe that finds v2 disagreeing with v1 counts a difference and a fallback; the path each
+// stream's last pass took is a gauge.
+func TestMetricsOfAPIV2(t *testing.T) {
+	t.Parallel()
+	t.Run("agreeing", func(t *testing.T) {
+		t.Parallel()
+		d := newDaemonV2(t, time.Hour, extractor.V2Auto, 5)
+		res := d.sync(t)
+		for _, s := range res.Streams {
+			if s.Path != nil {
+				require.Equal(t, "v1+v2", s.Path.Path, "%s: %s", s.Stream, s.Path.Reason)
+			}
+		}
+		_, scrape := d.get(t, "/metrics")
+		served := d.fake.Requests()
+		for endpoint, fake := range map[string]string{
+			"/v2/lists/{id}/list-entries": "GET /v2/lists/{id}/list-entries",
+			"/v2/companies":               "GET /v2/companies",
+		} {
+			require.Positive(t, served[fake], "%s: %v", fake, served)
+			v, ok := metric(t, scrape, `affinity_sync_api_requests_total{endpoint="`+endpoint+`",status="200"}`)
+			require.True(t, ok, "%s\n%s", endpoint, scrape)
+			require.Equal(t, float64(served[fake]), v, endpoint)
+		}
+		for _, stream := range []string{extractor.StreamFieldValues, extractor.StreamOrganizationDetails} {
+			v, ok := metric(t, scrape, `affinity_sync_stream_path{path="v1+v2",stream="`+stream+`"}`)
+			require.True(t, ok, "%s\n%s", stream, scrape)
+			require.Equal(t, 1.0, v)
+			_, ok = metric(t, scrape, `affinity_sync_stream_path{path="v1",stream="`+stream+`"}`)
+			require.False(t, ok, "one path per stream")
+			v, ok = metric(t, scrape, `affinity_sync_v2_fallbacks_total{stream="`+stream+`"}`)
+			require.True(t, ok, stream)
+			require.Zero(t, v, stream)
+			v, ok = metric(t, scrape, `affinity_sync_v2_probe_differences_total{stream="`+stream+`"}`)
+			require.True(t, ok, stream)
+			require.Zero(t, v, stream)
+		}
+	})
+	t.Run("disagreeing", func(t *testing.T) {
+		t.Parallel()
+		// Seed 1: the value v2 alters is on one of the first entries the probe compares.
+		d := newDaemonV2(t, time.Hour, extractor.V2Auto, 1, affinitytest.WithV2Disagree())
+		d.sync(t)
+		_, scrape := d.get(t, "/metrics")
+		for series, want := range map[string]float64{
+			`affinity_sync_v2_fallbacks_total{stream="field_values"}`:               1,
+			`affinity_sync_v2_probe_differences_total{stream="field_values"}`:       1,
+			`affinity_sync_stream_path{path="v1",stream="field_values"}`:            1,
+			`affinity_sync_v2_fallbacks_total{stream="organization_details"}`:       0,
+			`affinity_sync_stream_path{path="v1+v2",stream="organization_details"}`: 1,
+		} {
+			v, ok := metric(t, scrape, series)
+			require.True(t, ok, "%s\n%s", series, scrape)
+			require.Equal(t, want, v, series)
+		}
+		v, ok := metric(t, scrape, `affinity_sync_api_requests_total{endpoint="/v2/lists/{id}/list-entries",status="200"}`)
+		require.True(t, ok, "the probe read the first v2 page")
+		require.Equal(t, 1.0, v, "only the probe's first page: the pass fell back to v1")
+	})
 }
 
 func TestReadiness(t *testing.T) {

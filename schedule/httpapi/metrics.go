@@ -26,11 +26,18 @@ type CheckpointReader interface {
 	Checkpoints(ctx context.Context) ([]loader.Checkpoint, error)
 }
 
+// PathReader reads the API path each stream's last pass took at scrape time; *loader.Store
+// satisfies it.
+type PathReader interface {
+	StreamPaths(ctx context.Context) ([]loader.StreamPath, error)
+}
+
 // MetricsOptions say where the metrics read at scrape time come from; a nil reader leaves its
 // metrics out.
 type MetricsOptions struct {
 	Budget      BudgetReader
 	Checkpoints CheckpointReader
+	Paths       PathReader
 	Logger      *slog.Logger
 	// ScrapeTimeout bounds the reads of one scrape; default 5s.
 	ScrapeTimeout time.Duration
@@ -50,6 +57,8 @@ type Metrics struct {
 	runs        *prometheus.CounterVec
 	deliveries  *prometheus.CounterVec
 	refreshes   *prometheus.CounterVec
+	probeDiffs  *prometheus.CounterVec
+	fallbacks   *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics in a new registry.
@@ -85,8 +94,12 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 			Help: "Targeted refreshes run for webhook deliveries, by object kind and result (refreshed, failed)."},
 			[]string{"kind", "result"}),
 	}
+	m.probeDiffs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "affinity_sync_v2_probe_differences_total",
+		Help: "Passes whose API v2 probe found v2 disagreeing with v1, by stream."}, []string{"stream"})
+	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "affinity_sync_v2_fallbacks_total",
+		Help: "Passes that fell back to API v1 (api_v2: auto) because v2 refused or its probe disagreed, by stream."}, []string{"stream"})
 	m.reg.MustRegister(m.requests, m.rateLimited, m.retries, m.rows, m.softDeleted, m.runSeconds, m.runs,
-		m.deliveries, m.refreshes, newScrapeCollector(opts))
+		m.deliveries, m.refreshes, m.probeDiffs, m.fallbacks, newScrapeCollector(opts))
 	return m
 }
 
@@ -121,13 +134,22 @@ func (m *Metrics) ObserveRequest(info affinity.RequestInfo) {
 }
 
 // ObserveRun records a finished run of job: its duration, its result (the run record's
-// status) and what each stream wrote and soft-deleted.
+// status), what each stream wrote and soft-deleted, and for the streams that may read
+// through API v2 their probe differences and fallbacks.
 func (m *Metrics) ObserveRun(job string, took time.Duration, result string, res extractor.Result) {
 	m.runSeconds.WithLabelValues(job).Observe(took.Seconds())
 	m.runs.WithLabelValues(job, result).Inc()
 	for _, s := range res.Streams {
 		m.rows.WithLabelValues(s.Stream).Add(float64(s.Rows))
 		m.softDeleted.WithLabelValues(s.Stream).Add(float64(s.SoftDeleted))
+		if s.Path != nil {
+			m.probeDiffs.WithLabelValues(s.Stream).Add(float64(s.Path.ProbeDifferences))
+			fallback := 0.0
+			if s.Path.Fallback {
+				fallback = 1
+			}
+			m.fallbacks.WithLabelValues(s.Stream).Add(fallback)
+		}
 	}
 }
 
@@ -155,10 +177,10 @@ func (m *Metrics) observeDeleted(n int64) {
 	m.softDeleted.WithLabelValues("webhook").Add(float64(n))
 }
 
-// scrapeCollector reads the budget and the checkpoints at every scrape.
+// scrapeCollector reads the budget, the checkpoints and the stream paths at every scrape.
 type scrapeCollector struct {
-	opts                  MetricsOptions
-	left, spent, lastPass *prometheus.Desc
+	opts                        MetricsOptions
+	left, spent, lastPass, path *prometheus.Desc
 }
 
 func newScrapeCollector(opts MetricsOptions) *scrapeCollector {
@@ -171,6 +193,9 @@ func newScrapeCollector(opts MetricsOptions) *scrapeCollector {
 			"Requests recorded in the ledger for the current period (day or month, UTC).", []string{"period"}, nil),
 		lastPass: prometheus.NewDesc("affinity_sync_last_complete_pass_timestamp_seconds",
 			"Unix time at which the stream last completed a pass.", []string{"stream"}, nil),
+		path: prometheus.NewDesc("affinity_sync_stream_path",
+			"1 for the API path (v1, or v1+v2) the stream's last pass took; only streams that may read through API v2 have one.",
+			[]string{"stream", "path"}, nil),
 	}
 }
 
@@ -178,6 +203,7 @@ func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.left
 	ch <- c.spent
 	ch <- c.lastPass
+	ch <- c.path
 }
 
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -202,13 +228,21 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		cps, err := c.opts.Checkpoints.Checkpoints(ctx)
 		if err != nil {
 			c.opts.Logger.Warn("metrics: read checkpoints", "error", err)
-			return
 		}
 		for _, cp := range cps {
 			if cp.LastCompletedAt != nil {
 				ch <- prometheus.MustNewConstMetric(c.lastPass, prometheus.GaugeValue,
 					float64(cp.LastCompletedAt.UnixNano())/1e9, cp.Stream)
 			}
+		}
+	}
+	if c.opts.Paths != nil {
+		paths, err := c.opts.Paths.StreamPaths(ctx)
+		if err != nil {
+			c.opts.Logger.Warn("metrics: read stream paths", "error", err)
+		}
+		for _, p := range paths {
+			ch <- prometheus.MustNewConstMetric(c.path, prometheus.GaugeValue, 1, p.Stream, p.Path)
 		}
 	}
 }
