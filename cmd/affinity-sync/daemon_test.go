@@ -186,7 +186,7 @@ func TestDaemonStopsMidPassAndNextRunResumes(t *testing.T) {
 	dbURL := pgtest.NewDatabase(t)
 	env := map[string]string{"AFFINITY_API_KEY": key, "AFFINITY_BASE_URL": baseURL, "DATABASE_URL": dbURL}
 	// The per-entity v1 path: one request per entity, so the pass has many pages to stop in
-	// (a stop inside a v2 pass is extractor's TestV2KillMidPassResumes' matter).
+	// (a stop inside a v2 pass is extractor's TestV2KillMidPassResumesExactly's matter).
 	cfgPath := daemonConfigWith(t, "affinity:\n  api_v2: off\n")
 	conn := connect(t, dbURL)
 
