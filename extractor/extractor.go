@@ -19,25 +19,6 @@ import (
 	"github.com/affinity-sync/affinity-sync/loader"
 )
 
-// API is what the streams need from Affinity; *affinity.Client satisfies it.
-type API interface {
-	Persons(ctx context.Context, q affinity.PersonQuery) iter.Seq2[affinity.Page[affinity.Person], error]
-	Organizations(ctx context.Context, q affinity.OrganizationQuery) iter.Seq2[affinity.Page[affinity.Organization], error]
-	Opportunities(ctx context.Context, q affinity.PageQuery) iter.Seq2[affinity.Page[affinity.Opportunity], error]
-	ListEntries(ctx context.Context, listID int64, q affinity.PageQuery) iter.Seq2[affinity.Page[affinity.ListEntry], error]
-	Lists(ctx context.Context) ([]affinity.List, error)
-	Fields(ctx context.Context, q affinity.FieldQuery) ([]affinity.Field, error)
-	PersonFields(ctx context.Context) ([]affinity.Field, error)
-	OrganizationFields(ctx context.Context) ([]affinity.Field, error)
-	FieldValues(ctx context.Context, sel affinity.EntitySelector) ([]affinity.FieldValue, error)
-	FieldValueChanges(ctx context.Context, q affinity.ChangeQuery) iter.Seq2[[]affinity.FieldValueChange, error]
-	Organization(ctx context.Context, id int64, withInteractionDates bool) (affinity.Organization, error)
-	Notes(ctx context.Context, q affinity.PageQuery) iter.Seq2[affinity.Page[affinity.Note], error]
-	ListEntriesV2(ctx context.Context, listID int64, q affinity.V2Query) iter.Seq2[affinity.V2Page[affinity.V2ListEntry], error]
-	CompaniesV2(ctx context.Context, q affinity.V2Query) iter.Seq2[affinity.V2Page[affinity.V2Company], error]
-	PersonsV2(ctx context.Context, q affinity.V2Query) iter.Seq2[affinity.V2Page[affinity.V2Person], error]
-}
-
 // Store is what the streams need from the warehouse; *loader.Store satisfies it.
 type Store interface {
 	LoadCheckpoint(ctx context.Context, stream string) (loader.Checkpoint, error)
