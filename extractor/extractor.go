@@ -86,6 +86,7 @@ type Syncer struct {
 
 	mu    sync.Mutex
 	paths map[string]PathNote // the path each stream's pass takes, once its phases are built
+	reads map[string]*readCounts
 }
 
 // New returns a Syncer over api and store.
@@ -127,6 +128,11 @@ type StreamResult struct {
 	// Path is the API path the pass took and why (field_values and organization_details);
 	// nil for a stream of one path, or one that stopped before choosing.
 	Path *PathNote
+	// V2 is what the run read through API v2 for this stream, and what the probe spent.
+	V2 V2Reads
+	// EntityRequests counts the v1 requests of this run that fetched one entity each
+	// (field values, organization details), the probe's aside.
+	EntityRequests int64
 }
 
 // Result is what a run did.
@@ -269,6 +275,13 @@ func convertPages[T any](pages iter.Seq2[affinity.Page[T], error], add func(T, *
 }
 
 func (s *Syncer) runStream(ctx context.Context, def stream) StreamResult {
+	s.resetReads(def.name)
+	res := s.runStreamPhases(ctx, def)
+	res.V2, res.EntityRequests = s.readsOf(def.name)
+	return res
+}
+
+func (s *Syncer) runStreamPhases(ctx context.Context, def stream) StreamResult {
 	stream := def.name
 	res := StreamResult{Stream: stream}
 	log := s.log.With("stream", stream)

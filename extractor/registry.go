@@ -66,8 +66,9 @@ type Cost struct {
 
 // CostOptions tune a cost model.
 type CostOptions struct {
-	WithUnlisted bool // sync.field_values_for_unlisted
-	Workers      int  // per-entity requests in flight; 0 = DefaultWorkers
+	WithUnlisted bool   // sync.field_values_for_unlisted
+	Workers      int    // per-entity requests in flight; 0 = DefaultWorkers
+	APIV2        V2Mode // affinity.api_v2: whether the v2 sources may be chosen
 }
 
 // stream is one entry of the registry.
@@ -80,8 +81,15 @@ type stream struct {
 	phases    func(s *Syncer, ctx context.Context) ([]phase, error)
 	// end is what the end of a phase does in the warehouse.
 	end func(phase string, o Options) (loader.PhaseEnd, error)
-	// cost is what a pass is expected to spend, per source, given the warehouse's sizes.
+	// cost is what a pass is expected to spend on API v1 alone, per source, given the
+	// warehouse's sizes.
 	cost func(c loader.PlanCounts, o CostOptions) []Cost
+	// v2cost is what a pass that may read through API v2 spends: the v2 pages, the probe and
+	// the v1 calls for what stays on v1; nil when the path rule reads nothing through v2.
+	// Streams without a v2 source leave it nil.
+	v2cost func(c loader.PlanCounts, o CostOptions) []Cost
+	// per500 says what each 500 rows the warehouse does not know yet will cost.
+	per500 string
 }
 
 // registry is every stream, in run order. Stages order the streams by what they read from the
@@ -109,6 +117,7 @@ func registry() []stream {
 				}
 				return loader.EndSoftDeleteUnseenEntries(id), nil
 			},
+			per500: "every 500 entries cost 1 request",
 			cost: func(c loader.PlanCounts, _ CostOptions) []Cost {
 				var requests, entries int64
 				for _, n := range c.ListSizes {
@@ -125,7 +134,8 @@ func registry() []stream {
 				return []Cost{{Source: SourceV1, Requests: c.TrackedFields, Chain: c.TrackedFields,
 					Detail: fmt.Sprintf("one history per tracked field (%d)", c.TrackedFields),
 					Bound:  fmt.Sprintf("1 per tracked field (%d)", c.TrackedFields)}}
-			}},
+			},
+			per500: "1 request per tracked field"},
 		{name: StreamFieldValues, stage: 3, dependsOn: []string{StreamListEntries, StreamFields},
 			endpoints: []string{"/field-values", "/v2/lists/{id}/list-entries", "/v2/persons", "/v2/companies"},
 			freshness: loader.FreshnessValues, phases: (*Syncer).fieldValuesPhases,
@@ -147,16 +157,20 @@ func registry() []stream {
 					detail += fmt.Sprintf(", %d on no list", c.UnlistedDue)
 				}
 				return []Cost{perEntityCost(due, o, detail, fmt.Sprintf("1 per entity due (%d)", due))}
-			}},
+			},
+			v2cost:  fieldValuesV2Cost,
+			per500: "every 500 entities due cost 500 requests on v1, 5 v2 pages on v2 (plus a probe of up to 5)"},
 		{name: StreamOrganizationDetails, stage: 4, dependsOn: []string{StreamOrganizations}, endpoints: []string{"/organizations/{id}", "/v2/companies"},
 			freshness: loader.FreshnessDetails, phases: (*Syncer).organizationDetailsPhases, end: anyPhaseEnds(loader.EndNothing()),
 			cost: func(c loader.PlanCounts, o CostOptions) []Cost {
 				return []Cost{perEntityCost(c.DetailsDue, o, fmt.Sprintf("%d organizations never fetched or stale", c.DetailsDue),
 					fmt.Sprintf("1 per organization due (%d)", c.DetailsDue))}
-			}},
+			},
+			v2cost: organizationDetailsV2Cost,
+			per500: fmt.Sprintf("every 500 organizations cost 500 requests on v1, 5 v2 pages on v2 (plus a probe of up to 5, and 1 per organization with more than %d persons)", V2PageSize)},
 		{name: StreamNotes, stage: 1, endpoints: []string{"/notes"},
 			phases: (*Syncer).notesPhases, end: mainPhaseEnds(loader.EndSoftDeleteUnseen(loader.ObjectNote)),
-			cost: paged(func(c loader.PlanCounts) int64 { return c.Notes }, "notes")},
+			cost: paged(func(c loader.PlanCounts) int64 { return c.Notes }, "notes"), per500: "every 500 cost 1 request"},
 	}
 }
 
@@ -167,6 +181,7 @@ func entityListing(name string, k loader.EntityKind, endpoint string, phases fun
 	if k == loader.EntityOpportunity {
 		st.end = mainPhaseEnds(loader.EndSoftDeleteUnseen(k.String()))
 		st.cost = paged(func(c loader.PlanCounts) int64 { return c.Opportunities }, name)
+		st.per500 = "every 500 cost 1 request"
 		return st
 	}
 	st.end = func(phase string, _ Options) (loader.PhaseEnd, error) {
@@ -178,6 +193,7 @@ func entityListing(name string, k loader.EntityKind, endpoint string, phases fun
 		}
 		return loader.PhaseEnd{}, fmt.Errorf("%s has no phase %q", name, phase)
 	}
+	st.per500 = "every 500 cost 2 requests (plain + dates)"
 	st.cost = func(c loader.PlanCounts, _ CostOptions) []Cost {
 		all, dated := c.Persons, c.PersonsWithDates
 		if k == loader.EntityOrganization {
@@ -234,6 +250,20 @@ func perEntityCost(due int64, o CostOptions, detail, bound string) Cost {
 // pagesOf is how many requests a listing of n rows takes: a last page that is exactly full is
 // followed by an empty one.
 func pagesOf(n int64) int64 { return n/PageSize + 1 }
+
+// Per500 says what each 500 rows of stream that the warehouse does not know yet will cost;
+// "" for a stream of fixed cost.
+func Per500(stream string) string {
+	s, _ := lookup(stream)
+	return s.per500
+}
+
+// DependsOn names the streams whose rows stream reads from the warehouse: its estimate is
+// only as known as theirs.
+func DependsOn(stream string) []string {
+	s, _ := lookup(stream)
+	return slices.Clone(s.dependsOn)
+}
 
 // lookup returns the registry entry of name.
 func lookup(name string) (stream, bool) {
@@ -329,17 +359,31 @@ const WorkspaceCheck = "(workspace check)"
 type StreamCost struct {
 	Stream string // a stream name, or WorkspaceCheck
 	Stage  int    // -1 for the workspace check, which comes first
-	Costs  []Cost
+	// Costs are the path the next pass takes: what the run spends.
+	Costs []Cost
+	// Path is the source the next pass reads through: SourceV2 when it reads anything
+	// through API v2 (what stays on v1 included in Costs), else SourceV1.
+	Path Source
+	// OnV1 is what the pass spends with api_v2 off; OnV2 what it spends where API v2 may be
+	// read (the path rule reading through v2 only what is cheaper there). OnV2 is nil for a
+	// stream without a v2 source, and equals OnV1 when nothing is cheaper through v2.
+	OnV1, OnV2 []Cost
 }
 
-// Requests sums the costs over every source.
-func (c StreamCost) Requests() int64 {
+// HasV2 reports whether the stream has an API v2 source.
+func (c StreamCost) HasV2() bool { return c.OnV2 != nil }
+
+// RequestsOn sums the costs of one alternative.
+func RequestsOn(costs []Cost) int64 {
 	var n int64
-	for _, x := range c.Costs {
+	for _, x := range costs {
 		n += x.Requests
 	}
 	return n
 }
+
+// Requests sums the costs of the path the next pass takes over every source.
+func (c StreamCost) Requests() int64 { return RequestsOn(c.Costs) }
 
 // Chain sums the longest chains over every source (sources of one stream follow one another).
 func (c StreamCost) Chain() int64 {
@@ -356,16 +400,98 @@ func Costs(c loader.PlanCounts, streams []string, o CostOptions) ([]StreamCost, 
 	if err := CheckStreams(streams); err != nil {
 		return nil, err
 	}
-	out := []StreamCost{{Stream: WorkspaceCheck, Stage: -1, Costs: []Cost{{Source: SourceV1, Requests: 1, Chain: 1,
-		Detail: "GET /auth/whoami", Bound: "GET /auth/whoami before the streams"}}}}
+	check := []Cost{{Source: SourceV1, Requests: 1, Chain: 1, Detail: "GET /auth/whoami", Bound: "GET /auth/whoami before the streams"}}
+	out := []StreamCost{{Stream: WorkspaceCheck, Stage: -1, Costs: check, Path: SourceV1, OnV1: check}}
 	for stage, names := range Stages() {
 		for _, name := range names {
 			if !slices.Contains(streams, name) {
 				continue
 			}
 			s, _ := lookup(name)
-			out = append(out, StreamCost{Stream: name, Stage: stage, Costs: s.cost(c, o)})
+			sc := StreamCost{Stream: name, Stage: stage, Path: SourceV1, OnV1: s.cost(c, o)}
+			sc.Costs = sc.OnV1
+			if s.v2cost != nil {
+				sc.OnV2 = sc.OnV1
+				if v2 := s.v2cost(c, o); v2 != nil {
+					sc.OnV2 = v2
+					if o.APIV2 != V2Off {
+						sc.Costs, sc.Path = v2, SourceV2
+					}
+				}
+			}
+			out = append(out, sc)
 		}
 	}
 	return out, nil
+}
+
+// fieldValuesV2Cost is the v2 source of field_values: the v2 pages of every list the path
+// rule reads through v2 (and of all persons and companies when entities on no list are
+// cheaper that way), the probe's v1 requests, and one v1 call per entity still due on no
+// such list. Nil when the rule reads nothing through v2.
+func fieldValuesV2Cost(c loader.PlanCounts, o CostOptions) []Cost {
+	var pages, entries, first int64
+	n := 0
+	for _, l := range c.Lists {
+		if !loader.CheaperThroughV2(l.Entries, l.Due) {
+			continue
+		}
+		if n == 0 {
+			first = l.Entries
+		}
+		n++
+		pages += loader.V2PagesOf(l.Entries)
+		entries += l.Entries
+	}
+	unlisted := o.WithUnlisted && unlistedThroughV2(c.Persons, c.Organizations, c.UnlistedDue)
+	if n == 0 && !unlisted {
+		return nil
+	}
+	detail := fmt.Sprintf("%d of %d lists through v2 (%d entries)", n, len(c.Lists), entries)
+	bound := fmt.Sprintf("Σ over %d lists of ceil(entries/%d)", n, V2PageSize)
+	if unlisted {
+		if n == 0 {
+			first = c.Persons
+		}
+		pages += loader.V2PagesOf(c.Persons) + loader.V2PagesOf(c.Organizations)
+		detail += fmt.Sprintf(", %d persons and %d companies through v2", c.Persons, c.Organizations)
+		bound += fmt.Sprintf(" + ceil(%d persons/%d) + ceil(%d companies/%d)", c.Persons, V2PageSize, c.Organizations, V2PageSize)
+	}
+	due := c.ValuesDueOffV2
+	rest := fmt.Sprintf("%d entities due on no v2 list through v1", due)
+	if o.WithUnlisted && !unlisted {
+		due += c.UnlistedDue
+		rest += fmt.Sprintf(", %d on no list", c.UnlistedDue)
+	}
+	return []Cost{
+		{Source: SourceV2, Requests: pages, Chain: pages, Detail: detail, Bound: bound},
+		probeCost(first),
+		perEntityCost(due, o, rest, fmt.Sprintf("1 per entity still due (%d)", due)),
+	}
+}
+
+// organizationDetailsV2Cost is the v2 source of organization_details: every companies page,
+// the probe's v1 requests, and one v1 call per organization due whose persons v2 may cut
+// short (more than a page of them, as stored). Nil when the v1 calls are cheaper.
+func organizationDetailsV2Cost(c loader.PlanCounts, o CostOptions) []Cost {
+	if !loader.CheaperThroughV2(c.Organizations, c.DetailsDue) {
+		return nil
+	}
+	pages := loader.V2PagesOf(c.Organizations)
+	return []Cost{
+		{Source: SourceV2, Requests: pages, Chain: pages,
+			Detail: fmt.Sprintf("%d companies through v2", c.Organizations),
+			Bound:  fmt.Sprintf("ceil(%d companies/%d)", c.Organizations, V2PageSize)},
+		probeCost(c.Organizations),
+		perEntityCost(c.DetailsCutShort, o, fmt.Sprintf("%d with more than %d persons through v1", c.DetailsCutShort, V2PageSize),
+			fmt.Sprintf("1 per company cut short (%d)", c.DetailsCutShort)),
+	}
+}
+
+// probeCost is the probe's v1 requests: up to probeSize entities of the first v2 page, of
+// a listing of n.
+func probeCost(n int64) Cost {
+	p := min(n, probeSize)
+	return Cost{Source: SourceV1, Requests: p, Chain: p, Detail: fmt.Sprintf("probe: %d through v1 too", p),
+		Bound: fmt.Sprintf("probe (%d)", p)}
 }

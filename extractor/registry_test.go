@@ -94,7 +94,7 @@ func TestPlanAndCosts(t *testing.T) {
 	t.Parallel()
 	c := loader.PlanCounts{Persons: 1000, PersonsWithDates: 500, Organizations: 10, Notes: 499, ListSizes: []int64{500, 3},
 		TrackedFields: 2, ValuesDue: [3]int64{1, 2, 3}, UnlistedDue: 4, DetailsDue: 9}
-	items, err := Plan(c, Streams(), true)
+	items, err := Plan(c, Streams(), CostOptions{WithUnlisted: true})
 	require.NoError(t, err)
 	var order []string
 	byStream := map[string]PlanItem{}
@@ -107,7 +107,7 @@ func TestPlanAndCosts(t *testing.T) {
 		"stage by stage, the order the run spends them")
 	require.Equal(t, PlanItem{Stream: StreamPersons, Requests: 3 + 2, Detail: "1000 persons, 500 with interaction dates",
 		Costs: []Cost{{Source: SourceV1, Requests: 5, Chain: 5, Detail: "1000 persons, 500 with interaction dates",
-			Bound: "(1000/500+1) + (500 with dates/500+1)"}}}, byStream[StreamPersons])
+			Bound: "(1000/500+1) + (500 with dates/500+1)"}}, Path: SourceV1, OnV1: 5}, byStream[StreamPersons])
 	require.Equal(t, int64(1), byStream[StreamNotes].Requests)
 	require.Equal(t, int64(2+1), byStream[StreamListEntries].Requests)
 	require.Equal(t, "2 lists, 503 entries", byStream[StreamListEntries].Detail)
@@ -121,8 +121,57 @@ func TestPlanAndCosts(t *testing.T) {
 	require.Equal(t, int64(9), costs[1].Requests())
 	require.Equal(t, int64(5), costs[1].Chain(), "9 requests, two at a time")
 
-	_, err = Plan(c, []string{"persns"}, false)
+	_, err = Plan(c, []string{"persns"}, CostOptions{})
 	require.ErrorContains(t, err, `unknown stream "persns"`)
+}
+
+// TestV2Costs: the v2 sources cost the v2 pages of what the path rule reads through v2, the
+// probe, and one v1 call per entity still due; the path is v2 only where api_v2 allows it
+// and the rule reads anything through v2.
+func TestV2Costs(t *testing.T) {
+	t.Parallel()
+	c := loader.PlanCounts{Organizations: 1234, DetailsDue: 1234, DetailsCutShort: 3,
+		Lists: []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 250}, {ID: 2, Entries: 400, Known: true, Due: 4}},
+		ValuesDue: [3]int64{200, 50, 4}, ValuesDueOffV2: 4}
+	for _, tc := range []struct {
+		mode V2Mode
+		path Source
+	}{{V2Off, SourceV1}, {V2Auto, SourceV2}, {V2On, SourceV2}} {
+		costs, err := Costs(c, []string{StreamFieldValues, StreamOrganizationDetails}, CostOptions{APIV2: tc.mode})
+		require.NoError(t, err)
+		require.Len(t, costs, 3)
+		fv, od := costs[1], costs[2]
+		require.Equal(t, int64(254), RequestsOn(fv.OnV1), "one v1 call per entity due")
+		require.Equal(t, int64(3+5+4), RequestsOn(fv.OnV2), "list 1's 3 pages, a probe of 5, list 2's 4 due through v1")
+		require.Equal(t, int64(1234), RequestsOn(od.OnV1))
+		require.Equal(t, int64(13+5+3), RequestsOn(od.OnV2), "13 companies pages, a probe of 5, 3 cut short")
+		require.Equal(t, tc.path, fv.Path, tc.mode)
+		require.Equal(t, tc.path, od.Path, tc.mode)
+		want := map[Source][2]int64{SourceV1: {254, 1234}, SourceV2: {12, 21}}[tc.path]
+		require.Equal(t, want, [2]int64{fv.Requests(), od.Requests()}, "the chosen path is what the run spends")
+	}
+
+	// Nothing cheaper through v2: the v1 path, whatever the mode, at the v1 cost.
+	quiet := loader.PlanCounts{Organizations: 1234, DetailsDue: 2, Lists: []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 3}},
+		ValuesDue: [3]int64{0, 3, 0}, ValuesDueOffV2: 3}
+	costs, err := Costs(quiet, []string{StreamFieldValues, StreamOrganizationDetails}, CostOptions{APIV2: V2Auto})
+	require.NoError(t, err)
+	for _, sc := range costs[1:] {
+		require.Equal(t, SourceV1, sc.Path, sc.Stream)
+		require.Equal(t, sc.OnV1, sc.OnV2, sc.Stream)
+		require.True(t, sc.HasV2(), sc.Stream)
+	}
+	require.Equal(t, int64(3), costs[1].Requests())
+	require.Equal(t, int64(2), costs[2].Requests())
+
+	// Unread lists: every entry is due, and the same rule sends the big ones through v2.
+	var fresh loader.PlanCounts
+	fresh.AddUnreadLists([]loader.ListCount{{ID: 7, Entries: 1000}, {ID: 8, Entries: 1}})
+	require.Equal(t, int64(1001), fresh.ValuesDue[loader.RefreshNew])
+	require.Equal(t, int64(1), fresh.ValuesDueOffV2, "a list of one entry stays on v1")
+	costs, err = Costs(fresh, []string{StreamFieldValues}, CostOptions{APIV2: V2Auto})
+	require.NoError(t, err)
+	require.Equal(t, int64(10+5+1), costs[1].Requests())
 }
 
 type fakeResetter struct{ got []loader.StreamReset }

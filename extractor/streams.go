@@ -144,6 +144,7 @@ func (s *Syncer) fieldValuesPhases(ctx context.Context) ([]phase, error) {
 		return nil, err
 	}
 	fetch := func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
+		s.countEntityRequest(StreamFieldValues)
 		values, err := s.api.FieldValues(ctx, selectorOf(k))
 		if err != nil {
 			return err
@@ -181,6 +182,7 @@ func (s *Syncer) organizationDetailsPhases(ctx context.Context) ([]phase, error)
 			return s.store.DetailsCandidates(ctx, loader.DetailsQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore,
 				After: after, Limit: entitiesPerBatch})
 		}, func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
+			s.countEntityRequest(StreamOrganizationDetails)
 			org, err := s.api.Organization(ctx, k.ID, false)
 			if err != nil {
 				return err

@@ -53,7 +53,7 @@ func (m V2Mode) String() string {
 const SourceV2 Source = "v2"
 
 // V2PageSize is the rows of a v2 page: its maximum.
-const V2PageSize = 100
+const V2PageSize = loader.V2PageSize
 
 // probeSize is how many entities of the first v2 page the probe also reads through v1.
 const probeSize = 5
@@ -68,14 +68,8 @@ const (
 // v2ListPhase names the phase that reads list id through v2.
 func v2ListPhase(id int64) string { return phaseV2Prefix + strconv.FormatInt(id, 10) }
 
-// v2PagesOf is how many requests a v2 listing of n rows takes: the last page is never empty,
-// and even an empty listing costs one request.
-func v2PagesOf(n int64) int64 {
-	if n <= 0 {
-		return 1
-	}
-	return (n + V2PageSize - 1) / V2PageSize
-}
+// v2PagesOf is how many requests a v2 listing of n rows takes (loader.V2PagesOf).
+func v2PagesOf(n int64) int64 { return loader.V2PagesOf(n) }
 
 // ListPlan is what the planner knows of one list: its size and its due entities.
 type ListPlan struct {
@@ -87,7 +81,69 @@ type ListPlan struct {
 
 // readsThroughV2 reports whether a list is cheaper to read through v2: its v2 pages cost
 // fewer requests than one v1 call per due entity on it.
-func (l ListPlan) readsThroughV2() bool { return v2PagesOf(l.Entries) < l.Due }
+// The rule is loader.CheaperThroughV2, which plan's estimates apply too.
+func (l ListPlan) readsThroughV2() bool { return loader.CheaperThroughV2(l.Entries, l.Due) }
+
+// V2Reads is what a run read through API v2 for one stream, and what its probe spent: with
+// the warehouse's sizes, the exact lower bound of the requests the stream sent.
+type V2Reads struct {
+	Lists         []int64 // lists whose entries were all read through v2 (field_values)
+	Persons       bool    // every person read through v2 (values of entities on no list)
+	Companies     bool    // every company read through v2 (values on no list, organization links)
+	Pages         int64   // v2 pages read
+	ProbeRequests int64   // v1 requests the probe sent
+}
+
+// readCounts are a stream's V2Reads and per-entity v1 requests in the current run.
+type readCounts struct {
+	v2       V2Reads
+	entities int64
+}
+
+func (s *Syncer) resetReads(stream string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reads == nil {
+		s.reads = map[string]*readCounts{}
+	}
+	s.reads[stream] = &readCounts{}
+}
+
+// countReads updates stream's counts under the lock.
+func (s *Syncer) countReads(stream string, f func(*readCounts)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.reads == nil {
+		s.reads = map[string]*readCounts{}
+	}
+	if s.reads[stream] == nil {
+		s.reads[stream] = &readCounts{}
+	}
+	f(s.reads[stream])
+}
+
+func (s *Syncer) readsOf(stream string) (V2Reads, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.reads[stream]
+	if r == nil {
+		return V2Reads{}, 0
+	}
+	v := r.v2
+	v.Lists = slices.Clone(v.Lists)
+	return v, r.entities
+}
+
+// countEntityRequest counts one v1 request for one entity of stream.
+func (s *Syncer) countEntityRequest(stream string) {
+	s.countReads(stream, func(r *readCounts) { r.entities++ })
+}
+
+// unlistedThroughV2 reports whether the values of entities on no list are cheaper to read
+// through the v2 persons and companies listings than one v1 call per due entity.
+func unlistedThroughV2(persons, organizations, due int64) bool {
+	return loader.V2PagesOf(persons)+loader.V2PagesOf(organizations) < due
+}
 
 // PathNote is the path a stream's pass takes, and why.
 type PathNote struct {
@@ -222,8 +278,30 @@ func firstV2Page(ctx context.Context, list v2Listing) (v2ItemPage, error) {
 // v2Phase is a phase that reads a v2 listing, turning each page into rows with rows. The
 // probe's first page (and what the probe read through v1, in extra) is committed as the
 // phase's first page instead of being read again.
-func v2Phase(name string, list v2Listing, first *v2ItemPage, extra loader.Page, rows func(v2ItemPage) (loader.Page, error)) phase {
+func (s *Syncer) v2Phase(stream, name string, list v2Listing, first *v2ItemPage, extra loader.Page, rows func(v2ItemPage) (loader.Page, error)) phase {
 	var once sync.Once
+	// count notes a page requested (the probe counted the first one) and, on the last
+	// page, the listing read whole.
+	count := func(requested bool, last bool) {
+		s.countReads(stream, func(r *readCounts) {
+			if requested {
+				r.v2.Pages++
+			}
+			if !last {
+				return
+			}
+			switch {
+			case name == phaseV2Persons:
+				r.v2.Persons = true
+			case name == phaseV2Companies:
+				r.v2.Companies = true
+			default:
+				if id, err := strconv.ParseInt(strings.TrimPrefix(name, phaseV2Prefix), 10, 64); err == nil {
+					r.v2.Lists = append(r.v2.Lists, id)
+				}
+			}
+		})
+	}
 	return phase{name: name, pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
 		return func(yield func(fetched, error) bool) {
 			cursor := cp.PageToken
@@ -240,6 +318,7 @@ func v2Phase(name string, list v2Listing, first *v2ItemPage, extra loader.Page, 
 					return
 				}
 				out.Append(extra)
+				count(false, cached.next == "")
 				if !yield(fetched{rows: out, n: len(cached.items), nextToken: cached.next}, nil) || cached.next == "" {
 					return
 				}
@@ -255,6 +334,7 @@ func v2Phase(name string, list v2Listing, first *v2ItemPage, extra loader.Page, 
 					yield(fetched{}, err)
 					return
 				}
+				count(true, p.next == "")
 				if !yield(fetched{rows: out, n: len(p.items), nextToken: p.next}, nil) {
 					return
 				}
@@ -335,6 +415,7 @@ func (s *Syncer) probeValues(ctx context.Context, list v2Listing, cat v2Catalog)
 		}
 		return probeOutcome{}, err
 	}
+	s.countReads(StreamFieldValues, func(r *readCounts) { r.v2.Pages++ })
 	types, err := s.store.FieldValueTypes(ctx)
 	if err != nil {
 		return probeOutcome{}, err
@@ -354,6 +435,7 @@ func (s *Syncer) probeValues(ctx context.Context, list v2Listing, cat v2Catalog)
 		}
 		probed++
 		k := loader.EntityKey{Type: it.kind, ID: it.id}
+		s.countReads(StreamFieldValues, func(r *readCounts) { r.v2.ProbeRequests++ })
 		values, err := s.api.FieldValues(ctx, selectorOf(k))
 		if err != nil {
 			if skippable(err) {
@@ -380,6 +462,7 @@ func (s *Syncer) probeLinks(ctx context.Context) (probeOutcome, error) {
 		}
 		return probeOutcome{}, err
 	}
+	s.countReads(StreamOrganizationDetails, func(r *readCounts) { r.v2.Pages++ })
 	out := probeOutcome{first: &first}
 	var picks []v2Item
 	for _, withPersons := range []bool{true, false} {
@@ -391,6 +474,7 @@ func (s *Syncer) probeLinks(ctx context.Context) (probeOutcome, error) {
 	}
 	for _, it := range picks {
 		v2IDs, _ := companyPersons(it.fields)
+		s.countReads(StreamOrganizationDetails, func(r *readCounts) { r.v2.ProbeRequests++ })
 		org, err := s.api.Organization(ctx, it.id, false)
 		if err != nil {
 			if skippable(err) {
@@ -560,7 +644,7 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, v1 []phase) ([]phase, 
 		if err != nil {
 			return nil, err
 		}
-		unlisted = v2PagesOf(persons)+v2PagesOf(orgs) < due || cp.Phase == phaseV2Persons || cp.Phase == phaseV2Companies
+		unlisted = unlistedThroughV2(persons, orgs, due) || cp.Phase == phaseV2Persons || cp.Phase == phaseV2Companies
 	}
 	if len(lists) == 0 && !unlisted {
 		s.notePath(StreamFieldValues, PathNote{Path: "v1", Reason: "no list costs fewer requests through v2 than one v1 call per due entity on it"})
@@ -606,7 +690,7 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, v1 []phase) ([]phase, 
 		if i == 0 {
 			first, extra = pr.first, pr.rows
 		}
-		phases = append(phases, v2Phase(l.name, l.list, first, extra, valueRows(cat)))
+		phases = append(phases, s.v2Phase(StreamFieldValues, l.name, l.list, first, extra, valueRows(cat)))
 	}
 	reason := fmt.Sprintf("%d of %d lists cost fewer requests through v2", len(lists), len(plans))
 	if unlisted {
@@ -636,7 +720,7 @@ func (s *Syncer) organizationDetailsV2Phases(ctx context.Context, v1 []phase) ([
 	if err != nil {
 		return nil, err
 	}
-	if !(v2PagesOf(orgs) < due) && cp.Phase != phaseV2Companies {
+	if !loader.CheaperThroughV2(orgs, due) && cp.Phase != phaseV2Companies {
 		s.notePath(StreamOrganizationDetails, PathNote{Path: "v1",
 			Reason: fmt.Sprintf("%d organizations due cost fewer requests through v1 than %d v2 companies pages", due, v2PagesOf(orgs))})
 		return v1, nil
@@ -652,5 +736,5 @@ func (s *Syncer) organizationDetailsV2Phases(ctx context.Context, v1 []phase) ([
 	}
 	s.notePath(StreamOrganizationDetails, PathNote{Path: "v1+v2",
 		Reason: fmt.Sprintf("%d organizations due cost more than %d v2 companies pages; companies with more than %d persons through v1", due, v2PagesOf(orgs), V2PageSize)})
-	return append([]phase{v2Phase(phaseV2Companies, s.v2CompanyPersons, pr.first, pr.rows, linkRows)}, v1...), nil
+	return append([]phase{s.v2Phase(StreamOrganizationDetails, phaseV2Companies, s.v2CompanyPersons, pr.first, pr.rows, linkRows)}, v1...), nil
 }

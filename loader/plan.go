@@ -20,7 +20,41 @@ type PlanCounts struct {
 	ValuesDue                             [3]int64 // listed entities due, by refresh priority
 	UnlistedDue                           int64
 	DetailsDue                            int64
+	// Lists are the chosen live lists with their entries and due entities, for the API v2
+	// path rule (CheaperThroughV2), by id.
+	Lists []ListCount
+	// ValuesDueOffV2 counts the listed entities due (ValuesDue's) on no list the rule reads
+	// through v2: what a v2 pass still fetches one by one through v1.
+	ValuesDueOffV2 int64
+	// DetailsCutShort counts the organizations due with more stored persons than one v2
+	// page carries: v2 may cut their persons short, so they are fetched through v1.
+	DetailsCutShort int64
 }
+
+// ListCount is what the planner knows of one list.
+type ListCount struct {
+	ID      int64
+	Entries int64 // live entries stored; Affinity's list_size when none was ever stored
+	Known   bool  // Entries counts stored entries, not list_size
+	Due     int64 // distinct entities on it whose field values are due
+}
+
+// V2PageSize is the rows of an API v2 page: its maximum.
+const V2PageSize = 100
+
+// V2PagesOf is how many requests an API v2 listing of n rows takes: the last page is never
+// empty, and even an empty listing costs one request.
+func V2PagesOf(n int64) int64 {
+	if n <= 0 {
+		return 1
+	}
+	return (n + V2PageSize - 1) / V2PageSize
+}
+
+// CheaperThroughV2 is the one rule that picks the API v2 path, for the sync and for its
+// estimates alike: a listing of rows entities is read through v2 when its v2 pages cost
+// fewer requests than one v1 call per due entity.
+func CheaperThroughV2(rows, due int64) bool { return V2PagesOf(rows) < due }
 
 // PlanCounts reads the counts the planner needs, as of now.
 // lists limits list entries and field values to those lists (nil = all).
@@ -84,7 +118,70 @@ func (s *Store) PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore
 	if err != nil {
 		return PlanCounts{}, fmt.Errorf("read plan counts: %w", err)
 	}
+	if err := s.planV2Counts(ctx, &c, now, valuesStaleBefore, lists); err != nil {
+		return PlanCounts{}, fmt.Errorf("read plan counts: %w", err)
+	}
 	return c, nil
+}
+
+// planV2Counts reads the counts of the API v2 path rule: each list's entries and due
+// entities, the due entities on no list the rule reads through v2, and the organizations
+// due whose persons v2 may cut short.
+func (s *Store) planV2Counts(ctx context.Context, c *PlanCounts, now, staleBefore time.Time, lists []int64) error {
+	sizes, err := s.ListSizes(ctx, lists)
+	if err != nil {
+		return err
+	}
+	due, err := s.DueByList(ctx, RefreshQuery{PassStart: now, StaleBefore: staleBefore, Lists: lists})
+	if err != nil {
+		return err
+	}
+	var v2 []int64
+	var unread []ListCount
+	c.Lists, c.ListSizes = nil, nil
+	for _, sz := range sizes {
+		if sz.FromListSize {
+			unread = append(unread, ListCount{ID: sz.ListID, Entries: sz.Entries})
+			continue
+		}
+		l := ListCount{ID: sz.ListID, Entries: sz.Entries, Known: true, Due: due[sz.ListID]}
+		c.Lists = append(c.Lists, l)
+		c.ListSizes = append(c.ListSizes, l.Entries)
+		if CheaperThroughV2(l.Entries, l.Due) {
+			v2 = append(v2, l.ID)
+		}
+	}
+	if err := s.pool.QueryRow(ctx, s.dueValuesSQL(false, lists)+` SELECT count(*) FROM due
+		WHERE NOT EXISTS (SELECT 1 FROM `+s.table("list_entries")+` le
+			WHERE le.deleted_at IS NULL AND le.entity_type = due.entity_type AND le.entity_id = due.entity_id
+			  AND `+inLists("le.list_id", v2)+`)`, staleBefore, now).Scan(&c.ValuesDueOffV2); err != nil {
+		return fmt.Errorf("count entities due on no v2 list: %w", err)
+	}
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+s.table("organizations")+` o
+		LEFT JOIN `+s.table("sync_entity_freshness")+` f ON f.entity_type = 1 AND f.entity_id = o.id
+		WHERE o.deleted_at IS NULL AND (f.details_synced_at IS NULL OR f.details_synced_at < $1)
+		  AND (SELECT count(*) FROM `+s.table("organization_persons")+` op WHERE op.organization_id = o.id) > $2`,
+		staleBefore, V2PageSize).Scan(&c.DetailsCutShort); err != nil {
+		return fmt.Errorf("count organizations v2 may cut short: %w", err)
+	}
+	c.AddUnreadLists(unread)
+	return nil
+}
+
+// AddUnreadLists adds lists whose entries were never read, sized by Affinity's list_size
+// (0 when unknown): a pass reads their entries and, every entity on them being new, fetches
+// the values of each (an entity on two such lists is counted twice, so the estimate may
+// exceed what the pass spends). The same rule decides whether each is read through v2.
+func (c *PlanCounts) AddUnreadLists(lists []ListCount) {
+	for _, l := range lists {
+		l.Known, l.Due = false, l.Entries
+		c.Lists = append(c.Lists, l)
+		c.ListSizes = append(c.ListSizes, l.Entries)
+		c.ValuesDue[RefreshNew] += l.Entries
+		if !CheaperThroughV2(l.Entries, l.Due) {
+			c.ValuesDueOffV2 += l.Entries
+		}
+	}
 }
 
 // listIDFilter limits a query to the lists chosen by sync.lists; nil = all.
