@@ -158,7 +158,7 @@ func registry() []stream {
 				}
 				return []Cost{perEntityCost(due, o, detail, fmt.Sprintf("1 per entity due (%d)", due))}
 			},
-			v2cost:  fieldValuesV2Cost,
+			v2cost: fieldValuesV2Cost,
 			per500: "every 500 entities due cost 500 requests on v1, 5 v2 pages on v2 (plus a probe of up to 5)"},
 		{name: StreamOrganizationDetails, stage: 4, dependsOn: []string{StreamOrganizations}, endpoints: []string{"/organizations/{id}", "/v2/companies"},
 			freshness: loader.FreshnessDetails, phases: (*Syncer).organizationDetailsPhases, end: anyPhaseEnds(loader.EndNothing()),

@@ -131,7 +131,7 @@ func TestPlanAndCosts(t *testing.T) {
 func TestV2Costs(t *testing.T) {
 	t.Parallel()
 	c := loader.PlanCounts{Organizations: 1234, DetailsDue: 1234, DetailsCutShort: 3,
-		Lists: []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 250}, {ID: 2, Entries: 400, Known: true, Due: 4}},
+		Lists:     []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 250}, {ID: 2, Entries: 400, Known: true, Due: 4}},
 		ValuesDue: [3]int64{200, 50, 4}, ValuesDueOffV2: 4}
 	for _, tc := range []struct {
 		mode V2Mode
