@@ -108,6 +108,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdFakeAPI(ctx, e, cmdArgs)
 	case "bench":
 		err = cmdBench(ctx, e, cmdArgs)
+	case benchPassesCommand:
+		err = cmdBenchPasses(ctx, e, cmdArgs)
 	case "webhook":
 		err = cmdWebhook(ctx, e, cmdArgs)
 	case "healthcheck":
