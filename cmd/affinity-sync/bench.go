@@ -441,8 +441,14 @@ func (p passResult) report(ctx context.Context, cfg Config, title string) (passR
 	}
 	rows, _ := p.sum.result.Totals()
 	r := passReport{Title: title, Wall: p.wall, Rows: rows, Requests: p.sum.requests, PeakRSS: p.peakRSS}
+	// The workspace check is sent before the streams' client observes requests: it is what
+	// the ledger counted beyond the streams.
+	check := p.sum.requests
+	for _, s := range p.sum.result.Streams {
+		check -= p.requests[s.Stream]
+	}
 	b := bound[extractor.WorkspaceCheck]
-	r.Streams = append(r.Streams, streamReport{Stream: extractor.WorkspaceCheck, Requests: p.requests[extractor.WorkspaceCheck],
+	r.Streams = append(r.Streams, streamReport{Stream: extractor.WorkspaceCheck, Requests: check,
 		Bound: b.requests, Chain: b.chain, How: b.how})
 	for _, s := range p.sum.result.Streams {
 		b := bound[s.Stream]
