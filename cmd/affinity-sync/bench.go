@@ -405,6 +405,11 @@ func benchPass(ctx context.Context, cfg Config, log *slog.Logger) (passResult, e
 		if !ok {
 			name = extractor.WorkspaceCheck
 		}
+		if info.Endpoint == "/v2/companies" && !cfg.Sync.FieldValuesForUnlisted {
+			// Both v2 streams list companies; field_values only for entities on no list,
+			// which bench does not sync.
+			name = extractor.StreamOrganizationDetails
+		}
 		mu.Lock()
 		requests[name]++
 		mu.Unlock()
