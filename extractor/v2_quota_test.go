@@ -177,4 +177,50 @@ func TestV2UnlistedEntitiesThroughV2(t *testing.T) {
 	// what the probe read.
 	require.Greater(t, v1.fake.Requests()["GET /field-values"], h.fake.Requests()["GET /field-values"]+100)
 	requireSameWarehouse(t, v1, h)
+
+	// A second pass where one listed person's values are due (a tracked list field changed on
+	// its entry, so its list is read through v1: one entity due costs less than a v2 page)
+	// and every entity on no list is stale: the v2 persons pages carry the listed person too,
+	// and must not mark it fetched before its list values are read through v1.
+	for _, x := range []*harness{v1, h} {
+		x.opts.ValuesMaxAge = 30 * 24 * time.Hour
+		x.opts.UnlistedMaxAge = time.Nanosecond
+	}
+	changedAt := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC) // the same change in both workspaces
+	mutate := func(w *affinitytest.Workspace) {
+		w.SetClock(func() time.Time { return changedAt })
+		personLists := map[int64]bool{}
+		for _, l := range w.Lists {
+			if l.Type == affinitytest.EntityPerson {
+				personLists[l.ID] = true
+			}
+		}
+		tracked := map[int64]bool{}
+		for _, f := range w.Fields {
+			if f.ListID != nil && personLists[*f.ListID] && f.TrackChanges {
+				tracked[f.ID] = true
+			}
+		}
+		for _, v := range w.FieldValues {
+			if !tracked[v.FieldID] || v.ListEntryID == nil || string(v.Value) == "null" {
+				continue
+			}
+			for _, e := range w.ListEntries {
+				if e.ID != *v.ListEntryID && e.EntityType == affinitytest.EntityPerson && e.EntityID != v.EntityID &&
+					personLists[e.ListID] && w.ListEntry(*v.ListEntryID).ListID == e.ListID {
+					w.SetFieldValue(v.FieldID, e.EntityID, &e.ID, v.Value)
+					return
+				}
+			}
+		}
+		t.Fatal("no tracked person list field to change")
+	}
+	v1.fake.Mutate(mutate)
+	h.fake.Mutate(mutate)
+	h.fake.ResetCounters()
+	requireComplete(t, v1.syncer(nil).Run(t.Context(), nil))
+	res = h.syncer(nil).Run(t.Context(), nil)
+	requireComplete(t, res)
+	require.Positive(t, h.fake.Requests()["GET /v2/persons"], "the stale unlisted entities are read through v2")
+	requireSameWarehouse(t, v1, h)
 }

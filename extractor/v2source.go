@@ -683,12 +683,19 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, v1 []phase) ([]phase, 
 			return withPrelude(v1, pr.rows), s.fallback(StreamFieldValues, pr)
 		}
 	}
+	// The lists' v2 phases, then the v1 phase of the listed entities still due, then the v2
+	// persons and companies of entities on no list: those pages carry listed entities too, and
+	// mark them fetched, so they must not run before the listed entities on v1 lists are read.
 	phases := make([]phase, 0, len(listings)+len(v1))
 	for i, l := range listings {
 		var first *v2ItemPage
 		var extra loader.Page
 		if i == 0 {
 			first, extra = pr.first, pr.rows
+		}
+		if l.name == phaseV2Persons {
+			phases = append(phases, v1[0])
+			v1 = v1[1:]
 		}
 		phases = append(phases, s.v2Phase(StreamFieldValues, l.name, l.list, first, extra, valueRows(cat)))
 	}
