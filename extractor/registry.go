@@ -170,7 +170,7 @@ func registry() []stream {
 			per500: fmt.Sprintf("every 500 organizations cost 500 requests on v1, 5 v2 pages on v2 (plus a probe of up to 5, and 1 per organization with more than %d persons)", V2PageSize)},
 		{name: StreamNotes, stage: 1, endpoints: []string{"/notes"},
 			phases: (*Syncer).notesPhases, end: mainPhaseEnds(loader.EndSoftDeleteUnseen(loader.ObjectNote)),
-			cost: paged(func(c loader.PlanCounts) int64 { return c.Notes }, "notes"), per500: "every 500 cost 1 request"},
+			cost: paged(func(c loader.PlanCounts) int64 { return c.Live["notes"] }, "notes"), per500: "every 500 cost 1 request"},
 	}
 }
 
@@ -180,7 +180,7 @@ func entityListing(name string, k loader.EntityKind, endpoint string, phases fun
 	st := stream{name: name, stage: 1, endpoints: []string{endpoint}, phases: phases}
 	if k == loader.EntityOpportunity {
 		st.end = mainPhaseEnds(loader.EndSoftDeleteUnseen(k.String()))
-		st.cost = paged(func(c loader.PlanCounts) int64 { return c.Opportunities }, name)
+		st.cost = paged(func(c loader.PlanCounts) int64 { return c.Live[k.Table()] }, name)
 		st.per500 = "every 500 cost 1 request"
 		return st
 	}

@@ -92,7 +92,7 @@ func TestPhaseEnds(t *testing.T) {
 
 func TestPlanAndCosts(t *testing.T) {
 	t.Parallel()
-	c := loader.PlanCounts{Persons: 1000, PersonsWithDates: 500, Organizations: 10, Notes: 499, ListSizes: []int64{500, 3},
+	c := loader.PlanCounts{Persons: 1000, PersonsWithDates: 500, Organizations: 10, Live: map[string]int64{"notes": 499}, ListSizes: []int64{500, 3},
 		TrackedFields: 2, ValuesDue: [3]int64{1, 2, 3}, UnlistedDue: 4, DetailsDue: 9}
 	items, err := Plan(c, Streams(), CostOptions{WithUnlisted: true})
 	require.NoError(t, err)

@@ -13,8 +13,9 @@ import (
 type PlanCounts struct {
 	Persons, PersonsWithDates             int64
 	Organizations, OrganizationsWithDates int64
-	Opportunities                         int64
-	Notes                                 int64
+	// Live is the live rows of every warehouse table, by table name: what a stream that
+	// lists one table's rows (opportunities, notes, …) costs follows from it.
+	Live      map[string]int64
 	ListSizes                             []int64 // entries of each live list
 	TrackedFields                         int64
 	ValuesDue                             [3]int64 // listed entities due, by refresh priority
@@ -60,7 +61,15 @@ func CheaperThroughV2(rows, due int64) bool { return V2PagesOf(rows) < due }
 // lists limits list entries and field values to those lists (nil = all).
 func (s *Store) PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore, unlistedStaleBefore time.Time, withUnlisted bool, lists []int64) (PlanCounts, error) {
 	var c PlanCounts
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
+	tables, err := s.TableCounts(ctx)
+	if err != nil {
+		return PlanCounts{}, fmt.Errorf("read plan counts: %w", err)
+	}
+	c.Live = make(map[string]int64, len(tables))
+	for _, t := range tables {
+		c.Live[t.Table] = t.Live
+	}
+	err = pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
 		for _, q := range []struct {
 			table       string
 			all, withDt *int64
@@ -69,12 +78,6 @@ func (s *Store) PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore
 				` WHERE deleted_at IS NULL`).Scan(q.all, q.withDt); err != nil {
 				return err
 			}
-		}
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+s.table("opportunities")+` WHERE deleted_at IS NULL`).Scan(&c.Opportunities); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+s.table("notes")+` WHERE deleted_at IS NULL`).Scan(&c.Notes); err != nil {
-			return err
 		}
 		rows, err := tx.Query(ctx, `SELECT (SELECT count(*) FROM `+s.table("list_entries")+` e WHERE e.list_id = l.id AND e.deleted_at IS NULL)
 			FROM `+s.table("lists")+` l WHERE l.deleted_at IS NULL`+listIDFilter("l.id", lists)+` ORDER BY l.id`)

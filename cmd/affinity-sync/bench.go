@@ -535,7 +535,7 @@ func requestBounds(ctx context.Context, cfg Config, res extractor.Result) (map[s
 	sizes := loader.PlanCounts{
 		Persons: live["persons"], PersonsWithDates: max(0, rows[extractor.StreamPersons]-live["persons"]),
 		Organizations: live["organizations"], OrganizationsWithDates: max(0, rows[extractor.StreamOrganizations]-live["organizations"]),
-		Opportunities: live["opportunities"], Notes: live["notes"], TrackedFields: int64(len(tracked)),
+		Live: live, TrackedFields: int64(len(tracked)),
 	}
 	for _, l := range lists {
 		var size int64
