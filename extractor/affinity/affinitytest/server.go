@@ -402,9 +402,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, aerr.status, aerr.msg)
 		return
 	}
+	writeOK(w, buf.Bytes(), injected == -1)
+}
+
+// writeOK answers 200 with a JSON body; a truncated answer (an injected fault) sends half of
+// it without a Content-Length.
+func writeOK(w http.ResponseWriter, b []byte, truncate bool) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	b := buf.Bytes()
-	if injected == -1 {
+	if truncate {
 		b = b[:len(b)/2]
 	} else {
 		w.Header().Set("Content-Length", strconv.Itoa(len(b)))

@@ -370,15 +370,7 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, rt route, endpo
 		writeV2Error(w, aerr)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	b := buf.Bytes()
-	if injected == -1 {
-		b = b[:len(b)/2]
-	} else {
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	}
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(b)
+	writeOK(w, buf.Bytes(), injected == -1)
 }
 
 // ---- paging ----
