@@ -15,12 +15,12 @@ type PlanCounts struct {
 	Organizations, OrganizationsWithDates int64
 	// Live is the live rows of every warehouse table, by table name: what a stream that
 	// lists one table's rows (opportunities, notes, …) costs follows from it.
-	Live      map[string]int64
-	ListSizes                             []int64 // entries of each live list
-	TrackedFields                         int64
-	ValuesDue                             [3]int64 // listed entities due, by refresh priority
-	UnlistedDue                           int64
-	DetailsDue                            int64
+	Live          map[string]int64
+	ListSizes     []int64 // entries of each live list
+	TrackedFields int64
+	ValuesDue     [3]int64 // listed entities due, by refresh priority
+	UnlistedDue   int64
+	DetailsDue    int64
 	// Lists are the chosen live lists with their entries and due entities, for the API v2
 	// path rule (CheaperThroughV2), by id.
 	Lists []ListCount
