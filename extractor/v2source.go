@@ -277,7 +277,9 @@ func firstV2Page(ctx context.Context, list v2Listing) (v2ItemPage, error) {
 
 // v2Phase is a phase that reads a v2 listing, turning each page into rows with rows. The
 // probe's first page (and what the probe read through v1, in extra) is committed as the
-// phase's first page instead of being read again.
+// phase's first page instead of being read again. A page counts the warehouse rows it
+// writes (an entity's values, one by one), not its entities, so a batch holds at most
+// BatchRows values however many fields an entity carries.
 func (s *Syncer) v2Phase(stream, name string, list v2Listing, first *v2ItemPage, extra loader.Page, rows func(v2ItemPage) (loader.Page, error)) phase {
 	var once sync.Once
 	// count notes a page requested (the probe counted the first one) and, on the last
@@ -319,7 +321,7 @@ func (s *Syncer) v2Phase(stream, name string, list v2Listing, first *v2ItemPage,
 				}
 				out.Append(extra)
 				count(false, cached.next == "")
-				if !yield(fetched{rows: out, n: len(cached.items), nextToken: cached.next}, nil) || cached.next == "" {
+				if !yield(fetched{rows: out, n: out.RowCount(), nextToken: cached.next}, nil) || cached.next == "" {
 					return
 				}
 				cursor = cached.next
@@ -335,7 +337,7 @@ func (s *Syncer) v2Phase(stream, name string, list v2Listing, first *v2ItemPage,
 					return
 				}
 				count(true, p.next == "")
-				if !yield(fetched{rows: out, n: len(p.items), nextToken: p.next}, nil) {
+				if !yield(fetched{rows: out, n: out.RowCount(), nextToken: p.next}, nil) {
 					return
 				}
 			}
