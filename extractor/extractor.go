@@ -33,8 +33,7 @@ type Store interface {
 	// What the API v2 sources read.
 	FieldCatalog(ctx context.Context) ([]loader.Field, error)
 	DropdownOptions(ctx context.Context) (map[loader.DropdownKey]loader.DropdownOption, error)
-	ListSizes(ctx context.Context, lists []int64) ([]loader.ListSize, error)
-	DueByList(ctx context.Context, q loader.RefreshQuery) (map[int64]int64, error)
+	ListCounts(ctx context.Context, q loader.RefreshQuery) ([]loader.ListCount, error)
 	DetailsDueCount(ctx context.Context, q loader.DetailsQuery) (int64, error)
 	UnlistedDueCount(ctx context.Context, passStart, staleBefore time.Time) (persons, organizations, due int64, err error)
 	CountLive(ctx context.Context, k loader.EntityKind) (int64, error)

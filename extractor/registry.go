@@ -433,7 +433,7 @@ func fieldValuesV2Cost(c loader.PlanCounts, o CostOptions) []Cost {
 	var pages, entries, first int64
 	n := 0
 	for _, l := range c.Lists {
-		if !loader.CheaperThroughV2(l.Entries, l.Due) {
+		if !l.CheaperThroughV2() {
 			continue
 		}
 		if n == 0 {

@@ -68,22 +68,6 @@ const (
 // v2ListPhase names the phase that reads list id through v2.
 func v2ListPhase(id int64) string { return phaseV2Prefix + strconv.FormatInt(id, 10) }
 
-// v2PagesOf is how many requests a v2 listing of n rows takes (loader.V2PagesOf).
-func v2PagesOf(n int64) int64 { return loader.V2PagesOf(n) }
-
-// ListPlan is what the planner knows of one list: its size and its due entities.
-type ListPlan struct {
-	ID      int64
-	Entries int64 // live entries (Affinity's list_size before its entries were ever read)
-	Known   bool  // Entries counts stored entries, not list_size
-	Due     int64 // distinct entities on it whose field values are due
-}
-
-// readsThroughV2 reports whether a list is cheaper to read through v2: its v2 pages cost
-// fewer requests than one v1 call per due entity on it.
-// The rule is loader.CheaperThroughV2, which plan's estimates apply too.
-func (l ListPlan) readsThroughV2() bool { return loader.CheaperThroughV2(l.Entries, l.Due) }
-
 // V2Reads is what a run read through API v2 for one stream, and what its probe spent: with
 // the warehouse's sizes, the exact lower bound of the requests the stream sent.
 type V2Reads struct {
@@ -570,30 +554,6 @@ func (s *Syncer) passStart(ctx context.Context, stream string) (loader.Checkpoin
 	return cp, cp.PassStartedAt, nil
 }
 
-// ListPlans reads, for the chosen lists (nil = every live list), their sizes and how many of
-// their entities have field values due for a pass that started at passStart.
-func ListPlans(ctx context.Context, store PlanReader, lists []int64, passStart, staleBefore time.Time) ([]ListPlan, error) {
-	sizes, err := store.ListSizes(ctx, lists)
-	if err != nil {
-		return nil, err
-	}
-	due, err := store.DueByList(ctx, loader.RefreshQuery{PassStart: passStart, StaleBefore: staleBefore, Lists: lists})
-	if err != nil {
-		return nil, err
-	}
-	plans := make([]ListPlan, len(sizes))
-	for i, sz := range sizes {
-		plans[i] = ListPlan{ID: sz.ListID, Entries: sz.Entries, Known: !sz.FromListSize, Due: due[sz.ListID]}
-	}
-	return plans, nil
-}
-
-// PlanReader reads what the v2 planner needs; *loader.Store satisfies it.
-type PlanReader interface {
-	ListSizes(ctx context.Context, lists []int64) ([]loader.ListSize, error)
-	DueByList(ctx context.Context, q loader.RefreshQuery) (map[int64]int64, error)
-}
-
 // v2Catalog reads the field catalog the mapping needs.
 func (s *Syncer) v2Catalog(ctx context.Context) (v2Catalog, error) {
 	fields, err := s.store.FieldCatalog(ctx)
@@ -625,7 +585,7 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, v1 []phase) ([]phase, 
 	if err != nil {
 		return nil, err
 	}
-	plans, err := ListPlans(ctx, s.store, chosen, start, s.opts.Now().Add(-s.opts.ValuesMaxAge))
+	plans, err := s.store.ListCounts(ctx, loader.RefreshQuery{PassStart: start, StaleBefore: s.opts.Now().Add(-s.opts.ValuesMaxAge), Lists: chosen})
 	if err != nil {
 		return nil, err
 	}
@@ -636,7 +596,7 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, v1 []phase) ([]phase, 
 	}
 	var lists []int64
 	for _, l := range plans {
-		if l.readsThroughV2() || cp.Phase == v2ListPhase(l.ID) {
+		if l.CheaperThroughV2() || cp.Phase == v2ListPhase(l.ID) {
 			lists = append(lists, l.ID)
 		}
 	}
@@ -731,7 +691,7 @@ func (s *Syncer) organizationDetailsV2Phases(ctx context.Context, v1 []phase) ([
 	}
 	if !loader.CheaperThroughV2(orgs, due) && cp.Phase != phaseV2Companies {
 		s.notePath(StreamOrganizationDetails, PathNote{Path: "v1",
-			Reason: fmt.Sprintf("%d organizations due cost fewer requests through v1 than %d v2 companies pages", due, v2PagesOf(orgs))})
+			Reason: fmt.Sprintf("%d organizations due cost fewer requests through v1 than %d v2 companies pages", due, loader.V2PagesOf(orgs))})
 		return v1, nil
 	}
 	var pr probeOutcome
@@ -744,6 +704,6 @@ func (s *Syncer) organizationDetailsV2Phases(ctx context.Context, v1 []phase) ([
 		}
 	}
 	s.notePath(StreamOrganizationDetails, PathNote{Path: "v1+v2",
-		Reason: fmt.Sprintf("%d organizations due cost more than %d v2 companies pages; companies with more than %d persons through v1", due, v2PagesOf(orgs), V2PageSize)})
+		Reason: fmt.Sprintf("%d organizations due cost more than %d v2 companies pages; companies with more than %d persons through v1", due, loader.V2PagesOf(orgs), V2PageSize)})
 	return append([]phase{s.v2Phase(StreamOrganizationDetails, phaseV2Companies, s.v2CompanyPersons, pr.first, pr.rows, linkRows)}, v1...), nil
 }

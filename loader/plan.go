@@ -40,6 +40,29 @@ type ListCount struct {
 	Due     int64 // distinct entities on it whose field values are due
 }
 
+// CheaperThroughV2 reports whether reading the list's entries through API v2 costs fewer
+// requests than one v1 call per due entity on it.
+func (l ListCount) CheaperThroughV2() bool { return CheaperThroughV2(l.Entries, l.Due) }
+
+// ListCounts returns each chosen live list (q.Lists; nil = all) with its size (ListSizes) and
+// its distinct entities whose field values are due for a pass that started at q.PassStart
+// (DueByList).
+func (s *Store) ListCounts(ctx context.Context, q RefreshQuery) ([]ListCount, error) {
+	sizes, err := s.ListSizes(ctx, q.Lists)
+	if err != nil {
+		return nil, err
+	}
+	due, err := s.DueByList(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	counts := make([]ListCount, len(sizes))
+	for i, sz := range sizes {
+		counts[i] = ListCount{ID: sz.ListID, Entries: sz.Entries, Known: !sz.FromListSize, Due: due[sz.ListID]}
+	}
+	return counts, nil
+}
+
 // V2PageSize is the rows of an API v2 page: its maximum.
 const V2PageSize = 100
 
@@ -131,26 +154,21 @@ func (s *Store) PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore
 // entities, the due entities on no list the rule reads through v2, and the organizations
 // due whose persons v2 may cut short.
 func (s *Store) planV2Counts(ctx context.Context, c *PlanCounts, now, staleBefore time.Time, lists []int64) error {
-	sizes, err := s.ListSizes(ctx, lists)
-	if err != nil {
-		return err
-	}
-	due, err := s.DueByList(ctx, RefreshQuery{PassStart: now, StaleBefore: staleBefore, Lists: lists})
+	counts, err := s.ListCounts(ctx, RefreshQuery{PassStart: now, StaleBefore: staleBefore, Lists: lists})
 	if err != nil {
 		return err
 	}
 	var v2 []int64
 	var unread []ListCount
 	c.Lists, c.ListSizes = nil, nil
-	for _, sz := range sizes {
-		if sz.FromListSize {
-			unread = append(unread, ListCount{ID: sz.ListID, Entries: sz.Entries})
+	for _, l := range counts {
+		if !l.Known {
+			unread = append(unread, ListCount{ID: l.ID, Entries: l.Entries})
 			continue
 		}
-		l := ListCount{ID: sz.ListID, Entries: sz.Entries, Known: true, Due: due[sz.ListID]}
 		c.Lists = append(c.Lists, l)
 		c.ListSizes = append(c.ListSizes, l.Entries)
-		if CheaperThroughV2(l.Entries, l.Due) {
+		if l.CheaperThroughV2() {
 			v2 = append(v2, l.ID)
 		}
 	}
@@ -181,7 +199,7 @@ func (c *PlanCounts) AddUnreadLists(lists []ListCount) {
 		c.Lists = append(c.Lists, l)
 		c.ListSizes = append(c.ListSizes, l.Entries)
 		c.ValuesDue[RefreshNew] += l.Entries
-		if !CheaperThroughV2(l.Entries, l.Due) {
+		if !l.CheaperThroughV2() {
 			c.ValuesDueOffV2 += l.Entries
 		}
 	}
