@@ -72,12 +72,7 @@ func (s *Store) DueByList(ctx context.Context, q RefreshQuery) (map[int64]int64,
 // would return for q (q.After and q.Limit aside).
 func (s *Store) DetailsDueCount(ctx context.Context, q DetailsQuery) (int64, error) {
 	var n int64
-	err := s.pool.QueryRow(ctx, `SELECT count(*)
-		FROM `+s.table("organizations")+` o
-		LEFT JOIN `+s.table("sync_entity_freshness")+` f ON f.entity_type = 1 AND f.entity_id = o.id
-		WHERE o.deleted_at IS NULL
-		  AND (f.details_synced_at IS NULL OR (f.details_synced_at < $1 AND f.details_synced_at < $2))`,
-		q.StaleBefore, q.PassStart).Scan(&n)
+	err := s.pool.QueryRow(ctx, s.dueDetailsSQL()+` SELECT count(*) FROM due`, q.StaleBefore, q.PassStart).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count organizations due for details: %w", err)
 	}

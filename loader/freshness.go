@@ -120,19 +120,28 @@ type DetailsQuery struct {
 	Limit       int
 }
 
+// dueDetailsSQL is a WITH clause naming "due": the live organizations whose details are due,
+// with when they were last fetched (details_synced_at, null = never); $1 is the stale-before
+// time, $2 the pass start (organizations fetched since are done for this pass).
+func (s *Store) dueDetailsSQL() string {
+	return `WITH due AS (
+			SELECT o.id, f.details_synced_at
+			FROM ` + s.table("organizations") + ` o
+			LEFT JOIN ` + s.table("sync_entity_freshness") + ` f ON f.entity_type = 1 AND f.entity_id = o.id
+			WHERE o.deleted_at IS NULL
+			  AND (f.details_synced_at IS NULL OR (f.details_synced_at < $1 AND f.details_synced_at < $2))
+		)`
+}
+
 // DetailsCandidates returns up to q.Limit live organizations whose details
 // were never fetched or are stale, never-fetched first, then stalest.
 func (s *Store) DetailsCandidates(ctx context.Context, q DetailsQuery) ([]RefreshKey, error) {
 	if q.Limit <= 0 {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT f.details_synced_at, o.id
-		FROM `+s.table("organizations")+` o
-		LEFT JOIN `+s.table("sync_entity_freshness")+` f ON f.entity_type = 1 AND f.entity_id = o.id
-		WHERE o.deleted_at IS NULL
-		  AND (f.details_synced_at IS NULL OR (f.details_synced_at < $1 AND f.details_synced_at < $2))
-		  AND (coalesce(f.details_synced_at, '-infinity'), o.id) > (coalesce($3::timestamptz, '-infinity'), $4::bigint)
-		ORDER BY coalesce(f.details_synced_at, '-infinity'), o.id
+	rows, err := s.pool.Query(ctx, s.dueDetailsSQL()+` SELECT details_synced_at, id FROM due
+		WHERE (coalesce(details_synced_at, '-infinity'), id) > (coalesce($3::timestamptz, '-infinity'), $4::bigint)
+		ORDER BY coalesce(details_synced_at, '-infinity'), id
 		LIMIT $5`, q.StaleBefore, q.PassStart, q.After.SyncedAt, q.After.ID, q.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("read organizations due for details: %w", err)

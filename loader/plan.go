@@ -137,9 +137,7 @@ func (s *Store) PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore
 				return err
 			}
 		}
-		return tx.QueryRow(ctx, `SELECT count(*) FROM `+s.table("organizations")+` o
-			LEFT JOIN `+s.table("sync_entity_freshness")+` f ON f.entity_type = 1 AND f.entity_id = o.id
-			WHERE o.deleted_at IS NULL AND (f.details_synced_at IS NULL OR f.details_synced_at < $1)`, valuesStaleBefore).Scan(&c.DetailsDue)
+		return tx.QueryRow(ctx, s.dueDetailsSQL()+` SELECT count(*) FROM due`, valuesStaleBefore, now).Scan(&c.DetailsDue)
 	})
 	if err != nil {
 		return PlanCounts{}, fmt.Errorf("read plan counts: %w", err)
@@ -178,11 +176,9 @@ func (s *Store) planV2Counts(ctx context.Context, c *PlanCounts, now, staleBefor
 			  AND `+inLists("le.list_id", v2)+`)`, staleBefore, now).Scan(&c.ValuesDueOffV2); err != nil {
 		return fmt.Errorf("count entities due on no v2 list: %w", err)
 	}
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM `+s.table("organizations")+` o
-		LEFT JOIN `+s.table("sync_entity_freshness")+` f ON f.entity_type = 1 AND f.entity_id = o.id
-		WHERE o.deleted_at IS NULL AND (f.details_synced_at IS NULL OR f.details_synced_at < $1)
-		  AND (SELECT count(*) FROM `+s.table("organization_persons")+` op WHERE op.organization_id = o.id) > $2`,
-		staleBefore, V2PageSize).Scan(&c.DetailsCutShort); err != nil {
+	if err := s.pool.QueryRow(ctx, s.dueDetailsSQL()+` SELECT count(*) FROM due
+		WHERE (SELECT count(*) FROM `+s.table("organization_persons")+` op WHERE op.organization_id = due.id) > $3`,
+		staleBefore, now, V2PageSize).Scan(&c.DetailsCutShort); err != nil {
 		return fmt.Errorf("count organizations v2 may cut short: %w", err)
 	}
 	c.AddUnreadLists(unread)
