@@ -8,10 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"iter"
 	"log/slog"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
@@ -82,10 +80,6 @@ type Syncer struct {
 	store Store
 	opts  Options
 	log   *slog.Logger
-
-	mu    sync.Mutex
-	paths map[string]PathNote // the path each stream's pass takes, once its phases are built
-	reads map[string]*readCounts
 }
 
 // New returns a Syncer over api and store.
@@ -127,10 +121,17 @@ type StreamResult struct {
 	// Path is the API path the pass took and why (field_values and organization_details);
 	// nil for a stream of one path, or one that stopped before choosing.
 	Path *PathNote
-	// V2 is what the run read through API v2 for this stream, and what the probe spent.
-	V2 V2Reads
-	// EntityRequests counts the v1 requests of this run that fetched one entity each
-	// (field values, organization details), the probe's aside.
+	// Phases are the phases the run ran (or started), in order, each with what it read and
+	// spent; a probe that failed the stream before any phase ran is one more.
+	Phases []PhaseResult
+	// Rule is the counts the API v2 path rule decided on: for field_values the lists as
+	// ListCounts returned them and UnlistedDue, for organization_details DetailsDue and
+	// Live["organizations"]. Zero when the stream has no rule or did not apply it.
+	Rule loader.PlanCounts
+	// V2 is what the run read through API v2 for this stream, and what the probe spent;
+	// EntityRequests counts the v1 requests that fetched one entity each, the probe's aside.
+	// Both are sums over Phases.
+	V2             V2Reads
 	EntityRequests int64
 }
 
@@ -240,291 +241,8 @@ func failedDependency(st stream, names []string, results []StreamResult) string 
 	return ""
 }
 
-// phase is one listing of a stream: its pages, already converted to rows.
-type phase struct {
-	name      string
-	withDates bool
-	pages     func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error]
-}
-
-// fetched is one API page turned into warehouse rows.
-type fetched struct {
-	rows      loader.Page // only the row slices are set
-	n         int
-	nextToken string
-}
-
-// convertPages maps an API page iterator to pages of warehouse rows.
-func convertPages[T any](pages iter.Seq2[affinity.Page[T], error], add func(T, *loader.Page)) iter.Seq2[fetched, error] {
-	return func(yield func(fetched, error) bool) {
-		for page, err := range pages {
-			if err != nil {
-				yield(fetched{}, err)
-				return
-			}
-			f := fetched{n: len(page.Items), nextToken: page.NextToken}
-			for _, item := range page.Items {
-				add(item, &f.rows)
-			}
-			if !yield(f, nil) {
-				return
-			}
-		}
-	}
-}
-
 func (s *Syncer) runStream(ctx context.Context, def stream) StreamResult {
-	s.resetReads(def.name)
-	res := s.runStreamPhases(ctx, def)
-	res.V2, res.EntityRequests = s.readsOf(def.name)
+	res := s.runPass(ctx, def)
+	res.V2, res.EntityRequests = readsOf(res.Phases)
 	return res
-}
-
-func (s *Syncer) runStreamPhases(ctx context.Context, def stream) StreamResult {
-	stream := def.name
-	res := StreamResult{Stream: stream}
-	log := s.log.With("stream", stream)
-	cp, err := s.store.LoadCheckpoint(ctx, stream)
-	if err != nil {
-		res.Err = fmt.Errorf("stream %s: %w", stream, err)
-		return res
-	}
-	if s.opts.ResumeSince != nil && cp.PassStartedAt.IsZero() && cp.LastCompletedAt != nil && !cp.LastCompletedAt.Before(*s.opts.ResumeSince) {
-		log.Info("pass already complete in the run this one continues", "completed", cp.LastCompletedAt)
-		res.Complete = true
-		return res
-	}
-	phases, err := def.phases(s, ctx)
-	if note, ok := s.pathOf(stream); ok {
-		res.Path = &note
-		if rerr := s.store.RecordPath(ctx, stream, loader.StreamPath{Path: note.Path, Reason: note.Reason}); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
-	if err != nil {
-		res.Err = fmt.Errorf("stream %s: %w", stream, err)
-		return res
-	}
-	if len(phases) == 0 {
-		// Nothing to read (no lists, no tracked fields): the pass is complete.
-		if err := s.store.FinishStream(ctx, stream); err != nil {
-			res.Err = fmt.Errorf("stream %s: %w", stream, err)
-			return res
-		}
-		res.Complete = true
-		return res
-	}
-	start := 0
-	if cp.PassStartedAt.IsZero() {
-		cp = loader.Checkpoint{Stream: stream, Phase: phases[0].name, PassStartedAt: s.opts.Now(), LastCompletedAt: cp.LastCompletedAt}
-		log.Info("pass started")
-	} else {
-		start = resumeIndex(phases, cp.Phase)
-		if start >= len(phases) {
-			// The phase it stopped in (a list, a field) is gone and none follows.
-			start = len(phases) - 1
-		}
-		if phases[start].name != cp.Phase {
-			cp.Phase, cp.PageToken = phases[start].name, ""
-		}
-		log.Info("pass resumed", "phase", cp.Phase, "pages_done", cp.Pages, "rows_done", cp.Rows)
-	}
-	for i, ph := range phases[start:] {
-		i += start
-		if err := s.runPhase(ctx, &cp, ph, &res); err != nil {
-			res.Err = fmt.Errorf("stream %s: %w", stream, err)
-			log.Warn("stream stopped", "phase", ph.name, "pages", res.Pages, "rows", res.Rows, "error", res.Err)
-			return res
-		}
-		end, err := def.end(ph.name, s.opts)
-		if err != nil {
-			res.Err = fmt.Errorf("stream %s: complete pass: %w", stream, err)
-			return res
-		}
-		pass := loader.PassOptions{MaxDeleteShare: s.opts.MaxDeleteShare, AllowMassDelete: s.opts.AllowMassDelete,
-			EndsPass: i == len(phases)-1}
-		if !pass.EndsPass {
-			pass.NextPhase = phases[i+1].name
-		}
-		deleted, err := s.store.CompletePhase(ctx, cp, end, pass)
-		res.SoftDeleted += deleted
-		if err != nil {
-			res.Err = fmt.Errorf("stream %s: complete pass: %w", stream, err)
-			return res
-		}
-		cp.Phase, cp.PageToken = pass.NextPhase, ""
-	}
-	res.Complete = true
-	log.Info("pass complete", "pages", res.Pages, "rows", res.Rows, "soft_deleted", res.SoftDeleted, "nul_replaced", res.NULs)
-	return res
-}
-
-// resumeIndex finds where a pass that stopped in phase name continues: that
-// phase, or — when it is gone (a deleted list or field, named by its id) — the
-// first phase after it.
-func resumeIndex(phases []phase, name string) int {
-	if i := slices.IndexFunc(phases, func(p phase) bool { return p.name == name }); i >= 0 {
-		return i
-	}
-	id, err := strconv.ParseInt(name, 10, 64)
-	if err != nil {
-		return 0
-	}
-	for i, p := range phases {
-		if pid, err := strconv.ParseInt(p.name, 10, 64); err == nil && pid > id {
-			return i
-		}
-	}
-	return len(phases)
-}
-
-// runPhase fetches the phase's pages from cp.PageToken on while the loader
-// commits the pages already fetched. Three goroutines form the pipeline: the
-// fetcher pages through the API; the coalescer merges the pages that arrive
-// while a batch commits into the next batch (at most BatchRows rows, so the
-// fetcher only waits for the loader when a whole batch is already waiting);
-// the committer (this goroutine) commits every batch together with the
-// checkpoint that follows its last page.
-func (s *Syncer) runPhase(ctx context.Context, cp *loader.Checkpoint, ph phase, res *StreamResult) error {
-	fetchCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	pages := make(chan fetched)
-	var fetchErr error
-	go func() {
-		defer close(pages)
-		for f, err := range ph.pages(fetchCtx, *cp) {
-			if err != nil {
-				fetchErr = err // read after pages is closed
-				return
-			}
-			select {
-			case pages <- f:
-			case <-fetchCtx.Done():
-				return
-			}
-		}
-	}()
-	batches := make(chan pendingBatch)
-	go coalesce(pages, batches, s.opts.BatchRows)
-
-	commitErr := s.commitBatches(ctx, cp, ph, batches, res)
-	stop()
-	for range batches { // after a failed commit: let the coalescer and the fetcher exit
-	}
-	if commitErr != nil {
-		return commitErr
-	}
-	if fetchErr != nil {
-		err := fmt.Errorf("fetch page %d: %w", cp.Pages+1, fetchErr)
-		if cp.PageToken != "" && tokenRefused(fetchErr) {
-			// Affinity refused the page token (an expired one, say): resuming
-			// from it would fail the same way on every run. The phase starts
-			// over from its first page instead, within the same pass, so the
-			// pass still soft-deletes only what it did not see.
-			restart := *cp
-			restart.PageToken = ""
-			commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-			_, cerr := s.store.CommitPage(commitCtx, loader.Page{Checkpoint: restart, SeenAt: s.opts.Now()})
-			cancel()
-			if cerr != nil {
-				return fmt.Errorf("%w; drop refused page token: %w", err, cerr)
-			}
-			*cp = restart
-			return fmt.Errorf("%w (page token refused: the phase restarts from its first page)", err)
-		}
-		return err
-	}
-	return ctx.Err()
-}
-
-// pendingBatch is pages merged for one transaction.
-type pendingBatch struct {
-	rows  loader.Page // only the row slices are set
-	items int         // API items of its pages
-	pages int
-	next  string // the page token after its last page
-}
-
-func (b *pendingBatch) add(f fetched) {
-	b.rows.Append(f.rows)
-	b.items += f.n
-	b.pages++
-	b.next = f.nextToken
-}
-
-// coalesce merges the pages from in into batches of at most maxRows items (a
-// single larger page is a batch of its own) and hands each to out as soon as
-// out takes it. It closes out once in is closed and every page is handed on.
-func coalesce(in <-chan fetched, out chan<- pendingBatch, maxRows int) {
-	defer close(out)
-	var (
-		cur  pendingBatch
-		held *fetched // a page that would overflow cur: it starts the next batch
-	)
-	for {
-		if held != nil && cur.pages == 0 {
-			cur.add(*held)
-			held = nil
-		}
-		recv := in
-		if held != nil || cur.items >= maxRows {
-			recv = nil // full: the fetcher waits for the loader
-		}
-		var send chan<- pendingBatch
-		if cur.pages > 0 {
-			send = out
-		}
-		if recv == nil && send == nil {
-			return // in is closed and nothing is left
-		}
-		select {
-		case f, ok := <-recv:
-			if !ok {
-				in = nil
-				continue
-			}
-			if cur.pages > 0 && cur.items+f.n > maxRows {
-				held = &f
-				continue
-			}
-			cur.add(f)
-		case send <- cur:
-			cur = pendingBatch{}
-		}
-	}
-}
-
-// commitBatches commits every batch from batches, each with the checkpoint
-// that follows it. Batches already fetched are committed even when ctx ends
-// meanwhile: their requests are spent, and a commit is short.
-func (s *Syncer) commitBatches(ctx context.Context, cp *loader.Checkpoint, ph phase, batches <-chan pendingBatch, res *StreamResult) error {
-	for b := range batches {
-		batch := b.rows
-		batch.WithDates = ph.withDates
-		next := *cp
-		next.PageToken = b.next
-		next.Pages += int64(b.pages)
-		next.Rows += int64(b.items)
-		batch.Checkpoint = next
-		batch.SeenAt = s.opts.Now()
-		commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
-		stats, err := s.store.CommitPage(commitCtx, batch)
-		cancel()
-		if err != nil {
-			return fmt.Errorf("commit pages %d-%d: %w", cp.Pages+1, next.Pages, err)
-		}
-		*cp = next
-		res.Pages += int64(b.pages)
-		res.Rows += stats.Rows
-		res.NULs += stats.NULsReplaced
-		s.log.Debug("batch committed", "stream", cp.Stream, "phase", cp.Phase, "pages", b.pages, "rows", stats.Rows, "pass_pages", cp.Pages)
-	}
-	return nil
-}
-
-// tokenRefused reports whether err is Affinity refusing a request outright
-// (400 or 422), which for a listing page means its page token.
-func tokenRefused(err error) bool {
-	var ae *affinity.APIError
-	return errors.As(err, &ae) && (ae.StatusCode == 400 || ae.StatusCode == 422) && !affinity.IsMerged(err)
 }

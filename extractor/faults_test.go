@@ -332,13 +332,17 @@ func TestFaultsThatStayBad(t *testing.T) {
 }
 
 // TestPageTokenRejectedMidPass: Affinity answers 422 to a page token in the
-// middle of a pass. The stream fails naming the page; nothing is deleted; the
-// refused token is dropped, so the next run restarts that phase from its
-// first page, within the same pass (the pass still deletes only what it did
-// not see), and completes exact. The same holds for a stored token refused on
-// resume (an expired one), which would otherwise fail every later run.
+// middle of a pass. The phase drops the token and starts over from its first
+// page in the same run, with one warning, within the same pass (which still
+// soft-deletes only what it did not see), and the run completes exact. The
+// same holds for a stored token refused on resume (an expired one). A second
+// refusal in the same run fails the stream, with the token dropped, and the
+// next run starts the phase over.
 func TestPageTokenRejectedMidPass(t *testing.T) {
 	t.Parallel()
+	restarts := func(e *faultEnv) int {
+		return strings.Count(e.out.String(), "page token refused: the phase restarts from its first page")
+	}
 	t.Run("once", func(t *testing.T) {
 		t.Parallel()
 		e := newFaultEnv(t, faultWorkspace(61), faultEnvOptions{})
@@ -353,12 +357,15 @@ func TestPageTokenRejectedMidPass(t *testing.T) {
 			}
 		}}
 		res := e.run(t, api, extractor.StreamPersons)
-		require.False(t, res.Complete())
-		err := res.Streams[0].Err
-		require.ErrorContains(t, err, "fetch page 2")
-		require.ErrorContains(t, err, "422")
-		require.ErrorContains(t, err, "page token refused: the phase restarts from its first page")
-		e.requireNothingDeleted(t)
+		requireComplete(t, res)
+		require.Equal(t, 1, restarts(e), "one warning")
+		persons := res.Streams[0]
+		require.True(t, persons.Phases[0].Restarted)
+		require.False(t, persons.Phases[1].Restarted)
+		require.Equal(t, 1, e.countRows(t, "persons", "deleted_at IS NOT NULL"), "the pass soft-deletes only the person it no longer saw")
+		var deleted bool
+		require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT deleted_at IS NOT NULL FROM affinity.persons WHERE id = $1`, gone).Scan(&deleted))
+		require.True(t, deleted)
 
 		requireComplete(t, e.run(t, nil))
 		ws := e.fake.Snapshot()
@@ -366,9 +373,6 @@ func TestPageTokenRejectedMidPass(t *testing.T) {
 		e.requireListsFieldsEntriesEqual(t, ws)
 		e.requireValuesEqual(t, ws)
 		e.requireChangesEqual(t, first, ws) // history is kept for the deleted person
-		var deleted bool
-		require.NoError(t, e.pool.QueryRow(t.Context(), `SELECT deleted_at IS NOT NULL FROM affinity.persons WHERE id = $1`, gone).Scan(&deleted))
-		require.True(t, deleted, "the completed pass soft-deletes the person it no longer saw")
 	})
 	t.Run("expired on resume", func(t *testing.T) {
 		t.Parallel()
@@ -385,16 +389,40 @@ func TestPageTokenRejectedMidPass(t *testing.T) {
 		require.NoError(t, err)
 		require.NotEmpty(t, cp.PageToken, "the pass stopped mid-way")
 		passStart := cp.PassStartedAt
+		e.fake.FailNext("GET /persons", 0, 0)
 
-		// The resumed run's first request (the stored token) is refused.
+		// The resumed run's first request (the stored token) is refused: the phase restarts.
 		e.fake.FailNext("GET /persons", 422, 1)
 		res = e.run(t, nil, extractor.StreamLists, extractor.StreamPersons)
-		require.False(t, res.Complete(), "a refused token fails the run that meets it")
-		require.ErrorContains(t, res.Streams[1].Err, "page token refused")
+		requireComplete(t, res)
+		require.Equal(t, 1, restarts(e))
+		require.True(t, res.Streams[1].Phases[0].Restarted)
 		cp, err = e.store.LoadCheckpoint(t.Context(), extractor.StreamPersons)
 		require.NoError(t, err)
-		require.Empty(t, cp.PageToken, "a refused token is dropped: the phase starts over")
-		require.True(t, passStart.Equal(cp.PassStartedAt), "within the same pass")
+		require.NotNil(t, cp.LastCompletedAt)
+		require.False(t, cp.LastCompletedAt.Before(passStart), "the pass that started before the refusal completed")
+		e.requireNothingDeleted(t)
+
+		requireComplete(t, e.run(t, nil))
+		e.requireExact(t)
+	})
+	t.Run("twice", func(t *testing.T) {
+		t.Parallel()
+		e := newFaultEnv(t, faultWorkspace(64), faultEnvOptions{})
+		// Page 2 is refused, and again after the restart: the phase restarts once per run.
+		api := &onPage{API: e.client, after: func(n int, _ affinity.Page[affinity.Person]) {
+			if n <= 2 {
+				e.fake.FailNext("GET /persons", 422, 1)
+			}
+		}}
+		res := e.run(t, api, extractor.StreamLists, extractor.StreamPersons)
+		require.False(t, res.Complete())
+		require.ErrorContains(t, res.Streams[1].Err, "page token refused again after a restart")
+		require.Equal(t, 1, restarts(e))
+		cp, err := e.store.LoadCheckpoint(t.Context(), extractor.StreamPersons)
+		require.NoError(t, err)
+		require.Empty(t, cp.PageToken, "a refused token is dropped: the next run starts the phase over")
+		require.False(t, cp.PassStartedAt.IsZero(), "within the same pass")
 		e.requireNothingDeleted(t)
 
 		requireComplete(t, e.run(t, nil))

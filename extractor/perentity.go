@@ -22,12 +22,24 @@ type slot struct {
 	key  loader.EntityKey
 	rows loader.Page
 	n    int
+	sent bool // the fetch ran: it sent its one request
 	err  error
 	done chan struct{}
 }
 
+// entityError is the error of one entity's request in a per-entity phase.
+type entityError struct {
+	key loader.EntityKey
+	err error
+}
+
+func (e *entityError) Error() string { return fmt.Sprintf("entity %s: %v", encodeKey(e.key), e.err) }
+
+func (e *entityError) Unwrap() error { return e.err }
+
 // perEntity yields one page per entity, in key order, while up to
-// s.opts.Workers entities are fetched at once. An entity that Affinity no
+// s.opts.Workers entities are fetched at once; fetch sends one request per entity, which each
+// page counts. An entity that Affinity no
 // longer has (404) or has merged into another (422) is logged and skipped.
 func perEntity(ctx context.Context, s *Syncer,
 	keys func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error),
@@ -61,6 +73,7 @@ func perEntity(ctx context.Context, s *Syncer,
 					}
 					go func() {
 						defer close(sl.done)
+						sl.sent = true
 						sl.err = fetch(ctx, k, &sl.rows)
 						sl.n = sl.rows.RowCount()
 					}()
@@ -76,14 +89,18 @@ func perEntity(ctx context.Context, s *Syncer,
 		}()
 		for sl := range window {
 			<-sl.done
+			var sp spent
+			if sl.sent {
+				sp.entityRequests = 1
+			}
 			if sl.err != nil {
 				if !skippable(sl.err) {
-					yield(fetched{}, fmt.Errorf("entity %s: %w", encodeKey(sl.key), sl.err))
+					yield(fetched{spent: sp}, &entityError{key: sl.key, err: sl.err})
 					return
 				}
 				s.log.Warn("entity skipped", "entity_type", sl.key.Type, "entity_id", sl.key.ID, "error", sl.err)
 			}
-			if !yield(fetched{rows: sl.rows, n: sl.n, nextToken: encodeKey(sl.key)}, nil) {
+			if !yield(fetched{rows: sl.rows, n: sl.n, nextToken: encodeKey(sl.key), spent: sp}, nil) {
 				return
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
@@ -29,17 +28,6 @@ const (
 	StreamFieldValues         = "field_values"
 	StreamOrganizationDetails = "organization_details"
 	StreamNotes               = "notes"
-)
-
-// Phase names besides the main phase "" (list entries and the change feed name theirs by the
-// list or field id).
-const (
-	// PhaseInteractionDates is the phase of persons and organizations that reads the
-	// with_interaction_dates listing.
-	PhaseInteractionDates = "interaction_dates"
-	// PhaseUnlisted is the phase of field_values that refreshes the values of entities on no
-	// list (sync.field_values_for_unlisted).
-	PhaseUnlisted = "unlisted"
 )
 
 // PageSize is the rows of every paged listing request: Affinity's default and maximum.
@@ -78,9 +66,10 @@ type stream struct {
 	dependsOn []string // streams whose rows it reads from the warehouse
 	endpoints []string // endpoint templates of the requests it sends
 	freshness loader.Freshness
-	phases    func(s *Syncer, ctx context.Context) ([]phase, error)
-	// end is what the end of a phase does in the warehouse.
-	end func(phase string, o Options) (loader.PhaseEnd, error)
+	// phases builds the phases of a pass (streams.go), given where the pass stands.
+	phases func(s *Syncer, ctx context.Context, ps passState) (passPlan, error)
+	// ends says, for each kind of phase the stream has, what its end does in the warehouse.
+	ends phaseEnds
 	// cost is what a pass is expected to spend on API v1 alone, per source, given the
 	// warehouse's sizes.
 	cost func(c loader.PlanCounts, o CostOptions) []Cost
@@ -99,24 +88,18 @@ type stream struct {
 func registry() []stream {
 	return []stream{
 		{name: StreamLists, stage: 0, endpoints: []string{"/lists", "/lists/{id}"},
-			phases: (*Syncer).listsPhases, end: mainPhaseEnds(loader.EndSoftDeleteUnseen(loader.ObjectList)),
+			phases: (*Syncer).listsPhases, ends: mainEnds(loader.EndSoftDeleteUnseen(loader.ObjectList)),
 			cost: unpaged("GET /lists")},
 		{name: StreamFields, stage: 1, dependsOn: []string{StreamLists},
 			endpoints: []string{"/fields", "/persons/fields", "/organizations/fields"},
-			phases:    (*Syncer).fieldsPhases, end: mainPhaseEnds(loader.EndSoftDeleteUnseen(loader.ObjectField)),
+			phases:    (*Syncer).fieldsPhases, ends: mainEnds(loader.EndSoftDeleteUnseen(loader.ObjectField)),
 			cost: unpaged("GET /fields")},
 		entityListing(StreamPersons, loader.EntityPerson, "/persons", (*Syncer).personsPhases),
 		entityListing(StreamOrganizations, loader.EntityOrganization, "/organizations", (*Syncer).organizationsPhases),
 		entityListing(StreamOpportunities, loader.EntityOpportunity, "/opportunities", (*Syncer).opportunitiesPhases),
 		{name: StreamListEntries, stage: 1, dependsOn: []string{StreamLists}, endpoints: []string{"/lists/{id}/list-entries"},
 			phases: (*Syncer).listEntriesPhases,
-			end: func(phase string, _ Options) (loader.PhaseEnd, error) {
-				id, err := strconv.ParseInt(phase, 10, 64)
-				if err != nil {
-					return loader.PhaseEnd{}, fmt.Errorf("phase %q is not a list id", phase)
-				}
-				return loader.EndSoftDeleteUnseenEntries(id), nil
-			},
+			ends:   phaseEnds{PhaseListEntries: func(id int64, _ Options) loader.PhaseEnd { return loader.EndSoftDeleteUnseenEntries(id) }},
 			per500: "every 500 entries cost 1 request",
 			cost: func(c loader.PlanCounts, _ CostOptions) []Cost {
 				var requests, entries int64
@@ -129,7 +112,7 @@ func registry() []stream {
 					Bound:  fmt.Sprintf("Σ over %d lists of (size/%d+1)", len(c.ListSizes), PageSize)}}
 			}},
 		{name: StreamFieldValueChanges, stage: 2, dependsOn: []string{StreamFields}, endpoints: []string{"/field-value-changes"},
-			phases: (*Syncer).changesPhases, end: anyPhaseEnds(loader.EndNothing()),
+			phases: (*Syncer).changesPhases, ends: phaseEnds{PhaseFieldChanges: always(loader.EndNothing())},
 			cost: func(c loader.PlanCounts, _ CostOptions) []Cost {
 				return []Cost{{Source: SourceV1, Requests: c.TrackedFields, Chain: c.TrackedFields,
 					Detail: fmt.Sprintf("one history per tracked field (%d)", c.TrackedFields),
@@ -139,14 +122,16 @@ func registry() []stream {
 		{name: StreamFieldValues, stage: 3, dependsOn: []string{StreamListEntries, StreamFields},
 			endpoints: []string{"/field-values", "/v2/lists/{id}/list-entries", "/v2/persons", "/v2/companies"},
 			freshness: loader.FreshnessValues, phases: (*Syncer).fieldValuesPhases,
-			end: func(phase string, o Options) (loader.PhaseEnd, error) {
-				switch {
-				case phase == "" && !o.FieldValuesForUnlisted:
-					return loader.EndSoftDeleteUnlistedValues(), nil
-				case phase == "", phase == PhaseUnlisted, strings.HasPrefix(phase, phaseV2Prefix):
-					return loader.EndNothing(), nil
-				}
-				return loader.PhaseEnd{}, fmt.Errorf("field_values has no phase %q", phase)
+			ends: phaseEnds{
+				// Without the values of entities on no list, the listed pass drops theirs.
+				PhaseMain: func(_ int64, o Options) loader.PhaseEnd {
+					if o.FieldValuesForUnlisted {
+						return loader.EndNothing()
+					}
+					return loader.EndSoftDeleteUnlistedValues()
+				},
+				PhaseUnlisted: always(loader.EndNothing()), PhaseV2List: always(loader.EndNothing()),
+				PhaseV2Persons: always(loader.EndNothing()), PhaseV2Companies: always(loader.EndNothing()),
 			},
 			cost: func(c loader.PlanCounts, o CostOptions) []Cost {
 				due := c.ValuesDue[loader.RefreshNew] + c.ValuesDue[loader.RefreshChanged] + c.ValuesDue[loader.RefreshStale]
@@ -161,7 +146,8 @@ func registry() []stream {
 			v2cost: fieldValuesV2Cost,
 			per500: "every 500 entities due cost 500 requests on v1, 5 v2 pages on v2 (plus a probe of up to 5)"},
 		{name: StreamOrganizationDetails, stage: 4, dependsOn: []string{StreamOrganizations}, endpoints: []string{"/organizations/{id}", "/v2/companies"},
-			freshness: loader.FreshnessDetails, phases: (*Syncer).organizationDetailsPhases, end: anyPhaseEnds(loader.EndNothing()),
+			freshness: loader.FreshnessDetails, phases: (*Syncer).organizationDetailsPhases,
+			ends: phaseEnds{PhaseMain: always(loader.EndNothing()), PhaseV2Companies: always(loader.EndNothing())},
 			cost: func(c loader.PlanCounts, o CostOptions) []Cost {
 				return []Cost{perEntityCost(c.DetailsDue, o, fmt.Sprintf("%d organizations never fetched or stale", c.DetailsDue),
 					fmt.Sprintf("1 per organization due (%d)", c.DetailsDue))}
@@ -169,30 +155,22 @@ func registry() []stream {
 			v2cost: organizationDetailsV2Cost,
 			per500: fmt.Sprintf("every 500 organizations cost 500 requests on v1, 5 v2 pages on v2 (plus a probe of up to 5, and 1 per organization with more than %d persons)", V2PageSize)},
 		{name: StreamNotes, stage: 1, endpoints: []string{"/notes"},
-			phases: (*Syncer).notesPhases, end: mainPhaseEnds(loader.EndSoftDeleteUnseen(loader.ObjectNote)),
+			phases: (*Syncer).notesPhases, ends: mainEnds(loader.EndSoftDeleteUnseen(loader.ObjectNote)),
 			cost: paged(func(c loader.PlanCounts) int64 { return c.Live["notes"] }, "notes"), per500: "every 500 cost 1 request"},
 	}
 }
 
 // entityListing is the entry of a stream that lists every entity of kind k: persons and
 // organizations in two listings (plain, then with interaction dates), opportunities in one.
-func entityListing(name string, k loader.EntityKind, endpoint string, phases func(*Syncer, context.Context) ([]phase, error)) stream {
+func entityListing(name string, k loader.EntityKind, endpoint string, phases func(*Syncer, context.Context, passState) (passPlan, error)) stream {
 	st := stream{name: name, stage: 1, endpoints: []string{endpoint}, phases: phases}
 	if k == loader.EntityOpportunity {
-		st.end = mainPhaseEnds(loader.EndSoftDeleteUnseen(k.String()))
+		st.ends = mainEnds(loader.EndSoftDeleteUnseen(k.String()))
 		st.cost = paged(func(c loader.PlanCounts) int64 { return c.Live[k.Table()] }, name)
 		st.per500 = "every 500 cost 1 request"
 		return st
 	}
-	st.end = func(phase string, _ Options) (loader.PhaseEnd, error) {
-		switch phase {
-		case "":
-			return loader.EndSoftDeleteUnseen(k.String()), nil
-		case PhaseInteractionDates:
-			return loader.EndClearUnseenDates(k), nil
-		}
-		return loader.PhaseEnd{}, fmt.Errorf("%s has no phase %q", name, phase)
-	}
+	st.ends = phaseEnds{PhaseMain: always(loader.EndSoftDeleteUnseen(k.String())), PhaseInteractionDates: always(loader.EndClearUnseenDates(k))}
 	st.per500 = "every 500 cost 2 requests (plain + dates)"
 	st.cost = func(c loader.PlanCounts, _ CostOptions) []Cost {
 		all, dated := c.Persons, c.PersonsWithDates
@@ -207,20 +185,8 @@ func entityListing(name string, k loader.EntityKind, endpoint string, phases fun
 	return st
 }
 
-// mainPhaseEnds is the end of a stream of one main phase "".
-func mainPhaseEnds(end loader.PhaseEnd) func(string, Options) (loader.PhaseEnd, error) {
-	return func(phase string, _ Options) (loader.PhaseEnd, error) {
-		if phase != "" {
-			return loader.PhaseEnd{}, fmt.Errorf("no phase %q", phase)
-		}
-		return end, nil
-	}
-}
-
-// anyPhaseEnds is the same end for every phase.
-func anyPhaseEnds(end loader.PhaseEnd) func(string, Options) (loader.PhaseEnd, error) {
-	return func(string, Options) (loader.PhaseEnd, error) { return end, nil }
-}
+// mainEnds are the ends of a stream of one main phase.
+func mainEnds(end loader.PhaseEnd) phaseEnds { return phaseEnds{PhaseMain: always(end)} }
 
 // unpaged is the cost of a stream of one unpaged request.
 func unpaged(detail string) func(loader.PlanCounts, CostOptions) []Cost {

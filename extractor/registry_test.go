@@ -2,6 +2,8 @@ package extractor
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -16,10 +18,7 @@ func TestRegistryIsComplete(t *testing.T) {
 	for _, s := range registry() {
 		require.False(t, seen[s.name], "stream %s listed twice", s.name)
 		seen[s.name] = true
-		require.NotNil(t, s.phases, s.name)
-		require.NotNil(t, s.end, s.name)
-		require.NotNil(t, s.cost, s.name)
-		require.NotEmpty(t, s.endpoints, s.name)
+		require.NoError(t, checkEntry(s))
 		for _, dep := range s.dependsOn {
 			d, ok := lookup(dep)
 			require.True(t, ok, "%s depends on unknown %s", s.name, dep)
@@ -47,47 +46,158 @@ func TestRegistryIsComplete(t *testing.T) {
 		{StreamFieldValueChanges}, {StreamFieldValues}, {StreamOrganizationDetails}}, Stages())
 }
 
+// checkEntry is the registry's completeness rule for one entry: the phases it builds, what
+// ends each kind of them, the endpoints it sends to and its cost model.
+func checkEntry(s stream) error {
+	switch {
+	case s.phases == nil:
+		return fmt.Errorf("stream %s has no phases", s.name)
+	case len(s.ends) == 0:
+		return fmt.Errorf("stream %s has no end operation", s.name)
+	case len(s.endpoints) == 0:
+		return fmt.Errorf("stream %s has no endpoints", s.name)
+	case s.cost == nil:
+		return fmt.Errorf("stream %s has no cost model", s.name)
+	}
+	for k, end := range s.ends {
+		if end == nil {
+			return fmt.Errorf("stream %s has no end for a phase %q", s.name, PhaseID{Kind: k})
+		}
+	}
+	return nil
+}
+
+// TestRegistryCheckRefusesIncompleteEntry: a stream registered without a cost model, an end
+// operation or endpoints fails the completeness rule.
+func TestRegistryCheckRefusesIncompleteEntry(t *testing.T) {
+	t.Parallel()
+	notes, ok := lookup(StreamNotes)
+	require.True(t, ok)
+	require.NoError(t, checkEntry(notes))
+	for _, tc := range []struct {
+		name   string
+		mutate func(*stream)
+		err    string
+	}{
+		{"no cost model", func(s *stream) { s.cost = nil }, "no cost model"},
+		{"no end", func(s *stream) { s.ends = nil }, "no end operation"},
+		{"nil end", func(s *stream) { s.ends = phaseEnds{PhaseMain: nil} }, "no end for a phase"},
+		{"no endpoints", func(s *stream) { s.endpoints = nil }, "no endpoints"},
+		{"no phases", func(s *stream) { s.phases = nil }, "no phases"},
+	} {
+		s := notes
+		s.ends = maps.Clone(notes.ends)
+		tc.mutate(&s)
+		require.ErrorContains(t, checkEntry(s), tc.err, tc.name)
+	}
+}
+
 func TestPhaseEnds(t *testing.T) {
 	t.Parallel()
-	end := func(stream, phase string, o Options) (loader.PhaseEnd, error) {
+	end := func(stream string, p PhaseID, o Options) (loader.PhaseEnd, error) {
 		s, ok := lookup(stream)
 		require.True(t, ok)
-		return s.end(phase, o)
+		return endOf(s, p, o)
 	}
+	main := PhaseID{Kind: PhaseMain}
 	for _, tc := range []struct {
-		stream, phase string
-		opts          Options
-		want          loader.PhaseEnd
+		stream string
+		phase  PhaseID
+		opts   Options
+		want   loader.PhaseEnd
 	}{
-		{StreamLists, "", Options{}, loader.EndSoftDeleteUnseen(loader.ObjectList)},
-		{StreamFields, "", Options{}, loader.EndSoftDeleteUnseen(loader.ObjectField)},
-		{StreamPersons, "", Options{}, loader.EndSoftDeleteUnseen(loader.ObjectPerson)},
-		{StreamPersons, PhaseInteractionDates, Options{}, loader.EndClearUnseenDates(loader.EntityPerson)},
-		{StreamOrganizations, "", Options{}, loader.EndSoftDeleteUnseen(loader.ObjectOrganization)},
-		{StreamOrganizations, PhaseInteractionDates, Options{}, loader.EndClearUnseenDates(loader.EntityOrganization)},
-		{StreamOpportunities, "", Options{}, loader.EndSoftDeleteUnseen(loader.ObjectOpportunity)},
-		{StreamNotes, "", Options{}, loader.EndSoftDeleteUnseen(loader.ObjectNote)},
-		{StreamListEntries, "42", Options{}, loader.EndSoftDeleteUnseenEntries(42)},
-		{StreamFieldValueChanges, "7", Options{}, loader.EndNothing()},
-		{StreamFieldValues, "", Options{}, loader.EndSoftDeleteUnlistedValues()},
-		{StreamFieldValues, "", Options{FieldValuesForUnlisted: true}, loader.EndNothing()},
-		{StreamFieldValues, PhaseUnlisted, Options{}, loader.EndNothing()},
-		{StreamOrganizationDetails, "", Options{}, loader.EndNothing()},
+		{StreamLists, main, Options{}, loader.EndSoftDeleteUnseen(loader.ObjectList)},
+		{StreamFields, main, Options{}, loader.EndSoftDeleteUnseen(loader.ObjectField)},
+		{StreamPersons, main, Options{}, loader.EndSoftDeleteUnseen(loader.ObjectPerson)},
+		{StreamPersons, PhaseID{Kind: PhaseInteractionDates}, Options{}, loader.EndClearUnseenDates(loader.EntityPerson)},
+		{StreamOrganizations, main, Options{}, loader.EndSoftDeleteUnseen(loader.ObjectOrganization)},
+		{StreamOrganizations, PhaseID{Kind: PhaseInteractionDates}, Options{}, loader.EndClearUnseenDates(loader.EntityOrganization)},
+		{StreamOpportunities, main, Options{}, loader.EndSoftDeleteUnseen(loader.ObjectOpportunity)},
+		{StreamNotes, main, Options{}, loader.EndSoftDeleteUnseen(loader.ObjectNote)},
+		{StreamListEntries, PhaseID{Kind: PhaseListEntries, ID: 42}, Options{}, loader.EndSoftDeleteUnseenEntries(42)},
+		{StreamFieldValueChanges, PhaseID{Kind: PhaseFieldChanges, ID: 7}, Options{}, loader.EndNothing()},
+		{StreamFieldValues, main, Options{}, loader.EndSoftDeleteUnlistedValues()},
+		{StreamFieldValues, main, Options{FieldValuesForUnlisted: true}, loader.EndNothing()},
+		{StreamFieldValues, PhaseID{Kind: PhaseUnlisted}, Options{}, loader.EndNothing()},
+		{StreamFieldValues, PhaseID{Kind: PhaseV2List, ID: 3}, Options{}, loader.EndNothing()},
+		{StreamFieldValues, PhaseID{Kind: PhaseV2Persons}, Options{}, loader.EndNothing()},
+		{StreamFieldValues, PhaseID{Kind: PhaseV2Companies}, Options{}, loader.EndNothing()},
+		{StreamOrganizationDetails, main, Options{}, loader.EndNothing()},
+		{StreamOrganizationDetails, PhaseID{Kind: PhaseV2Companies}, Options{}, loader.EndNothing()},
 	} {
 		got, err := end(tc.stream, tc.phase, tc.opts)
 		require.NoError(t, err, "%s %q", tc.stream, tc.phase)
 		require.Equal(t, tc.want, got, "%s %q", tc.stream, tc.phase)
 	}
-	for _, tc := range []struct{ stream, phase, err string }{
-		{StreamListEntries, "", "not a list id"},
-		{StreamListEntries, "12x", "not a list id"},
-		{StreamFieldValues, "refresh", `no phase "refresh"`},
-		{StreamOpportunities, PhaseInteractionDates, `no phase "interaction_dates"`},
-		{StreamNotes, "other", `no phase "other"`},
-	} {
-		_, err := end(tc.stream, tc.phase, Options{})
-		require.ErrorContains(t, err, tc.err, "%s %q", tc.stream, tc.phase)
+	// A kind of phase a stream does not have is a bug in its phase builder, named as such.
+	_, err := end(StreamOpportunities, PhaseID{Kind: PhaseInteractionDates}, Options{})
+	require.ErrorContains(t, err, `no end for a phase "interaction_dates"`)
+}
+
+// TestPhaseText: the text form that sync_checkpoints.phase holds reads back as the phase that
+// wrote it, and every text the versions before typed phases stored still reads.
+func TestPhaseText(t *testing.T) {
+	t.Parallel()
+	ends := func(stream string) phaseEnds {
+		s, ok := lookup(stream)
+		require.True(t, ok)
+		return s.ends
 	}
+	for _, tc := range []struct {
+		stream, text string
+		want         PhaseID
+	}{
+		{StreamPersons, "", PhaseID{Kind: PhaseMain}},
+		{StreamPersons, "interaction_dates", PhaseID{Kind: PhaseInteractionDates}},
+		{StreamFieldValues, "unlisted", PhaseID{Kind: PhaseUnlisted}},
+		{StreamListEntries, "42", PhaseID{Kind: PhaseListEntries, ID: 42}},
+		{StreamFieldValueChanges, "300606", PhaseID{Kind: PhaseFieldChanges, ID: 300606}},
+		{StreamFieldValues, "v2:17", PhaseID{Kind: PhaseV2List, ID: 17}},
+		{StreamFieldValues, "v2:persons", PhaseID{Kind: PhaseV2Persons}},
+		{StreamFieldValues, "v2:companies", PhaseID{Kind: PhaseV2Companies}},
+		{StreamOrganizationDetails, "v2:companies", PhaseID{Kind: PhaseV2Companies}},
+	} {
+		got, ok := parsePhase(tc.text, ends(tc.stream))
+		require.True(t, ok, "%s %q", tc.stream, tc.text)
+		require.Equal(t, tc.want, got, "%s %q", tc.stream, tc.text)
+		require.Equal(t, tc.text, phaseText(got), "%s %q", tc.stream, tc.text)
+	}
+	for _, tc := range []struct{ stream, text string }{
+		{StreamListEntries, ""}, {StreamListEntries, "12x"}, {StreamListEntries, "v2:12"}, {StreamListEntries, "012"},
+		{StreamFieldValues, "refresh"}, {StreamFieldValues, "v2:"}, {StreamFieldValues, "v2:x"}, {StreamFieldValues, "12"},
+		{StreamOpportunities, "interaction_dates"}, {StreamNotes, "other"}, {StreamOrganizationDetails, "v2:persons"},
+	} {
+		_, ok := parsePhase(tc.text, ends(tc.stream))
+		require.False(t, ok, "%s %q is no phase of the stream", tc.stream, tc.text)
+	}
+}
+
+// TestResumeIndex: a pass continues in the phase it stopped in, or, when that list or field
+// is gone, at the next one of its kind.
+func TestResumeIndex(t *testing.T) {
+	t.Parallel()
+	ids := []PhaseID{{Kind: PhaseV2List, ID: 3}, {Kind: PhaseV2List, ID: 8}, {Kind: PhaseMain}, {Kind: PhaseV2Persons}, {Kind: PhaseUnlisted}}
+	phases := make([]phase, len(ids))
+	for i, id := range ids {
+		phases[i] = phase{id: id}
+	}
+	for _, tc := range []struct {
+		at    PhaseID
+		known bool
+		want  int
+	}{
+		{PhaseID{Kind: PhaseV2List, ID: 8}, true, 1},
+		{PhaseID{Kind: PhaseV2Persons}, true, 3},
+		{PhaseID{Kind: PhaseV2List, ID: 5}, true, 1}, // list 5 is gone: list 8 follows
+		{PhaseID{Kind: PhaseV2List, ID: 9}, true, 2}, // no later v2 list: the phase after them
+		{PhaseID{Kind: PhaseV2Companies}, true, 0},   // gone, no id: from the start
+		{PhaseID{Kind: PhaseMain}, false, 0},         // an unknown text
+		{PhaseID{Kind: PhaseUnlisted}, true, 4},
+	} {
+		require.Equal(t, tc.want, resumeIndex(phases, tc.at, tc.known), "%v", tc.at)
+	}
+	entries := []phase{{id: PhaseID{Kind: PhaseListEntries, ID: 1}}, {id: PhaseID{Kind: PhaseListEntries, ID: 2}}}
+	require.Equal(t, 1, resumeIndex(entries, PhaseID{Kind: PhaseListEntries, ID: 9}, true), "none follows: the last list")
 }
 
 func TestPlanAndCosts(t *testing.T) {

@@ -43,108 +43,110 @@ const entitiesPerBatch = 2000
 
 // The phases of each stream, as the registry (registry.go) refers to them.
 
-func (s *Syncer) listsPhases(ctx context.Context) ([]phase, error) {
-	return []phase{{name: "", pages: single(func(ctx context.Context) (loader.Page, int, error) {
+// only is the plan of a stream of one path.
+func only(phases ...phase) (passPlan, error) { return passPlan{phases: phases}, nil }
+
+func (s *Syncer) listsPhases(ctx context.Context, _ passState) (passPlan, error) {
+	return only(phase{id: PhaseID{Kind: PhaseMain}, pages: single(func(ctx context.Context) (loader.Page, int, error) {
 		lists, err := s.api.Lists(ctx)
 		var p loader.Page
 		for _, l := range lists {
 			p.Lists = append(p.Lists, listRow(l))
 		}
 		return p, len(lists), err
-	})}}, nil
+	})})
 }
 
-func (s *Syncer) fieldsPhases(ctx context.Context) ([]phase, error) {
-	return []phase{{name: "", pages: single(func(ctx context.Context) (loader.Page, int, error) {
+func (s *Syncer) fieldsPhases(ctx context.Context, _ passState) (passPlan, error) {
+	return only(phase{id: PhaseID{Kind: PhaseMain}, pages: single(func(ctx context.Context) (loader.Page, int, error) {
 		fields, err := s.fields(ctx)
 		return loader.Page{Fields: fields}, len(fields), err
-	})}}, nil
+	})})
 }
 
-func (s *Syncer) personsPhases(ctx context.Context) ([]phase, error) {
-	return withDatesPhases(func(ctx context.Context, q affinity.PageQuery, dates bool) iter.Seq2[affinity.Page[affinity.Person], error] {
+func (s *Syncer) personsPhases(ctx context.Context, _ passState) (passPlan, error) {
+	return only(withDatesPhases(func(ctx context.Context, q affinity.PageQuery, dates bool) iter.Seq2[affinity.Page[affinity.Person], error] {
 		return s.api.Persons(ctx, affinity.PersonQuery{PageQuery: q, WithInteractionDates: dates})
-	}, s.opts.PageSize, func(p affinity.Person, out *loader.Page) { out.Persons = append(out.Persons, personRow(p)) }), nil
+	}, s.opts.PageSize, func(p affinity.Person, out *loader.Page) { out.Persons = append(out.Persons, personRow(p)) })...)
 }
 
-func (s *Syncer) organizationsPhases(ctx context.Context) ([]phase, error) {
-	return withDatesPhases(func(ctx context.Context, q affinity.PageQuery, dates bool) iter.Seq2[affinity.Page[affinity.Organization], error] {
+func (s *Syncer) organizationsPhases(ctx context.Context, _ passState) (passPlan, error) {
+	return only(withDatesPhases(func(ctx context.Context, q affinity.PageQuery, dates bool) iter.Seq2[affinity.Page[affinity.Organization], error] {
 		return s.api.Organizations(ctx, affinity.OrganizationQuery{PageQuery: q, WithInteractionDates: dates})
 	}, s.opts.PageSize, func(o affinity.Organization, out *loader.Page) {
 		out.Organizations = append(out.Organizations, organizationRow(o))
-	}), nil
+	})...)
 }
 
-func (s *Syncer) opportunitiesPhases(ctx context.Context) ([]phase, error) {
-	return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+func (s *Syncer) opportunitiesPhases(ctx context.Context, _ passState) (passPlan, error) {
+	return only(phase{id: PhaseID{Kind: PhaseMain}, pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
 		q := affinity.PageQuery{PageSize: s.opts.PageSize, PageToken: cp.PageToken}
 		return convertPages(s.api.Opportunities(ctx, q), func(o affinity.Opportunity, out *loader.Page) {
 			out.Opportunities = append(out.Opportunities, opportunityRow(o))
 		})
-	}}}, nil
+	}})
 }
 
-func (s *Syncer) notesPhases(ctx context.Context) ([]phase, error) {
-	return []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+func (s *Syncer) notesPhases(ctx context.Context, _ passState) (passPlan, error) {
+	return only(phase{id: PhaseID{Kind: PhaseMain}, pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
 		q := affinity.PageQuery{PageSize: s.opts.PageSize, PageToken: cp.PageToken}
 		return convertPages(s.api.Notes(ctx, q), func(n affinity.Note, out *loader.Page) {
 			out.Notes = append(out.Notes, noteRow(n))
 		})
-	}}}, nil
+	}})
 }
 
-func (s *Syncer) listEntriesPhases(ctx context.Context) ([]phase, error) {
-	// One phase per live (chosen) list, named by its id, in id order.
+func (s *Syncer) listEntriesPhases(ctx context.Context, _ passState) (passPlan, error) {
+	// One phase per live (chosen) list, in id order.
 	lists, err := s.chosenLists(ctx)
 	if err != nil {
-		return nil, err
+		return passPlan{}, err
 	}
 	phases := make([]phase, 0, len(lists))
 	for _, l := range lists {
-		phases = append(phases, phase{name: strconv.FormatInt(l.ID, 10), pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+		phases = append(phases, phase{id: PhaseID{Kind: PhaseListEntries, ID: l.ID}, pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
 			q := affinity.PageQuery{PageSize: s.opts.PageSize, PageToken: cp.PageToken}
 			return convertPages(s.api.ListEntries(ctx, l.ID, q), func(e affinity.ListEntry, out *loader.Page) {
 				out.ListEntries = append(out.ListEntries, listEntryRow(e, l.Type))
 			})
 		}})
 	}
-	return phases, nil
+	return only(phases...)
 }
 
-func (s *Syncer) changesPhases(ctx context.Context) ([]phase, error) {
+func (s *Syncer) changesPhases(ctx context.Context, _ passState) (passPlan, error) {
 	// One phase per tracked field; its history is one bare array, read as
 	// a stream in chunks.
 	fields, err := s.store.TrackedFields(ctx)
 	if err != nil {
-		return nil, err
+		return passPlan{}, err
 	}
 	chosen, err := s.chosenListIDs(ctx)
 	if err != nil {
-		return nil, err
+		return passPlan{}, err
 	}
 	phases := make([]phase, 0, len(fields))
 	for _, f := range fields {
 		if f.ListID != nil && chosen != nil && !slices.Contains(chosen, *f.ListID) {
 			continue
 		}
-		phases = append(phases, phase{name: strconv.FormatInt(f.ID, 10), pages: func(ctx context.Context, _ loader.Checkpoint) iter.Seq2[fetched, error] {
+		phases = append(phases, phase{id: PhaseID{Kind: PhaseFieldChanges, ID: f.ID}, pages: func(ctx context.Context, _ loader.Checkpoint) iter.Seq2[fetched, error] {
 			return s.changes(ctx, f)
 		}})
 	}
-	return phases, nil
+	return only(phases...)
 }
 
-func (s *Syncer) fieldValuesPhases(ctx context.Context) ([]phase, error) {
+func (s *Syncer) fieldValuesPhases(ctx context.Context, ps passState) (passPlan, error) {
 	types, err := s.store.FieldValueTypes(ctx)
 	if err != nil {
-		return nil, err
+		return passPlan{}, err
 	}
 	chosen, err := s.chosenListIDs(ctx)
 	if err != nil {
-		return nil, err
+		return passPlan{}, err
 	}
 	fetch := func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
-		s.countEntityRequest(StreamFieldValues)
 		values, err := s.api.FieldValues(ctx, selectorOf(k))
 		if err != nil {
 			return err
@@ -164,25 +166,23 @@ func (s *Syncer) fieldValuesPhases(ctx context.Context) ([]phase, error) {
 			}, fetch)
 		}
 	}
-	phases := []phase{{name: "", pages: due(false, s.opts.ValuesMaxAge)}}
+	phases := []phase{{id: PhaseID{Kind: PhaseMain}, pages: due(false, s.opts.ValuesMaxAge)}}
 	if s.opts.FieldValuesForUnlisted {
-		phases = append(phases, phase{name: PhaseUnlisted, pages: due(true, s.opts.UnlistedMaxAge)})
+		phases = append(phases, phase{id: PhaseID{Kind: PhaseUnlisted}, pages: due(true, s.opts.UnlistedMaxAge)})
 	}
 	if s.opts.APIV2 == V2Off {
-		s.notePath(StreamFieldValues, PathNote{Path: "v1", Reason: "affinity.api_v2 is off"})
-		return phases, nil
+		return passPlan{phases: phases, path: &PathNote{Path: "v1", Reason: "affinity.api_v2 is off"}}, nil
 	}
-	return s.fieldValuesV2Phases(ctx, phases)
+	return s.fieldValuesV2Phases(ctx, ps, phases)
 }
 
-func (s *Syncer) organizationDetailsPhases(ctx context.Context) ([]phase, error) {
-	v1 := []phase{{name: "", pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+func (s *Syncer) organizationDetailsPhases(ctx context.Context, ps passState) (passPlan, error) {
+	v1 := []phase{{id: PhaseID{Kind: PhaseMain}, pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
 		staleBefore := s.opts.Now().Add(-s.opts.ValuesMaxAge)
 		return perEntity(ctx, s, func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error) {
 			return s.store.DetailsCandidates(ctx, loader.DetailsQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore,
 				After: after, Limit: entitiesPerBatch})
 		}, func(ctx context.Context, k loader.EntityKey, out *loader.Page) error {
-			s.countEntityRequest(StreamOrganizationDetails)
 			org, err := s.api.Organization(ctx, k.ID, false)
 			if err != nil {
 				return err
@@ -192,10 +192,9 @@ func (s *Syncer) organizationDetailsPhases(ctx context.Context) ([]phase, error)
 		})
 	}}}
 	if s.opts.APIV2 == V2Off {
-		s.notePath(StreamOrganizationDetails, PathNote{Path: "v1", Reason: "affinity.api_v2 is off"})
-		return v1, nil
+		return passPlan{phases: v1, path: &PathNote{Path: "v1", Reason: "affinity.api_v2 is off"}}, nil
 	}
-	return s.organizationDetailsV2Phases(ctx, v1)
+	return s.organizationDetailsV2Phases(ctx, ps, v1)
 }
 
 // chosenLists are the live lists sync.lists names (every live list when it
@@ -256,12 +255,13 @@ func (s *Syncer) chosenListIDs(ctx context.Context) ([]int64, error) {
 // then with_interaction_dates=true for the seven *_at columns.
 func withDatesPhases[T any](list func(context.Context, affinity.PageQuery, bool) iter.Seq2[affinity.Page[T], error],
 	size int, add func(T, *loader.Page)) []phase {
-	listing := func(name string, dates bool) phase {
-		return phase{name: name, withDates: dates, pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+	listing := func(kind PhaseKind) phase {
+		dates := kind == PhaseInteractionDates
+		return phase{id: PhaseID{Kind: kind}, pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
 			return convertPages(list(ctx, affinity.PageQuery{PageSize: size, PageToken: cp.PageToken}, dates), add)
 		}}
 	}
-	return []phase{listing("", false), listing(PhaseInteractionDates, true)}
+	return []phase{listing(PhaseMain), listing(PhaseInteractionDates)}
 }
 
 // single is a phase of one unpaged request.

@@ -2,6 +2,7 @@ package extractor_test
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,8 +24,9 @@ type v2Call struct {
 }
 
 // killSwitch stands in front of the fake. Armed, it holds the request for the v2 list-entries
-// page after the first `after` ones forever (it never reaches the fake) and cancels the run:
-// a kill while a v2 page is in flight. It records every v2 list-entries request.
+// page after the first `after` ones that carry a cursor forever (it never reaches the fake)
+// and cancels the run: a kill while a v2 page after a list's first is in flight. It records
+// every v2 list-entries request.
 type killSwitch struct {
 	fake   http.Handler
 	after  int
@@ -41,8 +43,10 @@ func (k *killSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/v2/lists/") {
 		k.mu.Lock()
 		c := v2Call{path: r.URL.Path, cursor: r.URL.Query().Get("cursor"), run: k.run}
-		k.seen++
-		hold := k.cancel != nil && k.seen == k.after+1
+		if c.cursor != "" {
+			k.seen++
+		}
+		hold := k.cancel != nil && c.cursor != "" && k.seen == k.after+1
 		if hold {
 			k.held = &c
 			k.cancel()
@@ -92,14 +96,16 @@ func v2ResumeWorkspace() affinitytest.Config {
 }
 
 // killMidV2 runs an auto sync of h through a killSwitch that kills it while the third v2
-// list-entries page is in flight: the probe's first page and the second page are committed.
+// page of the first list is in flight: the probe's first page of it and its second page are
+// committed. The probe read the first page of every other list too; a page is committed only
+// by its own list's phase, so those are lost with the kill.
 // It returns the switch (serving the later runs too), a client through it, and when the
 // killed run started.
 func killMidV2(t *testing.T, h *harness) (*killSwitch, *affinity.Client, time.Time) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(t.Context())
 	t.Cleanup(cancel)
-	ks := &killSwitch{fake: h.fake, after: 2, cancel: cancel}
+	ks := &killSwitch{fake: h.fake, after: 1, cancel: cancel}
 	front := httptest.NewServer(ks)
 	t.Cleanup(front.Close)
 	client, err := affinity.NewClient(front.URL, testKey, affinity.WithPerMinute(0))
@@ -133,6 +139,23 @@ func listIDOf(t *testing.T, path string) string {
 	return id
 }
 
+// lostProbePages counts the pages the killed run (0) and the resumed run (1) both fetched, and
+// requires each to be a first page the probe read of a list other than the interrupted one.
+func lostProbePages(t *testing.T, ks *killSwitch, held v2Call) int {
+	t.Helper()
+	lost := 0
+	for _, c := range ks.callsOf(0) {
+		for _, d := range ks.callsOf(1) {
+			if c.path == d.path && c.cursor == d.cursor {
+				require.Empty(t, c.cursor, "page %s %q was fetched in both runs", c.path, c.cursor)
+				require.NotEqual(t, held.path, c.path, "the interrupted list is not read again from its start")
+				lost++
+			}
+		}
+	}
+	return lost
+}
+
 // TestV2KillMidPassResumesExactly kills an auto sync while a v2 list-entries page is in
 // flight, then runs it again (continuing the killed run, as the daemon does): the resumed pass
 // starts at the checkpointed cursor without probing again, fetches no committed page twice,
@@ -162,21 +185,23 @@ func TestV2KillMidPassResumesExactly(t *testing.T) {
 			require.NotEmpty(t, c.cursor, "no page of the interrupted list is read again from its start (no new probe)")
 		}
 	}
-	for _, c := range ks.callsOf(0) {
-		for _, d := range resumed {
-			require.False(t, c.path == d.path && c.cursor == d.cursor, "page %s %q was fetched in both runs", c.path, c.cursor)
-		}
-	}
-	// Every endpoint received exactly what an uninterrupted pass sends: the only request
-	// wasted by the kill is the one held in flight, which never reached the fake.
-	require.Equal(t, ref.fake.Requests(), h.fake.Requests())
-	require.Equal(t, ref.fake.TotalRequests(), h.fake.TotalRequests())
+	// No page is fetched in both runs, except the first pages the probe read of the lists
+	// after the interrupted one: they were lost with the kill.
+	lost := lostProbePages(t, ks, held)
+	require.Equal(t, len(h.fake.Snapshot().Lists)-1, lost)
+	// Every endpoint received exactly what an uninterrupted pass sends, but for those: the
+	// only other request wasted by the kill is the one held in flight, which never reached
+	// the fake.
+	want := ref.fake.Requests()
+	want[listEntriesV2] += lost
+	require.Equal(t, want, h.fake.Requests())
+	require.Equal(t, ref.fake.TotalRequests()+lost, h.fake.TotalRequests())
 	requireSameWarehouse(t, v1, h)
 }
 
 // TestV2RefusedCursorRestartsListPhase: a checkpointed v2 cursor that the API refuses (400)
-// on resume fails the run that meets it and is dropped; the next run reads that list's v2
-// phase again from its first page, without a new probe, and the pass ends exact.
+// on resume restarts that list's v2 phase from its first page in the same run, with one
+// warning and without a new probe; the run completes and the pass ends exact.
 func TestV2RefusedCursorRestartsListPhase(t *testing.T) {
 	t.Parallel()
 	cfg := v2ResumeWorkspace()
@@ -187,37 +212,39 @@ func TestV2RefusedCursorRestartsListPhase(t *testing.T) {
 	requireComplete(t, ref.syncer(nil).Run(t.Context(), nil))
 
 	ks, client, started := killMidV2(t, h)
-	listPath := ks.held.path
+	held := *ks.held
 	const garbage = "bm90LWEtY3Vyc29y" // base64 of "not-a-cursor"
 	_, err := h.pool.Exec(t.Context(), "UPDATE "+h.schema+".sync_checkpoints SET page_token = $1 WHERE stream = $2", garbage, extractor.StreamFieldValues)
 	require.NoError(t, err)
 
+	logs := newLogRecorder()
+	h.opts.Logger = slog.New(logs)
 	h.opts.ResumeSince = &started
 	res := h.syncer(client).Run(t.Context(), nil)
-	fv := streamResult(t, res, extractor.StreamFieldValues)
-	require.False(t, fv.Complete)
-	require.True(t, affinity.IsInvalidCursor(fv.Err), "%v", fv.Err)
-	require.ErrorContains(t, fv.Err, "page token refused: the phase restarts from its first page")
-	require.Equal(t, []v2Call{{path: listPath, cursor: garbage, run: 1}}, ks.callsOf(1), "the stored cursor was the one v2 request")
-	cp, err := h.store.LoadCheckpoint(t.Context(), extractor.StreamFieldValues)
-	require.NoError(t, err)
-	require.Equal(t, "v2:"+listIDOf(t, listPath), cp.Phase)
-	require.Empty(t, cp.PageToken, "the refused cursor is dropped")
-	ks.nextRun()
-
-	res = h.syncer(client).Run(t.Context(), nil)
 	requireComplete(t, res)
-	third := ks.callsOf(2)
-	require.NotEmpty(t, third)
-	require.Equal(t, v2Call{path: listPath, run: 2}, third[0], "the list's v2 phase restarts from its first page")
+	fv := streamResult(t, res, extractor.StreamFieldValues)
+	require.Equal(t, "v1+v2", fv.Path.Path, fv.Path.Reason)
+	require.False(t, fv.Path.Fallback)
+	warns := logs.warnings(extractor.StreamFieldValues)
+	require.Len(t, warns, 1, "one warning: %+v", warns)
+	require.Contains(t, warns[0].msg, "page token refused: the phase restarts from its first page")
+	require.Contains(t, warns[0].attrs["phase"], "v2:"+listIDOf(t, held.path))
+	require.True(t, fv.Phases[0].Restarted, "%+v", fv.Phases[0])
+	require.Equal(t, "v2:"+listIDOf(t, held.path), fv.Phases[0].Phase.String())
+
+	resumed := ks.callsOf(1)
+	require.GreaterOrEqual(t, len(resumed), 2)
+	require.Equal(t, v2Call{path: held.path, cursor: garbage, run: 1}, resumed[0], "the stored cursor was the first v2 request")
+	require.Equal(t, v2Call{path: held.path, run: 1}, resumed[1], "the list's v2 phase restarts from its first page")
 	// The restarted phase reads the list's pages again; the v1 reads of field values are
 	// those of an uninterrupted pass (the probe ran once).
 	require.Equal(t, ref.fake.Requests()["GET /field-values"], h.fake.Requests()["GET /field-values"])
-	// The waste: the list's two pages committed before the kill, read again, and the one
-	// request with the refused cursor (the page held in flight never reached the fake).
-	// Every other endpoint received what an uninterrupted pass sends.
+	// The waste: the list's two pages committed before the kill, read again, the one request
+	// with the refused cursor, and the first pages the probe read of the other lists, lost
+	// with the kill (the page held in flight never reached the fake). Every other endpoint
+	// received what an uninterrupted pass sends.
 	want := ref.fake.Requests()
-	want[listEntriesV2] += 2 + 1
+	want[listEntriesV2] += 2 + 1 + len(h.fake.Snapshot().Lists) - 1
 	require.Equal(t, want, h.fake.Requests())
 	requireSameWarehouse(t, v1, h)
 }
