@@ -138,6 +138,9 @@ type passPlan struct {
 	path   *PathNote
 	rule   loader.PlanCounts
 	spent  []PhaseResult
+	// reread, when set, is told which lists' v2 phases did not read them whole when the pass
+	// falls back to v1 in the middle of its v2 phases: the v1 phases read their entities.
+	reread func(at time.Time, lists []int64)
 }
 
 // passState is where the stream's pass stands when its phases are built.

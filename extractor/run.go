@@ -76,7 +76,7 @@ func (s *Syncer) runPass(ctx context.Context, def stream) StreamResult {
 	for i := start; i < len(phases); i = nextPhase(phases, i, onV1) {
 		ph := phases[i]
 		pr, err := s.runPhase(ctx, &cp, ph)
-		end := ph.end
+		end, refused := ph.end, err != nil
 		if err != nil {
 			cause, fallBack := s.v2FallsBack(ph, err)
 			if !fallBack {
@@ -95,6 +95,9 @@ func (s *Syncer) runPass(ctx context.Context, def stream) StreamResult {
 			// Under auto, v2 refused a page: what was read stays, and v1 reads what is still
 			// due. The phase ends with nothing but the checkpoint moving on.
 			onV1, end = true, loader.EndNothing()
+			if plan.reread != nil {
+				plan.reread(s.opts.Now(), unreadLists(phases, i))
+			}
 			note := PathNote{Path: "v1+v2", Reason: cause + " (fell back to v1 for the rest of this pass)", Fallback: true}
 			log.Warn("reading through API v1 for this pass", "cause", cause)
 			if err := s.recordPath(ctx, &res, note); err != nil {
@@ -109,7 +112,7 @@ func (s *Syncer) runPass(ctx context.Context, def stream) StreamResult {
 			pass.NextPhase = phaseText(phases[next].id)
 		}
 		deleted, err := s.store.CompletePhase(ctx, cp, end, pass)
-		pr.SoftDeleted, pr.Complete = deleted, err == nil
+		pr.SoftDeleted, pr.Complete = deleted, err == nil && !refused
 		res.addPhase(pr)
 		if err != nil {
 			res.Err = fmt.Errorf("stream %s: complete pass: %w", stream, err)
@@ -135,6 +138,22 @@ func (r *StreamResult) addPhase(p PhaseResult) {
 func (s *Syncer) recordPath(ctx context.Context, res *StreamResult, note PathNote) error {
 	res.Path = &note
 	return s.store.RecordPath(ctx, res.Stream, loader.StreamPath{Path: note.Path, Reason: note.Reason})
+}
+
+// unreadLists are the lists whose entities the v1 phases must read whole when v2 refused
+// phase i: the refused list and those of the v2 list phases the fall back skips. An entity
+// read through v2 before (on an earlier list, or on the refused list's pages read, which may
+// hold the entity on two entries) counts as fetched for the pass, but its entries on these
+// lists were not read: the values of an entry are read with its list, or by a v1 read of
+// the entity.
+func unreadLists(phases []phase, i int) []int64 {
+	var ids []int64
+	for _, p := range phases[i:] {
+		if p.id.Kind == PhaseV2List {
+			ids = append(ids, p.id.ID)
+		}
+	}
+	return ids
 }
 
 // nextPhase is the index of the phase that follows phase i: the next one, or once the pass

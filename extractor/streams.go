@@ -7,6 +7,7 @@ import (
 	"iter"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
@@ -154,26 +155,75 @@ func (s *Syncer) fieldValuesPhases(ctx context.Context, ps passState) (passPlan,
 		out.EntityValues = append(out.EntityValues, entityValuesRow(k, values, types))
 		return nil
 	}
-	due := func(unlisted bool, maxAge time.Duration) func(context.Context, loader.Checkpoint) iter.Seq2[fetched, error] {
-		return func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
-			staleBefore := s.opts.Now().Add(-maxAge)
-			return perEntity(ctx, s, func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error) {
-				q := loader.RefreshQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore, Unlisted: unlisted, After: after, Limit: entitiesPerBatch}
-				if !unlisted {
-					q.Lists = chosen
-				}
-				return s.store.RefreshCandidates(ctx, q)
-			}, fetch)
+	candidates := func(q loader.RefreshQuery) func(context.Context, loader.RefreshKey) ([]loader.RefreshKey, error) {
+		return func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error) {
+			q.After, q.Limit = after, entitiesPerBatch
+			return s.store.RefreshCandidates(ctx, q)
 		}
 	}
-	phases := []phase{{id: PhaseID{Kind: PhaseMain}, pages: due(false, s.opts.ValuesMaxAge)}}
+	var reread rereadLists
+	listed := func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+		due := perEntity(ctx, s, candidates(loader.RefreshQuery{PassStart: cp.PassStartedAt,
+			StaleBefore: s.opts.Now().Add(-s.opts.ValuesMaxAge), Lists: chosen}), fetch)
+		at, lists := reread.get()
+		if len(lists) == 0 {
+			return due
+		}
+		// After a fall back to v1 in the middle of the v2 lists: every entity on the lists v2
+		// did not read whole, read before the fall back (by another list's v2 read, which
+		// carried none of these lists' values, among them).
+		return concat(due, perEntity(ctx, s, candidates(loader.RefreshQuery{PassStart: at, StaleBefore: at, Lists: lists}), fetch))
+	}
+	unlisted := func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
+		return perEntity(ctx, s, candidates(loader.RefreshQuery{PassStart: cp.PassStartedAt,
+			StaleBefore: s.opts.Now().Add(-s.opts.UnlistedMaxAge), Unlisted: true}), fetch)
+	}
+	phases := []phase{{id: PhaseID{Kind: PhaseMain}, pages: listed}}
 	if s.opts.FieldValuesForUnlisted {
-		phases = append(phases, phase{id: PhaseID{Kind: PhaseUnlisted}, pages: due(true, s.opts.UnlistedMaxAge)})
+		phases = append(phases, phase{id: PhaseID{Kind: PhaseUnlisted}, pages: unlisted})
 	}
 	if s.opts.APIV2 == V2Off {
 		return passPlan{phases: phases, path: &PathNote{Path: "v1", Reason: "affinity.api_v2 is off"}}, nil
 	}
-	return s.fieldValuesV2Phases(ctx, ps, phases)
+	plan, err := s.fieldValuesV2Phases(ctx, ps, phases)
+	plan.reread = reread.set
+	return plan, err
+}
+
+// rereadLists are the lists whose entities the listed v1 phase of field_values reads whole
+// after the pass fell back to v1 in the middle of its v2 lists, and when it fell back.
+type rereadLists struct {
+	mu    sync.Mutex
+	at    time.Time
+	lists []int64
+}
+
+func (r *rereadLists) set(at time.Time, lists []int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.at, r.lists = at, slices.Clone(lists)
+}
+
+func (r *rereadLists) get() (time.Time, []int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.at, r.lists
+}
+
+// concat yields the pages of a, then those of b.
+func concat(a, b iter.Seq2[fetched, error]) iter.Seq2[fetched, error] {
+	return func(yield func(fetched, error) bool) {
+		for f, err := range a {
+			if !yield(f, err) || err != nil {
+				return
+			}
+		}
+		for f, err := range b {
+			if !yield(f, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 func (s *Syncer) organizationDetailsPhases(ctx context.Context, ps passState) (passPlan, error) {
