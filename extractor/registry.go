@@ -120,13 +120,13 @@ func registry() []stream {
 			per500: "every 500 entries cost 1 request",
 			cost: func(c loader.PlanCounts, _ CostOptions) []Cost {
 				var requests, entries int64
-				for _, n := range c.ListSizes {
-					requests += pagesOf(n)
-					entries += n
+				for _, l := range c.Lists {
+					requests += pagesOf(l.Entries)
+					entries += l.Entries
 				}
 				return []Cost{{Source: SourceV1, Requests: requests, Chain: requests,
-					Detail: fmt.Sprintf("%d lists, %d entries", len(c.ListSizes), entries),
-					Bound:  fmt.Sprintf("Σ over %d lists of (size/%d+1)", len(c.ListSizes), PageSize)}}
+					Detail: fmt.Sprintf("%d lists, %d entries", len(c.Lists), entries),
+					Bound:  fmt.Sprintf("Σ over %d lists of (size/%d+1)", len(c.Lists), PageSize)}}
 			}},
 		{name: StreamFieldValueChanges, stage: 2, dependsOn: []string{StreamFields}, endpoints: []string{"/field-value-changes"},
 			phases: (*Syncer).changesPhases, end: anyPhaseEnds(loader.EndNothing()),
@@ -195,10 +195,7 @@ func entityListing(name string, k loader.EntityKind, endpoint string, phases fun
 	}
 	st.per500 = "every 500 cost 2 requests (plain + dates)"
 	st.cost = func(c loader.PlanCounts, _ CostOptions) []Cost {
-		all, dated := c.Persons, c.PersonsWithDates
-		if k == loader.EntityOrganization {
-			all, dated = c.Organizations, c.OrganizationsWithDates
-		}
+		all, dated := c.Live[k.Table()], c.WithDates[k]
 		n := pagesOf(all) + pagesOf(dated)
 		return []Cost{{Source: SourceV1, Requests: n, Chain: n,
 			Detail: fmt.Sprintf("%d %s, %d with interaction dates", all, name, dated),
@@ -425,37 +422,32 @@ func Costs(c loader.PlanCounts, streams []string, o CostOptions) ([]StreamCost, 
 	return out, nil
 }
 
-// fieldValuesV2Cost is the v2 source of field_values: the v2 pages of every list the path
-// rule reads through v2 (and of all persons and companies when entities on no list are
-// cheaper that way), the probe's v1 requests, and one v1 call per entity still due on no
-// such list. Nil when the rule reads nothing through v2.
+// fieldValuesV2Cost is the v2 source of field_values: the v2 pages of every list read through
+// v2 (and of all persons and companies when entities on no list are), the probe's v1
+// requests, and one v1 call per entity still due on no such list. Nil when the path rule
+// reads nothing through v2.
 func fieldValuesV2Cost(c loader.PlanCounts, o CostOptions) []Cost {
-	var pages, entries, first int64
+	var pages, entries int64
 	n := 0
 	for _, l := range c.Lists {
-		if !l.CheaperThroughV2() {
+		if !l.ThroughV2 {
 			continue
-		}
-		if n == 0 {
-			first = l.Entries
 		}
 		n++
 		pages += loader.V2PagesOf(l.Entries)
 		entries += l.Entries
 	}
-	unlisted := o.WithUnlisted && unlistedThroughV2(c.Persons, c.Organizations, c.UnlistedDue)
+	unlisted := o.WithUnlisted && c.UnlistedThroughV2
 	if n == 0 && !unlisted {
 		return nil
 	}
 	detail := fmt.Sprintf("%d of %d lists through v2 (%d entries)", n, len(c.Lists), entries)
-	bound := fmt.Sprintf("Σ over %d lists of ceil(entries/%d)", n, V2PageSize)
+	bound := fmt.Sprintf("Σ over %d lists of ceil(entries/%d)", n, loader.V2PageSize)
 	if unlisted {
-		if n == 0 {
-			first = c.Persons
-		}
-		pages += loader.V2PagesOf(c.Persons) + loader.V2PagesOf(c.Organizations)
-		detail += fmt.Sprintf(", %d persons and %d companies through v2", c.Persons, c.Organizations)
-		bound += fmt.Sprintf(" + ceil(%d persons/%d) + ceil(%d companies/%d)", c.Persons, V2PageSize, c.Organizations, V2PageSize)
+		persons, orgs := c.Live[loader.EntityPerson.Table()], c.Live[loader.EntityOrganization.Table()]
+		pages += loader.V2PagesOf(persons) + loader.V2PagesOf(orgs)
+		detail += fmt.Sprintf(", %d persons and %d companies through v2", persons, orgs)
+		bound += fmt.Sprintf(" + ceil(%d persons/%d) + ceil(%d companies/%d)", persons, loader.V2PageSize, orgs, loader.V2PageSize)
 	}
 	due := c.ValuesDueOffV2
 	rest := fmt.Sprintf("%d entities due on no v2 list through v1", due)
@@ -465,7 +457,7 @@ func fieldValuesV2Cost(c loader.PlanCounts, o CostOptions) []Cost {
 	}
 	return []Cost{
 		{Source: SourceV2, Requests: pages, Chain: pages, Detail: detail, Bound: bound},
-		probeCost(first),
+		probeCost(c.ValuesProbe),
 		perEntityCost(due, o, rest, fmt.Sprintf("1 per entity still due (%d)", due)),
 	}
 }
@@ -474,24 +466,23 @@ func fieldValuesV2Cost(c loader.PlanCounts, o CostOptions) []Cost {
 // the probe's v1 requests, and one v1 call per organization due whose persons v2 may cut
 // short (more than a page of them, as stored). Nil when the v1 calls are cheaper.
 func organizationDetailsV2Cost(c loader.PlanCounts, o CostOptions) []Cost {
-	if !loader.CheaperThroughV2(c.Organizations, c.DetailsDue) {
+	if !c.DetailsThroughV2 {
 		return nil
 	}
-	pages := loader.V2PagesOf(c.Organizations)
+	orgs := c.Live[loader.EntityOrganization.Table()]
+	pages := loader.V2PagesOf(orgs)
 	return []Cost{
 		{Source: SourceV2, Requests: pages, Chain: pages,
-			Detail: fmt.Sprintf("%d companies through v2", c.Organizations),
-			Bound:  fmt.Sprintf("ceil(%d companies/%d)", c.Organizations, V2PageSize)},
-		probeCost(c.Organizations),
-		perEntityCost(c.DetailsCutShort, o, fmt.Sprintf("%d with more than %d persons through v1", c.DetailsCutShort, V2PageSize),
+			Detail: fmt.Sprintf("%d companies through v2", orgs),
+			Bound:  fmt.Sprintf("ceil(%d companies/%d)", orgs, loader.V2PageSize)},
+		probeCost(c.LinksProbe),
+		perEntityCost(c.DetailsCutShort, o, fmt.Sprintf("%d with more than %d persons through v1", c.DetailsCutShort, loader.V2PageSize),
 			fmt.Sprintf("1 per company cut short (%d)", c.DetailsCutShort)),
 	}
 }
 
-// probeCost is the probe's v1 requests: up to probeSize entities of the first v2 page, of
-// a listing of n.
+// probeCost is the probe's n v1 requests.
 func probeCost(n int64) Cost {
-	p := min(n, probeSize)
-	return Cost{Source: SourceV1, Requests: p, Chain: p, Detail: fmt.Sprintf("probe: %d through v1 too", p),
-		Bound: fmt.Sprintf("probe (%d)", p)}
+	return Cost{Source: SourceV1, Requests: n, Chain: n, Detail: fmt.Sprintf("probe: %d through v1 too", n),
+		Bound: fmt.Sprintf("probe (%d)", n)}
 }

@@ -92,7 +92,9 @@ func TestPhaseEnds(t *testing.T) {
 
 func TestPlanAndCosts(t *testing.T) {
 	t.Parallel()
-	c := loader.PlanCounts{Persons: 1000, PersonsWithDates: 500, Organizations: 10, Live: map[string]int64{"notes": 499}, ListSizes: []int64{500, 3},
+	c := loader.PlanCounts{Live: map[string]int64{"persons": 1000, "organizations": 10, "notes": 499},
+		WithDates: map[loader.EntityKind]int64{loader.EntityPerson: 500},
+		Lists:     []loader.ListCount{{ID: 1, Entries: 500, Known: true}, {ID: 2, Entries: 3, Known: true}},
 		TrackedFields: 2, ValuesDue: [3]int64{1, 2, 3}, UnlistedDue: 4, DetailsDue: 9}
 	items, err := Plan(c, Streams(), CostOptions{WithUnlisted: true})
 	require.NoError(t, err)
@@ -130,9 +132,9 @@ func TestPlanAndCosts(t *testing.T) {
 // and the rule reads anything through v2.
 func TestV2Costs(t *testing.T) {
 	t.Parallel()
-	c := loader.PlanCounts{Organizations: 1234, DetailsDue: 1234, DetailsCutShort: 3,
-		Lists:     []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 250}, {ID: 2, Entries: 400, Known: true, Due: 4}},
-		ValuesDue: [3]int64{200, 50, 4}, ValuesDueOffV2: 4}
+	c := loader.PlanCounts{Live: map[string]int64{"organizations": 1234}, DetailsDue: 1234, DetailsCutShort: 3, DetailsThroughV2: true,
+		Lists:     []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 250, ThroughV2: true}, {ID: 2, Entries: 400, Known: true, Due: 4}},
+		ValuesDue: [3]int64{200, 50, 4}, ValuesDueOffV2: 4, ValuesProbe: 5, LinksProbe: 5}
 	for _, tc := range []struct {
 		mode V2Mode
 		path Source
@@ -152,7 +154,7 @@ func TestV2Costs(t *testing.T) {
 	}
 
 	// Nothing cheaper through v2: the v1 path, whatever the mode, at the v1 cost.
-	quiet := loader.PlanCounts{Organizations: 1234, DetailsDue: 2, Lists: []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 3}},
+	quiet := loader.PlanCounts{Live: map[string]int64{"organizations": 1234}, DetailsDue: 2, Lists: []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 3}},
 		ValuesDue: [3]int64{0, 3, 0}, ValuesDueOffV2: 3}
 	costs, err := Costs(quiet, []string{StreamFieldValues, StreamOrganizationDetails}, CostOptions{APIV2: V2Auto})
 	require.NoError(t, err)

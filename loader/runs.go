@@ -105,8 +105,8 @@ type warehouseTable struct {
 // warehouseTables lists the warehouse's tables in the order the migrations created them:
 // every table of the schema but the sync_ bookkeeping and goose's version table, so a table a
 // new migration adds is counted without naming it here.
-func (s *Store) warehouseTables(ctx context.Context) ([]warehouseTable, error) {
-	rows, err := s.pool.Query(ctx, `SELECT c.relname,
+func (s *Store) warehouseTables(ctx context.Context, db querier) ([]warehouseTable, error) {
+	rows, err := db.Query(ctx, `SELECT c.relname,
 			EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'deleted_at' AND NOT a.attisdropped)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
@@ -128,7 +128,11 @@ func (s *Store) warehouseTables(ctx context.Context) ([]warehouseTable, error) {
 
 // TableCounts returns live and soft-deleted row counts of every warehouse table.
 func (s *Store) TableCounts(ctx context.Context) ([]TableCount, error) {
-	tables, err := s.warehouseTables(ctx)
+	return s.tableCounts(ctx, s.pool)
+}
+
+func (s *Store) tableCounts(ctx context.Context, db querier) ([]TableCount, error) {
+	tables, err := s.warehouseTables(ctx, db)
 	if err != nil {
 		return nil, fmt.Errorf("count tables: %w", err)
 	}
@@ -140,7 +144,7 @@ func (s *Store) TableCounts(ctx context.Context) ([]TableCount, error) {
 		}
 		parts[i] = fmt.Sprintf(`SELECT %d, %s FROM %s`, i, counts, s.table(t.name))
 	}
-	rows, err := s.pool.Query(ctx, strings.Join(parts, " UNION ALL ")+" ORDER BY 1")
+	rows, err := db.Query(ctx, strings.Join(parts, " UNION ALL ")+" ORDER BY 1")
 	if err != nil {
 		return nil, fmt.Errorf("count tables: %w", err)
 	}

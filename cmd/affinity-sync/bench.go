@@ -532,17 +532,16 @@ func requestBounds(ctx context.Context, cfg Config, res extractor.Result) (map[s
 	// The sizes the pass saw. The with_interaction_dates listing leaves out the entities
 	// without interactions: its length is what the stream wrote beyond the first listing (in
 	// an unchanged workspace no row is written twice by one listing).
-	sizes := loader.PlanCounts{
-		Persons: live["persons"], PersonsWithDates: max(0, rows[extractor.StreamPersons]-live["persons"]),
-		Organizations: live["organizations"], OrganizationsWithDates: max(0, rows[extractor.StreamOrganizations]-live["organizations"]),
-		Live: live, TrackedFields: int64(len(tracked)),
-	}
+	sizes := loader.PlanCounts{Live: live, TrackedFields: int64(len(tracked)), WithDates: map[loader.EntityKind]int64{
+		loader.EntityPerson:       max(0, rows[extractor.StreamPersons]-live["persons"]),
+		loader.EntityOrganization: max(0, rows[extractor.StreamOrganizations]-live["organizations"]),
+	}}
 	for _, l := range lists {
 		var size int64
 		if l.ListSize != nil {
 			size = *l.ListSize
 		}
-		sizes.ListSizes = append(sizes.ListSizes, size)
+		sizes.Lists = append(sizes.Lists, loader.ListCount{ID: l.ID, Entries: size})
 	}
 	for _, s := range res.Streams {
 		switch s.Stream {
@@ -569,7 +568,7 @@ func requestBounds(ctx context.Context, cfg Config, res extractor.Result) (map[s
 		entriesOf[e.ListID] = e.Entries
 	}
 	for _, s := range res.Streams {
-		if v2 := v2Bound(s, entriesOf, sizes.Persons, sizes.Organizations); v2 != nil {
+		if v2 := v2Bound(s, entriesOf, live["persons"], live["organizations"]); v2 != nil {
 			b[s.Stream] = *v2
 		}
 	}
