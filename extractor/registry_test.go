@@ -93,8 +93,8 @@ func TestPhaseEnds(t *testing.T) {
 func TestPlanAndCosts(t *testing.T) {
 	t.Parallel()
 	c := loader.PlanCounts{Live: map[string]int64{"persons": 1000, "organizations": 10, "notes": 499},
-		WithDates: map[loader.EntityKind]int64{loader.EntityPerson: 500},
-		Lists:     []loader.ListCount{{ID: 1, Entries: 500, Known: true}, {ID: 2, Entries: 3, Known: true}},
+		WithDates:     map[loader.EntityKind]int64{loader.EntityPerson: 500},
+		Lists:         []loader.ListCount{{ID: 1, Entries: 500, Known: true}, {ID: 2, Entries: 3, Known: true}},
 		TrackedFields: 2, ValuesDue: [3]int64{1, 2, 3}, UnlistedDue: 4, DetailsDue: 9}
 	items, err := Plan(c, Streams(), CostOptions{WithUnlisted: true})
 	require.NoError(t, err)
