@@ -40,7 +40,7 @@ type Health interface {
 type Deliveries interface {
 	RecordDelivery(ctx context.Context, d loader.WebhookDelivery) (int64, error)
 	SetDeliveryOutcome(ctx context.Context, ids []int64, outcome, errText string) error
-	SoftDeleteObject(ctx context.Context, kind string, id int64) (int64, error)
+	SoftDeleteObject(ctx context.Context, kind loader.ObjectKind, id int64) (int64, error)
 	EntityTypeOf(ctx context.Context, fieldID int64, listEntryID *int64) (loader.EntityKind, bool, error)
 	// QueuedDeliveries are the deliveries whose refresh has not run, oldest first.
 	QueuedDeliveries(ctx context.Context) ([]loader.QueuedDelivery, error)
@@ -67,7 +67,7 @@ type Options struct {
 	Logger      *slog.Logger
 	Now         func() time.Time
 	// OnRefresh, when set, is called after every targeted refresh (tests wait on it).
-	OnRefresh func(kind string, id int64, err error)
+	OnRefresh func(kind loader.ObjectKind, id int64, err error)
 	// MaxBody bounds a delivery's size; default 1 MiB.
 	MaxBody int64
 	// RefreshTimeout bounds one targeted refresh; default 2 minutes.
@@ -256,24 +256,10 @@ func parseObject(body []byte) object {
 
 // target is one object a refresh re-reads; it is the key bursts coalesce on.
 type target struct {
-	kind       string            // kindEntity, loader.ObjectListEntry or loader.ObjectList
-	entityType loader.EntityKind // for an entity
-	id         int64
-	listID     int64 // for a list entry
+	kind   loader.ObjectKind // an entity's (EntityKind.Object), loader.ObjectListEntry or loader.ObjectList
+	id     int64
+	listID int64 // for a list entry
 }
-
-// deletable are the kinds whose *.deleted the warehouse applies.
-func deletable(kind string) bool {
-	switch kind {
-	case loader.ObjectPerson, loader.ObjectOrganization, loader.ObjectOpportunity, loader.ObjectList,
-		loader.ObjectListEntry, loader.ObjectField, loader.ObjectFieldValue, loader.ObjectNote:
-		return true
-	}
-	return false
-}
-
-// kindEntity is the target kind of a person, organization or opportunity refresh.
-const kindEntity = "entity"
 
 // tokenOK compares the token query parameter with the configured one in constant time (both
 // hashed first, so not even the length leaks).
@@ -366,7 +352,7 @@ func sentAt(raw json.RawMessage) *time.Time {
 // now and queues a refresh of the one that remains. It returns the delivery's outcome and the
 // HTTP status.
 func (s *Server) handle(ctx context.Context, deliveryID int64, eventType string, obj object) (string, int, error) {
-	kind, action, _ := strings.Cut(eventType, ".")
+	name, action, _ := strings.Cut(eventType, ".")
 	if !knownEvent(eventType) {
 		return loader.DeliveryIgnored, http.StatusOK, nil
 	}
@@ -388,7 +374,8 @@ func (s *Server) handle(ctx context.Context, deliveryID int64, eventType string,
 			return loader.DeliveryDeleted, http.StatusOK, nil
 		}
 	}
-	if action == "deleted" && deletable(kind) {
+	// The kinds the warehouse soft-deletes are loader's to say.
+	if kind, ok := loader.ParseObjectKind(name); ok && action == "deleted" {
 		if obj.ID == nil {
 			return loader.DeliveryFailed, http.StatusOK, errors.New("deleted object has no id")
 		}
@@ -421,28 +408,32 @@ func (s *Server) targetOf(ctx context.Context, eventType string, obj object) (ta
 	if eventType == eventMerged {
 		// The organization that remains now holds what the losing one had.
 		if winner := obj.Company.id(); winner != nil {
-			return target{kind: kindEntity, entityType: loader.EntityOrganization, id: *winner}, true, nil
+			return target{kind: loader.EntityOrganization.Object(), id: *winner}, true, nil
 		}
 		return target{}, false, nil
 	}
-	kind, _, _ := strings.Cut(eventType, ".")
-	switch kind {
-	case loader.ObjectPerson, loader.ObjectOrganization, loader.ObjectOpportunity:
-		k, _ := loader.ParseEntityKind(kind)
+	name, _, _ := strings.Cut(eventType, ".")
+	kind, ok := loader.ParseObjectKind(name)
+	if !ok {
+		return target{}, false, nil
+	}
+	if _, entity := kind.Entity(); entity {
 		if obj.ID == nil {
 			return target{}, false, nil
 		}
-		return target{kind: kindEntity, entityType: k, id: *obj.ID}, true, nil
+		return target{kind: kind, id: *obj.ID}, true, nil
+	}
+	switch kind {
 	case loader.ObjectListEntry:
 		if obj.ID == nil || obj.ListID == nil {
 			return target{}, false, nil
 		}
-		return target{kind: loader.ObjectListEntry, id: *obj.ID, listID: *obj.ListID}, true, nil
+		return target{kind: kind, id: *obj.ID, listID: *obj.ListID}, true, nil
 	case loader.ObjectList:
 		if obj.ID == nil {
 			return target{}, false, nil
 		}
-		return target{kind: loader.ObjectList, id: *obj.ID}, true, nil
+		return target{kind: kind, id: *obj.ID}, true, nil
 	case loader.ObjectField:
 		// v1 has no single-field GET: a list field is refreshed with its list.
 		if obj.ListID == nil {
@@ -470,7 +461,7 @@ func (s *Server) targetOf(ctx context.Context, eventType string, obj object) (ta
 		if et == nil || !et.Valid() {
 			return target{}, false, nil
 		}
-		return target{kind: kindEntity, entityType: *et, id: *obj.EntityID}, true, nil
+		return target{kind: et.Object(), id: *obj.EntityID}, true, nil
 	}
 	return target{}, false, nil
 }
@@ -568,14 +559,15 @@ func (s *Server) refresh(ctx context.Context, t target, ids []int64) {
 	var stats extractor.RefreshStats
 	var err error
 	kind := t.kind
-	switch t.kind {
-	case loader.ObjectListEntry:
+	switch k, entity := kind.Entity(); {
+	case entity:
+		stats, err = s.opts.Refresher.RefreshEntity(rctx, k, t.id)
+	case kind == loader.ObjectListEntry:
 		stats, err = s.opts.Refresher.RefreshListEntry(rctx, t.listID, t.id)
-	case loader.ObjectList:
+	case kind == loader.ObjectList:
 		stats, err = s.opts.Refresher.RefreshList(rctx, t.id)
 	default:
-		kind = t.entityType.String()
-		stats, err = s.opts.Refresher.RefreshEntity(rctx, t.entityType, t.id)
+		err = fmt.Errorf("no targeted refresh of a %s", kind)
 	}
 	if err != nil && ctx.Err() != nil {
 		// The worker is stopping: the refresh did not run to its end, so its deliveries stay
