@@ -98,7 +98,7 @@ func (s *Server) targetOf(ctx context.Context, eventType string, obj object) (ta
 	if eventType == eventMerged {
 		// The organization that remains now holds what the losing one had.
 		if winner := obj.Company.id(); winner != nil {
-			return target{kind: loader.EntityOrganization.Object(), id: *winner}, true, nil
+			return target{kind: loader.ObjectOrganization, id: *winner}, true, nil
 		}
 		return target{}, false, nil
 	}
