@@ -28,7 +28,7 @@ type RefreshAPI interface {
 // RefreshStore is what a targeted refresh needs from the warehouse; *loader.Store satisfies it.
 type RefreshStore interface {
 	CommitRefresh(ctx context.Context, p loader.Page) (loader.PageStats, error)
-	SoftDeleteObject(ctx context.Context, kind string, id int64) (int64, error)
+	SoftDeleteObject(ctx context.Context, kind loader.ObjectKind, id int64) (int64, error)
 	FieldValueTypes(ctx context.Context) (map[int64]int, error)
 }
 
@@ -64,7 +64,7 @@ func NewRefresher(api RefreshAPI, store RefreshStore, opts Options) *Refresher {
 func gone(err error) bool { return affinity.IsNotFound(err) || affinity.IsMerged(err) }
 
 // softDelete soft-deletes an object Affinity no longer has.
-func (r *Refresher) softDelete(ctx context.Context, kind string, id int64, why error) (RefreshStats, error) {
+func (r *Refresher) softDelete(ctx context.Context, kind loader.ObjectKind, id int64, why error) (RefreshStats, error) {
 	n, err := r.store.SoftDeleteObject(ctx, kind, id)
 	if err != nil {
 		return RefreshStats{}, fmt.Errorf("refresh %s %d: %w", kind, id, err)
@@ -82,7 +82,7 @@ func (r *Refresher) RefreshEntity(ctx context.Context, k loader.EntityKind, id i
 	if !k.Valid() {
 		return RefreshStats{}, fmt.Errorf("refresh entity %d: unknown %s", id, k)
 	}
-	kind := k.String()
+	kind := k.Object()
 	var p loader.Page
 	var err error
 	switch k {
@@ -132,7 +132,7 @@ func (r *Refresher) addValues(ctx context.Context, p *loader.Page, k loader.Enti
 	return nil
 }
 
-func (r *Refresher) commit(ctx context.Context, kind string, id int64, p loader.Page) (RefreshStats, error) {
+func (r *Refresher) commit(ctx context.Context, kind loader.ObjectKind, id int64, p loader.Page) (RefreshStats, error) {
 	p.SeenAt = r.now()
 	stats, err := r.store.CommitRefresh(ctx, p)
 	if err != nil {

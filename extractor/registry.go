@@ -179,7 +179,7 @@ func registry() []stream {
 func entityListing(name string, k loader.EntityKind, endpoint string, phases func(*Syncer, context.Context) ([]phase, error)) stream {
 	st := stream{name: name, stage: 1, endpoints: []string{endpoint}, phases: phases}
 	if k == loader.EntityOpportunity {
-		st.end = mainPhaseEnds(loader.EndSoftDeleteUnseen(k.String()))
+		st.end = mainPhaseEnds(loader.EndSoftDeleteUnseen(k.Object()))
 		st.cost = paged(func(c loader.PlanCounts) int64 { return c.Live[k.Table()] }, name)
 		st.per500 = "every 500 cost 1 request"
 		return st
@@ -187,7 +187,7 @@ func entityListing(name string, k loader.EntityKind, endpoint string, phases fun
 	st.end = func(phase string, _ Options) (loader.PhaseEnd, error) {
 		switch phase {
 		case "":
-			return loader.EndSoftDeleteUnseen(k.String()), nil
+			return loader.EndSoftDeleteUnseen(k.Object()), nil
 		case PhaseInteractionDates:
 			return loader.EndClearUnseenDates(k), nil
 		}

@@ -26,6 +26,15 @@ func (k EntityKind) Valid() bool {
 // String is the kind's name, as Affinity's webhook events spell it ("person",
 // "organization", "opportunity"), or "entity type N" for a code the warehouse does not hold.
 func (k EntityKind) String() string {
+	if o := k.Object(); o != "" {
+		return string(o)
+	}
+	return fmt.Sprintf("entity type %d", int(k))
+}
+
+// Object is the object kind of the kind's rows, as SoftDeleteObject and EndSoftDeleteUnseen
+// take it; "" for a code the warehouse does not hold.
+func (k EntityKind) Object() ObjectKind {
 	switch k {
 	case EntityPerson:
 		return ObjectPerson
@@ -34,7 +43,7 @@ func (k EntityKind) String() string {
 	case EntityOpportunity:
 		return ObjectOpportunity
 	}
-	return fmt.Sprintf("entity type %d", int(k))
+	return ""
 }
 
 // Table is the warehouse table of the kind's rows; "" for a code the warehouse does not hold.

@@ -46,7 +46,7 @@ type daemon struct {
 }
 
 type refreshed struct {
-	kind string
+	kind loader.ObjectKind
 	id   int64
 	err  error
 }
@@ -97,7 +97,7 @@ func newDaemonV2(t *testing.T, readyMaxAge time.Duration, apiV2 extractor.V2Mode
 		Deliveries:   store,
 		Refresher:    extractor.NewRefresher(client, store, extractor.Options{}),
 		Metrics:      metrics,
-		OnRefresh:    func(kind string, id int64, err error) { d.refreshed <- refreshed{kind, id, err} },
+		OnRefresh:    func(kind loader.ObjectKind, id int64, err error) { d.refreshed <- refreshed{kind, id, err} },
 	})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
@@ -504,7 +504,7 @@ func TestQueuedDeliveriesAreRefreshedAtStart(t *testing.T) {
 		w.Person(person).FirstName = &name
 	})
 
-	opts := func(onRefresh func(string, int64, error)) httpapi.Options {
+	opts := func(onRefresh func(loader.ObjectKind, int64, error)) httpapi.Options {
 		return httpapi.Options{WebhookToken: token, Health: d.store, Deliveries: d.store,
 			Refresher: extractor.NewRefresher(d.client, d.store, extractor.Options{}), OnRefresh: onRefresh}
 	}
@@ -519,7 +519,7 @@ func TestQueuedDeliveriesAreRefreshedAtStart(t *testing.T) {
 
 	// The next daemon starts its worker and nothing else arrives.
 	done := make(chan refreshed, 8)
-	next := httpapi.New(opts(func(kind string, id int64, err error) { done <- refreshed{kind, id, err} }))
+	next := httpapi.New(opts(func(kind loader.ObjectKind, id int64, err error) { done <- refreshed{kind, id, err} }))
 	workerCtx, stop := context.WithCancel(context.Background())
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); next.RunWorker(workerCtx) }()

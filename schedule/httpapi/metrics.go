@@ -162,12 +162,12 @@ func (m *Metrics) observeDelivery(eventType, outcome string) {
 }
 
 // observeRefresh counts a targeted refresh and the rows it wrote or soft-deleted.
-func (m *Metrics) observeRefresh(kind string, stats extractor.RefreshStats, err error) {
+func (m *Metrics) observeRefresh(kind loader.ObjectKind, stats extractor.RefreshStats, err error) {
 	result := "refreshed"
 	if err != nil {
 		result = "failed"
 	}
-	m.refreshes.WithLabelValues(kind, result).Inc()
+	m.refreshes.WithLabelValues(string(kind), result).Inc()
 	m.rows.WithLabelValues("webhook").Add(float64(stats.Rows))
 	m.softDeleted.WithLabelValues("webhook").Add(float64(stats.SoftDeleted))
 }
