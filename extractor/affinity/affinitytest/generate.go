@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // Config sizes a generated workspace.
@@ -294,7 +296,7 @@ func (g *generator) randomInternal() int64 { return g.internal[g.rng.IntN(len(g.
 
 func (g *generator) lists() {
 	id := int64(200_000 + g.rng.IntN(1000))
-	add := func(typ, n int, names []string) {
+	add := func(typ loader.EntityKind, n int, names []string) {
 		for i := range n {
 			id += 1 + g.rng.Int64N(20)
 			name := names[i%len(names)]
@@ -305,9 +307,9 @@ func (g *generator) lists() {
 				OwnerID: g.randomInternal(), CreatorID: g.randomInternal()})
 		}
 	}
-	add(EntityPerson, g.cfg.PersonLists, []string{"Founders", "Co-investors", "Talent Pool"})
-	add(EntityOrganization, g.cfg.OrganizationLists, []string{"Deal Flow", "Portfolio", "LPs"})
-	add(EntityOpportunity, g.cfg.OpportunityLists, []string{"Pipeline", "Fundraising"})
+	add(loader.EntityPerson, g.cfg.PersonLists, []string{"Founders", "Co-investors", "Talent Pool"})
+	add(loader.EntityOrganization, g.cfg.OrganizationLists, []string{"Deal Flow", "Portfolio", "LPs"})
+	add(loader.EntityOpportunity, g.cfg.OpportunityLists, []string{"Pipeline", "Fundraising"})
 }
 
 // ---- fields ----
@@ -360,7 +362,7 @@ var (
 
 func (g *generator) fields() {
 	id := int64(300_000 + g.rng.IntN(1000))
-	add := func(spec fieldSpec, entityType int, listID *int64) {
+	add := func(spec fieldSpec, entityType loader.EntityKind, listID *int64) {
 		id += 1 + g.rng.Int64N(7)
 		f := &Field{ID: id, Name: spec.name, ListID: listID, EntityType: entityType, ValueType: spec.valueType,
 			AllowsMultiple: spec.multi, TrackChanges: spec.track, EnrichmentSource: cmp.Or(spec.enrichment, "none"),
@@ -372,10 +374,10 @@ func (g *generator) fields() {
 		g.ws.Fields = append(g.ws.Fields, f)
 	}
 	for _, s := range personFieldSpecs {
-		add(s, EntityPerson, nil)
+		add(s, loader.EntityPerson, nil)
 	}
 	for _, s := range orgFieldSpecs {
-		add(s, EntityOrganization, nil)
+		add(s, loader.EntityOrganization, nil)
 	}
 	for _, l := range g.ws.Lists {
 		for _, s := range listFieldSpecs {
@@ -390,7 +392,7 @@ func (g *generator) fields() {
 func (g *generator) opportunities() {
 	var lists []*List
 	for _, l := range g.ws.Lists {
-		if l.Type == EntityOpportunity {
+		if l.Type == loader.EntityOpportunity {
 			lists = append(lists, l)
 		}
 	}
@@ -428,7 +430,7 @@ func (g *generator) entries() {
 	}
 	var oppLists []*List
 	for _, l := range g.ws.Lists {
-		if l.Type == EntityOpportunity {
+		if l.Type == loader.EntityOpportunity {
 			oppLists = append(oppLists, l)
 		}
 	}
@@ -438,9 +440,9 @@ func (g *generator) entries() {
 	for _, l := range g.ws.Lists {
 		var pool func() int64
 		switch l.Type {
-		case EntityPerson:
+		case loader.EntityPerson:
 			pool = func() int64 { return g.ws.Persons[g.rng.IntN(len(g.ws.Persons))].ID }
-		case EntityOrganization:
+		case loader.EntityOrganization:
 			if len(g.ws.Organizations) == 0 {
 				continue
 			}
@@ -656,7 +658,7 @@ func (g *generator) values() {
 		switch {
 		case f.ListID != nil:
 			listFields[*f.ListID] = append(listFields[*f.ListID], f)
-		case f.EntityType == EntityPerson:
+		case f.EntityType == loader.EntityPerson:
 			personFields = append(personFields, f)
 		default:
 			orgFields = append(orgFields, f)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 type handlerFunc func(ws *Workspace, x *index, r *http.Request, ids []int64) (any, *apiError)
@@ -26,10 +28,10 @@ func routes() map[string]handlerFunc {
 		"/auth/whoami":                  whoami,
 		"/rate-limit":                   nil, // answered by the server from its counters
 		"/persons":                      listPersons,
-		"/persons/fields":               globalFields(EntityPerson),
+		"/persons/fields":               globalFields(loader.EntityPerson),
 		"/persons/{id}":                 getPerson,
 		"/organizations":                listOrganizations,
-		"/organizations/fields":         globalFields(EntityOrganization),
+		"/organizations/fields":         globalFields(loader.EntityOrganization),
 		"/organizations/{id}":           getOrganization,
 		"/opportunities":                listOpportunities,
 		"/opportunities/{id}":           getOpportunity,
@@ -111,7 +113,7 @@ func entryRef(e *ListEntry) obj {
 		"entity_type": e.EntityType, "created_at": formatTime(e.CreatedAt)}
 }
 
-func entryRefs(x *index, typ int, id int64) []obj {
+func entryRefs(x *index, typ loader.EntityKind, id int64) []obj {
 	out := []obj{}
 	for _, e := range x.entriesByEntity[entityKey{typ, id}] {
 		out = append(out, entryRef(e))
@@ -123,15 +125,15 @@ func entryFull(x *index, e *ListEntry) obj {
 	o := extra(entryRef(e), e.ID, 17)
 	var ent any
 	switch e.EntityType {
-	case EntityPerson:
+	case loader.EntityPerson:
 		if p := x.persons[e.EntityID]; p != nil {
 			ent = personBase(p)
 		}
-	case EntityOrganization:
+	case loader.EntityOrganization:
 		if org := x.orgs[e.EntityID]; org != nil {
 			ent = orgBase(org)
 		}
-	case EntityOpportunity:
+	case loader.EntityOpportunity:
 		if op := x.opps[e.EntityID]; op != nil {
 			ent = obj{"id": op.ID, "name": op.Name}
 		}
@@ -188,7 +190,7 @@ func renderPerson(ws *Workspace, x *index, p *Person, f entityFlags, single bool
 	o := extra(personBase(p), p.ID, 11)
 	if single {
 		o["organization_ids"] = nonNil(p.OrganizationIDs)
-		o["list_entries"] = entryRefs(x, EntityPerson, p.ID)
+		o["list_entries"] = entryRefs(x, loader.EntityPerson, p.ID)
 	}
 	if f.opportunities {
 		o["opportunity_ids"] = nonNil(x.oppsByPerson[p.ID])
@@ -210,7 +212,7 @@ func renderOrg(ws *Workspace, x *index, org *Organization, f entityFlags, single
 	o := extra(orgBase(org), org.ID, 13)
 	if single {
 		o["person_ids"] = nonNil(org.PersonIDs)
-		o["list_entries"] = entryRefs(x, EntityOrganization, org.ID)
+		o["list_entries"] = entryRefs(x, loader.EntityOrganization, org.ID)
 	}
 	if f.opportunities {
 		o["opportunity_ids"] = nonNil(x.oppsByOrg[org.ID])
@@ -223,7 +225,7 @@ func renderOrg(ws *Workspace, x *index, org *Organization, f entityFlags, single
 
 func renderOpp(x *index, op *Opportunity) obj {
 	return obj{"id": op.ID, "name": op.Name, "person_ids": nonNil(op.PersonIDs),
-		"organization_ids": nonNil(op.OrganizationIDs), "list_entries": entryRefs(x, EntityOpportunity, op.ID)}
+		"organization_ids": nonNil(op.OrganizationIDs), "list_entries": entryRefs(x, loader.EntityOpportunity, op.ID)}
 }
 
 func renderList(x *index, l *List) obj {
@@ -572,7 +574,7 @@ func getListEntry(_ *Workspace, x *index, _ *http.Request, ids []int64) (any, *a
 	return entryFull(x, e), nil
 }
 
-func globalFields(entityType int) handlerFunc {
+func globalFields(entityType loader.EntityKind) handlerFunc {
 	return func(_ *Workspace, x *index, _ *http.Request, _ []int64) (any, *apiError) {
 		out := []obj{}
 		for _, f := range x.globalFields[entityType] {
@@ -625,24 +627,34 @@ func listFields(ws *Workspace, x *index, r *http.Request, _ []int64) (any, *apiE
 	return out, nil
 }
 
-// selector is the one entity selector of /field-values and /field-value-changes.
+// listEntryParam selects a list entry in /field-values and /field-value-changes.
+const listEntryParam = "list_entry_id"
+
+// selector is the one entity selector of /field-values and /field-value-changes: an entity of
+// kind (name is kind.SelectorParam()) or a list entry (name is listEntryParam).
 type selector struct {
 	name string
+	kind loader.EntityKind
 	id   int64
 }
 
 // readSelector returns the entity selector; more than one is a 422, none gives name "".
 func readSelector(r *http.Request) (selector, *apiError) {
+	var params []selector
+	for _, k := range loader.EntityKinds() {
+		params = append(params, selector{name: k.SelectorParam(), kind: k})
+	}
+	params = append(params, selector{name: listEntryParam})
 	var sel selector
 	n := 0
-	for _, name := range []string{"person_id", "organization_id", "opportunity_id", "list_entry_id"} {
-		id, ok, err := intParam(r, name)
+	for _, p := range params {
+		id, ok, err := intParam(r, p.name)
 		if err != nil {
 			return sel, err
 		}
 		if ok {
 			n++
-			sel = selector{name, id}
+			sel, sel.id = p, id
 		}
 	}
 	if n > 1 {
@@ -657,35 +669,28 @@ func listFieldValues(_ *Workspace, x *index, r *http.Request, _ []int64) (any, *
 		return nil, err
 	}
 	var vals []*FieldValue
-	entityValues := func(typ int) {
+	entityValues := func(typ loader.EntityKind) {
 		vals = append(vals, x.globalValues[entityKey{typ, sel.id}]...)
 		for _, e := range x.entriesByEntity[entityKey{typ, sel.id}] {
 			vals = append(vals, x.entryValues[e.ID]...)
 		}
 	}
-	switch sel.name {
-	case "":
+	switch {
+	case sel.name == "":
 		return nil, errorf(http.StatusUnprocessableEntity, "one of person_id, organization_id, opportunity_id, list_entry_id is required")
-	case "person_id":
-		if x.persons[sel.id] == nil {
-			return nil, errorf(http.StatusNotFound, "Person not found")
-		}
-		entityValues(EntityPerson)
-	case "organization_id":
-		if x.orgs[sel.id] == nil {
-			return nil, errorf(http.StatusNotFound, "Organization not found")
-		}
-		entityValues(EntityOrganization)
-	case "opportunity_id":
-		if x.opps[sel.id] == nil {
-			return nil, errorf(http.StatusNotFound, "Opportunity not found")
-		}
-		entityValues(EntityOpportunity)
-	case "list_entry_id":
+	case sel.name == listEntryParam:
 		if x.entries[sel.id] == nil {
 			return nil, errorf(http.StatusNotFound, "List entry not found")
 		}
 		vals = append(vals, x.entryValues[sel.id]...)
+	case sel.kind == loader.EntityPerson && x.persons[sel.id] == nil:
+		return nil, errorf(http.StatusNotFound, "Person not found")
+	case sel.kind == loader.EntityOrganization && x.orgs[sel.id] == nil:
+		return nil, errorf(http.StatusNotFound, "Organization not found")
+	case sel.kind == loader.EntityOpportunity && x.opps[sel.id] == nil:
+		return nil, errorf(http.StatusNotFound, "Opportunity not found")
+	default:
+		entityValues(sel.kind)
 	}
 	slices.SortFunc(vals, func(a, b *FieldValue) int { return cmp.Compare(a.ID, b.ID) })
 	out := make([]obj, len(vals))
@@ -723,16 +728,15 @@ func listFieldValueChanges(ws *Workspace, x *index, r *http.Request, _ []int64) 
 	}
 	keepEntity := func(int64) bool { return true }
 	switch sel.name {
-	case "person_id", "organization_id", "opportunity_id":
-		typ := map[string]int{"person_id": EntityPerson, "organization_id": EntityOrganization,
-			"opportunity_id": EntityOpportunity}[sel.name]
-		keepEntity = func(id int64) bool { return f.EntityType == typ && id == sel.id }
-	case "list_entry_id":
+	case "":
+	case listEntryParam:
 		e := x.entries[sel.id]
 		if e == nil {
 			return nil, errorf(http.StatusNotFound, "List entry not found")
 		}
 		keepEntity = func(id int64) bool { return f.EntityType == e.EntityType && id == e.EntityID }
+	default:
+		keepEntity = func(id int64) bool { return f.EntityType == sel.kind && id == sel.id }
 	}
 	out := []obj{}
 	for _, c := range x.changesByField[f.ID] {

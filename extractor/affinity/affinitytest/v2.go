@@ -12,21 +12,20 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // API v2 as the fake models it: GET /v2/lists/{id}/list-entries, GET /v2/persons and GET
 // /v2/companies, read from the same workspace as v1, so that every value v2 serves is a v1
 // field value in another shape. Transport differs from v1: Bearer auth only, camelCase,
 // {"errors":[{"code","message","param"}]} bodies, opaque cursors, absolute nextUrl, limit 1-100,
-// lower-case rate-limit headers and a version header.
+// lower-case rate-limit headers and a version header. loader.V2PageSize is the default and
+// largest limit of a page, and the number of items an inline association (a company's
+// persons, an opportunity's persons or companies) or any multi-valued field holds at most.
 
 // V2Version is the API v2 version the fake answers with when a request names none.
 const V2Version = "2026-09-17"
-
-// V2MaxLimit is the default and largest limit of a v2 page, and the number of items an inline
-// association (a company's persons, an opportunity's persons or companies) or any multi-valued
-// field holds at most.
-const V2MaxLimit = 100
 
 // v2Versions are the versions the fake accepts in X-Affinity-Api-Version; "current" is the newest.
 var v2Versions = []string{"2024-01-01", "2026-07-15", "2026-09-17"}
@@ -123,7 +122,7 @@ func (w *Workspace) V2DisagreeValue() *FieldValue {
 					best = v
 				}
 			}
-			if e.EntityType != EntityOpportunity {
+			if e.EntityType != loader.EntityOpportunity {
 				consider(x.globalValues[entityKey{e.EntityType, e.EntityID}])
 			}
 			consider(x.entryValues[e.ID])
@@ -420,10 +419,10 @@ type v2Page struct {
 }
 
 func readV2Page(q url.Values) (v2Page, *apiError) {
-	pg := v2Page{limit: V2MaxLimit}
+	pg := v2Page{limit: loader.V2PageSize}
 	if q.Has("limit") {
 		n, err := strconv.Atoi(q.Get("limit"))
-		if err != nil || n < 1 || n > V2MaxLimit {
+		if err != nil || n < 1 || n > loader.V2PageSize {
 			return pg, v2Validation("limit", "limit must be an integer from 1 to 100")
 		}
 		pg.limit = n
@@ -506,9 +505,9 @@ var riFields = []riField{
 // v2Catalogue lists the fields v2 serves for an entity type, plus a list's fields when
 // listID is set, in a stable order: global and enriched fields by v1 id, list fields by v1
 // id, built-in associations, relationship-intelligence fields.
-func v2Catalogue(x *index, entityType int, listID *int64) []v2Field {
+func v2Catalogue(x *index, entityType loader.EntityKind, listID *int64) []v2Field {
 	var out []v2Field
-	if entityType != EntityOpportunity {
+	if entityType != loader.EntityOpportunity {
 		for _, f := range x.globalFields[entityType] {
 			id := V2FieldID(f)
 			switch {
@@ -526,15 +525,15 @@ func v2Catalogue(x *index, entityType int, listID *int64) []v2Field {
 		}
 	}
 	switch entityType {
-	case EntityOrganization:
+	case loader.EntityOrganization:
 		out = append(out, v2Field{id: "persons", name: "People", kind: "enriched", builtin: "persons"})
-	case EntityPerson:
+	case loader.EntityPerson:
 		out = append(out, v2Field{id: "companies", name: "Organizations", kind: "enriched", builtin: "companies"})
-	case EntityOpportunity:
+	case loader.EntityOpportunity:
 		out = append(out, v2Field{id: "persons", name: "People", kind: "list", builtin: "persons"},
 			v2Field{id: "companies", name: "Organizations", kind: "list", builtin: "companies"})
 	}
-	if entityType != EntityOpportunity {
+	if entityType != loader.EntityOpportunity {
 		for _, ri := range riFields {
 			out = append(out, v2Field{id: ri.id, name: ri.name, kind: "relationship-intelligence", builtin: ri.id})
 		}
@@ -652,13 +651,13 @@ func v2Data(x *index, f *Field, raw json.RawMessage, altered bool) any {
 	return raw // number, text, filterable text and unknown types as v1 serves them
 }
 
-// multiValue is a -multi value: null when empty, cut at V2MaxLimit items with totalCount.
+// multiValue is a -multi value: null when empty, cut at loader.V2PageSize items with totalCount.
 func multiValue(typ string, items []any, withCount bool) obj {
 	v := obj{"type": typ, "data": nil}
 	if len(items) > 0 {
-		v["data"] = items[:min(len(items), V2MaxLimit)]
+		v["data"] = items[:min(len(items), loader.V2PageSize)]
 	}
-	if withCount || len(items) > V2MaxLimit {
+	if withCount || len(items) > loader.V2PageSize {
 		v["totalCount"] = len(items)
 	}
 	return v
@@ -673,7 +672,7 @@ func idItems(ids []int64, render func(int64) obj) []any {
 }
 
 // fieldValue is the value of one selected field for an entity (and, for list fields, entry).
-func (rq *v2Request) fieldValue(fd v2Field, entityType int, entityID int64, entry *ListEntry) obj {
+func (rq *v2Request) fieldValue(fd v2Field, entityType loader.EntityKind, entityID int64, entry *ListEntry) obj {
 	x := rq.x
 	if f := fd.f; f != nil {
 		var entryID *int64
@@ -698,7 +697,7 @@ func (rq *v2Request) fieldValue(fd v2Field, entityType int, entityID int64, entr
 	switch fd.builtin {
 	case "persons":
 		var ids []int64
-		if entityType == EntityOrganization {
+		if entityType == loader.EntityOrganization {
 			if o := x.orgs[entityID]; o != nil {
 				ids = o.PersonIDs
 			}
@@ -708,7 +707,7 @@ func (rq *v2Request) fieldValue(fd v2Field, entityType int, entityID int64, entr
 		return multiValue("person-multi", idItems(ids, func(id int64) obj { return personData(x, id) }), true)
 	case "companies":
 		var ids []int64
-		if entityType == EntityPerson {
+		if entityType == loader.EntityPerson {
 			if p := x.persons[entityID]; p != nil {
 				ids = p.OrganizationIDs
 			}
@@ -722,14 +721,14 @@ func (rq *v2Request) fieldValue(fd v2Field, entityType int, entityID int64, entr
 
 // interaction is a relationship-intelligence value: the interaction behind one of the
 // entity's interaction dates, with no participants, or null.
-func (rq *v2Request) interaction(id string, entityType int, entityID int64) obj {
+func (rq *v2Request) interaction(id string, entityType loader.EntityKind, entityID int64) obj {
 	var d *InteractionDates
 	switch entityType {
-	case EntityPerson:
+	case loader.EntityPerson:
 		if p := rq.x.persons[entityID]; p != nil {
 			d = p.Interactions
 		}
-	case EntityOrganization:
+	case loader.EntityOrganization:
 		if o := rq.x.orgs[entityID]; o != nil {
 			d = o.Interactions
 		}
@@ -752,7 +751,7 @@ func (rq *v2Request) interaction(id string, entityType int, entityID int64) obj 
 	return v
 }
 
-func (rq *v2Request) fields(sel []v2Field, entityType int, entityID int64, entry *ListEntry) []obj {
+func (rq *v2Request) fields(sel []v2Field, entityType loader.EntityKind, entityID int64, entry *ListEntry) []obj {
 	out := make([]obj, 0, len(sel))
 	for _, fd := range sel {
 		out = append(out, obj{"id": fd.id, "name": fd.name, "type": fd.kind, "enrichmentSource": fd.source,
@@ -771,8 +770,6 @@ func v2Company(o *Organization) obj {
 }
 
 // ---- handlers ----
-
-var v2EntryTypes = map[int]string{EntityPerson: "person", EntityOrganization: "company", EntityOpportunity: "opportunity"}
 
 // v2ListEntries answers GET /v2/lists/{id}/list-entries: the list's entries by id, each with
 // its entity and, in entity.fields, the selected global, enriched and relationship-intelligence
@@ -796,15 +793,15 @@ func v2ListEntries(rq *v2Request) (any, *apiError) {
 	for _, e := range items {
 		var ent obj
 		switch e.EntityType {
-		case EntityPerson:
+		case loader.EntityPerson:
 			if p := rq.x.persons[e.EntityID]; p != nil {
 				ent = v2Person(p)
 			}
-		case EntityOrganization:
+		case loader.EntityOrganization:
 			if o := rq.x.orgs[e.EntityID]; o != nil {
 				ent = v2Company(o)
 			}
-		case EntityOpportunity:
+		case loader.EntityOpportunity:
 			if o := rq.x.opps[e.EntityID]; o != nil {
 				ent = obj{"id": o.ID, "name": o.Name, "listId": e.ListID, "isRestricted": false, "isRedacted": false}
 			}
@@ -813,7 +810,7 @@ func v2ListEntries(rq *v2Request) (any, *apiError) {
 			ent = obj{"id": e.EntityID}
 		}
 		ent["fields"] = rq.fields(sel, e.EntityType, e.EntityID, e)
-		data = append(data, obj{"id": e.ID, "type": v2EntryTypes[e.EntityType], "listId": e.ListID,
+		data = append(data, obj{"id": e.ID, "type": e.EntityType.V2EntryType(), "listId": e.ListID,
 			"createdAt": e.CreatedAt.UTC().Format("2006-01-02T15:04:05.000Z"), "creatorId": e.CreatorID, "entity": ent})
 	}
 	return envelope(rq, data, items, entryID, hasPrev, hasNext), nil
@@ -836,7 +833,7 @@ func readIDs(q url.Values) (map[int64]bool, *apiError) {
 }
 
 // entityPage answers GET /v2/persons and GET /v2/companies.
-func entityPage[T any](rq *v2Request, all []T, id func(T) int64, entityType int, render func(T) obj) (any, *apiError) {
+func entityPage[T any](rq *v2Request, all []T, id func(T) int64, entityType loader.EntityKind, render func(T) obj) (any, *apiError) {
 	q := rq.r.URL.Query()
 	pg, err := readV2Page(q)
 	if err != nil {
@@ -864,9 +861,9 @@ func entityPage[T any](rq *v2Request, all []T, id func(T) int64, entityType int,
 }
 
 func v2Persons(rq *v2Request) (any, *apiError) {
-	return entityPage(rq, rq.ws.Persons, personID, EntityPerson, v2Person)
+	return entityPage(rq, rq.ws.Persons, personID, loader.EntityPerson, v2Person)
 }
 
 func v2Companies(rq *v2Request) (any, *apiError) {
-	return entityPage(rq, rq.ws.Organizations, orgID, EntityOrganization, v2Company)
+	return entityPage(rq, rq.ws.Organizations, orgID, loader.EntityOrganization, v2Company)
 }

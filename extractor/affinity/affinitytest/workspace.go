@@ -4,13 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
-)
 
-// Entity and list types (lists.type, list_entries.entity_type, fields.entity_type).
-const (
-	EntityPerson       = 0
-	EntityOrganization = 1
-	EntityOpportunity  = 8
+	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // Field value types (fields.value_type).
@@ -106,10 +101,10 @@ type Opportunity struct {
 	OrganizationIDs []int64
 }
 
-// List is a list of persons (Type 0), organizations (1) or opportunities (8).
+// List is a list of persons, organizations or opportunities (Type).
 type List struct {
 	ID        int64
-	Type      int
+	Type      loader.EntityKind
 	Name      string
 	Public    bool
 	OwnerID   int64
@@ -122,7 +117,7 @@ type ListEntry struct {
 	ListID     int64
 	CreatorID  *int64
 	EntityID   int64
-	EntityType int
+	EntityType loader.EntityKind
 	CreatedAt  time.Time
 }
 
@@ -139,7 +134,7 @@ type Field struct {
 	ID               int64
 	Name             string
 	ListID           *int64
-	EntityType       int
+	EntityType       loader.EntityKind
 	ValueType        int
 	AllowsMultiple   bool
 	TrackChanges     bool
@@ -152,7 +147,7 @@ type FieldValue struct {
 	ID          int64
 	FieldID     int64
 	EntityID    int64
-	EntityType  int
+	EntityType  loader.EntityKind
 	ListEntryID *int64
 	Value       json.RawMessage // exactly what is served; "null" allowed
 	CreatedAt   time.Time
@@ -212,7 +207,7 @@ type idSeq struct {
 }
 
 type entityKey struct {
-	typ int
+	typ loader.EntityKind
 	id  int64
 }
 
@@ -229,7 +224,7 @@ type index struct {
 	entriesByEntity  map[entityKey][]*ListEntry
 	fields           map[int64]*Field
 	fieldsByList     map[int64][]*Field
-	globalFields     map[int][]*Field // by entity type
+	globalFields     map[loader.EntityKind][]*Field
 	globalValues     map[entityKey][]*FieldValue
 	entryValues      map[int64][]*FieldValue
 	changesByField   map[int64][]*FieldValueChange
@@ -273,7 +268,7 @@ func buildIndex(w *Workspace) *index {
 		entriesByEntity: make(map[entityKey][]*ListEntry, len(w.ListEntries)),
 		fields:          make(map[int64]*Field, len(w.Fields)),
 		fieldsByList:    make(map[int64][]*Field),
-		globalFields:    make(map[int][]*Field),
+		globalFields:    make(map[loader.EntityKind][]*Field),
 		globalValues:    make(map[entityKey][]*FieldValue, len(w.Persons)+len(w.Organizations)),
 		entryValues:     make(map[int64][]*FieldValue, len(w.ListEntries)),
 		changesByField:  make(map[int64][]*FieldValueChange),
@@ -363,7 +358,7 @@ func (w *Workspace) EntriesOf(listID int64) []*ListEntry {
 }
 
 // EntriesFor returns the list entries holding an entity of the given type, sorted by id.
-func (w *Workspace) EntriesFor(entityType int, entityID int64) []*ListEntry {
+func (w *Workspace) EntriesFor(entityType loader.EntityKind, entityID int64) []*ListEntry {
 	return slices.Clone(w.index().entriesByEntity[entityKey{entityType, entityID}])
 }
 
