@@ -233,7 +233,7 @@ func listPersons(ws *Workspace, x *index, r *http.Request, _ []int64) (any, *api
 	for i, p := range items {
 		out[i] = renderPerson(ws, x, p, f, false)
 	}
-	return obj{"persons": out, "next_page_token": pg.next(len(items))}, nil
+	return obj{loader.EntityPerson.V1Noun(): out, "next_page_token": pg.next(len(items))}, nil
 }
 
 func getPerson(ws *Workspace, x *index, r *http.Request, ids []int64) (any, *apiError) {
@@ -273,7 +273,7 @@ func listOrganizations(ws *Workspace, x *index, r *http.Request, _ []int64) (any
 	for i, o := range items {
 		out[i] = renderOrg(ws, x, o, f, false)
 	}
-	return obj{"organizations": out, "next_page_token": pg.next(len(items))}, nil
+	return obj{loader.EntityOrganization.V1Noun(): out, "next_page_token": pg.next(len(items))}, nil
 }
 
 func getOrganization(ws *Workspace, x *index, r *http.Request, ids []int64) (any, *apiError) {
@@ -299,7 +299,7 @@ func listOpportunities(ws *Workspace, x *index, r *http.Request, _ []int64) (any
 	for i, o := range items {
 		out[i] = renderOpp(x, o)
 	}
-	return obj{"opportunities": out, "next_page_token": pg.next(len(items))}, nil
+	return obj{loader.EntityOpportunity.V1Noun(): out, "next_page_token": pg.next(len(items))}, nil
 }
 
 func getOpportunity(_ *Workspace, x *index, _ *http.Request, ids []int64) (any, *apiError) {
