@@ -153,9 +153,9 @@ func (r *Refresher) RefreshListEntry(ctx context.Context, listID, entryID int64)
 	if err != nil {
 		return RefreshStats{}, fmt.Errorf("refresh list entry %d: %w", entryID, err)
 	}
-	listType := affinity.EntityPerson
+	listType := int(loader.EntityPerson)
 	if e.EntityType != nil {
-		listType = *e.EntityType
+		listType = int(*e.EntityType)
 	}
 	row := listEntryRow(e, listType)
 	p := loader.Page{ListEntries: []loader.ListEntry{row}}

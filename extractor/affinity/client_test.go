@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/stretchr/testify/require"
 )
 
@@ -145,11 +146,11 @@ func TestFieldsQuery(t *testing.T) {
 		query = r.URL.RawQuery
 		_, _ = w.Write([]byte(`[{"id":1,"name":"X","list_id":null,"entity_type":0,"value_type":10,"allows_multiple":false,"track_changes":false,"dropdown_options":[]}]`))
 	}))
-	f, err := c.Fields(t.Context(), FieldQuery{ListID: ptr(int64(5)), EntityType: ptr(EntityOpportunity)})
+	f, err := c.Fields(t.Context(), FieldQuery{ListID: ptr(int64(5)), EntityType: ptr(loader.EntityOpportunity)})
 	require.NoError(t, err)
 	require.Equal(t, "entity_type=8&list_id=5", query)
 	require.Equal(t, ValueFilterableText, f[0].ValueType)
-	require.Equal(t, EntityPerson, *f[0].EntityType)
+	require.Equal(t, loader.EntityPerson, *f[0].EntityType)
 }
 
 // changesBody is a bare array of n changes, ids 1..n.

@@ -362,12 +362,12 @@ func TestFieldValueUpdatedRefreshesTheEntity(t *testing.T) {
 	// A person on a list, and a global single-valued text field of persons.
 	var personID, fieldID int64
 	for _, f := range ws.Fields {
-		if f.ListID == nil && f.EntityType == affinitytest.EntityPerson && f.ValueType == affinitytest.ValueText && !f.AllowsMultiple {
+		if f.ListID == nil && f.EntityType == loader.EntityPerson && f.ValueType == affinitytest.ValueText && !f.AllowsMultiple {
 			fieldID = f.ID
 		}
 	}
 	for _, e := range ws.ListEntries {
-		if e.EntityType == affinitytest.EntityPerson {
+		if e.EntityType == loader.EntityPerson {
 			personID = e.EntityID
 		}
 	}
@@ -447,7 +447,7 @@ func TestOrganizationMergedSoftDeletesTheLoserAndRefreshesTheWinner(t *testing.T
 	require.NotZero(t, winner)
 	var fieldID int64
 	for _, f := range ws.Fields {
-		if f.ListID == nil && f.EntityType == affinitytest.EntityOrganization && f.ValueType == affinitytest.ValueText && !f.AllowsMultiple {
+		if f.ListID == nil && f.EntityType == loader.EntityOrganization && f.ValueType == affinitytest.ValueText && !f.AllowsMultiple {
 			fieldID = f.ID
 		}
 	}
