@@ -401,15 +401,7 @@ func benchPass(ctx context.Context, cfg Config, log *slog.Logger) (passResult, e
 	var mu sync.Mutex
 	requests := map[string]int64{}
 	observe := func(info affinity.RequestInfo) {
-		name, ok := extractor.StreamOfEndpoint(info.Endpoint)
-		if !ok {
-			name = extractor.WorkspaceCheck
-		}
-		if info.Endpoint == "/v2/companies" && !cfg.Sync.FieldValuesForUnlisted {
-			// Both v2 streams list companies; field_values only for entities on no list,
-			// which bench does not sync.
-			name = extractor.StreamOrganizationDetails
-		}
+		name := extractor.StreamOfRequest(info)
 		mu.Lock()
 		requests[name]++
 		mu.Unlock()
