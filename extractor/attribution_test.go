@@ -79,34 +79,20 @@ var idSegment = regexp.MustCompile(`/[0-9]+(/|$)`)
 // field values of entities on no list (fieldTypes=…).
 func expectedSender(u *url.URL) (stream, endpoint string) {
 	endpoint = idSegment.ReplaceAllString(idSegment.ReplaceAllString(u.Path, "/{id}$1"), "/{id}$1")
-	switch endpoint {
-	case "/lists":
-		return StreamLists, endpoint
-	case "/fields", "/persons/fields", "/organizations/fields":
-		return StreamFields, endpoint
-	case "/persons":
-		return StreamPersons, endpoint
-	case "/organizations":
-		return StreamOrganizations, endpoint
-	case "/opportunities":
-		return StreamOpportunities, endpoint
-	case "/lists/{id}/list-entries":
-		return StreamListEntries, endpoint
-	case "/field-value-changes":
-		return StreamFieldValueChanges, endpoint
-	case "/field-values", "/v2/lists/{id}/list-entries", "/v2/persons":
-		return StreamFieldValues, endpoint
-	case "/organizations/{id}":
+	if endpoint == "/v2/companies" && u.Query().Has("fieldIds") {
 		return StreamOrganizationDetails, endpoint
-	case "/notes":
-		return StreamNotes, endpoint
-	case "/v2/companies":
-		if u.Query().Has("fieldIds") {
-			return StreamOrganizationDetails, endpoint
-		}
-		return StreamFieldValues, endpoint
 	}
-	return "(no stream sends " + endpoint + ")", endpoint
+	stream, ok := map[string]string{
+		"/lists": StreamLists, "/fields": StreamFields, "/persons/fields": StreamFields, "/organizations/fields": StreamFields,
+		"/persons": StreamPersons, "/organizations": StreamOrganizations, "/opportunities": StreamOpportunities,
+		"/lists/{id}/list-entries": StreamListEntries, "/field-value-changes": StreamFieldValueChanges,
+		"/field-values": StreamFieldValues, "/v2/lists/{id}/list-entries": StreamFieldValues, "/v2/persons": StreamFieldValues,
+		"/v2/companies": StreamFieldValues, "/organizations/{id}": StreamOrganizationDetails, "/notes": StreamNotes,
+	}[endpoint]
+	if !ok {
+		return "(no stream sends " + endpoint + ")", endpoint
+	}
+	return stream, endpoint
 }
 
 // TestEveryRequestCountsForTheStreamThatSentIt: a sync with api_v2 auto in which both

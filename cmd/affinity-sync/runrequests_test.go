@@ -31,10 +31,7 @@ func TestRunRecordsRequestsByStream(t *testing.T) {
 	code, _, stderr := runCLI(t, env, "--config", cfg, "sync")
 	require.Equal(t, exitOK, code, stderr)
 
-	code, out, stderr := runCLI(t, env, "--config", cfg, "status", "--json")
-	require.Equal(t, exitOK, code, stderr)
-	var rep statusReport
-	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	rep, out := statusJSON(t, env, cfg)
 	require.Len(t, rep.Runs, 1)
 	run := rep.Runs[0]
 	var sum int64
@@ -84,4 +81,14 @@ func TestRunRecordsRequestsByStream(t *testing.T) {
 	require.Contains(t, text, "Requests of the last run (1), by stream:")
 	require.Regexp(t, `(?m)^\(workspace check\)\s+1$`, text)
 	require.Regexp(t, fmt.Sprintf(`(?m)^organization_details\s+%d$`, want[extractor.StreamOrganizationDetails]), text)
+}
+
+// statusJSON runs status --json and returns its report and its output.
+func statusJSON(t *testing.T, env map[string]string, cfg string) (statusReport, string) {
+	t.Helper()
+	code, out, stderr := runCLI(t, env, "--config", cfg, "status", "--json")
+	require.Equal(t, exitOK, code, stderr)
+	var rep statusReport
+	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	return rep, out
 }
