@@ -274,6 +274,7 @@ func convertPages[T any](pages iter.Seq2[affinity.Page[T], error], add func(T, *
 }
 
 func (s *Syncer) runStream(ctx context.Context, def stream) StreamResult {
+	ctx = WithSender(ctx, def.name) // every request of the stream's run names it (StreamOfRequest)
 	s.resetReads(def.name)
 	res := s.runStreamPhases(ctx, def)
 	res.V2, res.EntityRequests = s.readsOf(def.name)

@@ -38,7 +38,8 @@ type RefreshStats struct {
 	SoftDeleted int64 // rows soft-deleted because Affinity no longer has the object
 }
 
-// Refresher runs targeted refreshes. It is safe for concurrent use.
+// Refresher runs targeted refreshes (of webhook deliveries: their requests count for Webhook).
+// It is safe for concurrent use.
 type Refresher struct {
 	api   RefreshAPI
 	store RefreshStore
@@ -79,6 +80,7 @@ func (r *Refresher) softDelete(ctx context.Context, kind loader.ObjectKind, id i
 // /field-values?person_id= (…), whose answer replaces the entity's values as a set. A 404 or
 // 422 soft-deletes the entity with its list entries and values.
 func (r *Refresher) RefreshEntity(ctx context.Context, k loader.EntityKind, id int64) (RefreshStats, error) {
+	ctx = WithSender(ctx, Webhook)
 	if !k.Valid() {
 		return RefreshStats{}, fmt.Errorf("refresh entity %d: unknown %s", id, k)
 	}
@@ -146,6 +148,7 @@ func (r *Refresher) commit(ctx context.Context, kind loader.ObjectKind, id int64
 // entity's field values (GET /field-values?person_id= …), which hold the entry's own. A 404
 // soft-deletes the entry and its values.
 func (r *Refresher) RefreshListEntry(ctx context.Context, listID, entryID int64) (RefreshStats, error) {
+	ctx = WithSender(ctx, Webhook)
 	e, err := r.api.ListEntry(ctx, listID, entryID)
 	if gone(err) {
 		return r.softDelete(ctx, loader.ObjectListEntry, entryID, err)
@@ -181,6 +184,7 @@ func (r *Refresher) RefreshListEntry(ctx context.Context, listID, entryID int64)
 // dropdown options are replaced as a set. A 404 soft-deletes the list, its entries and their
 // values, and its fields.
 func (r *Refresher) RefreshList(ctx context.Context, id int64) (RefreshStats, error) {
+	ctx = WithSender(ctx, Webhook)
 	l, err := r.api.List(ctx, id)
 	if gone(err) {
 		return r.softDelete(ctx, loader.ObjectList, id, err)

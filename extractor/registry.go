@@ -15,7 +15,8 @@ import (
 // know about it — its name, stage and dependencies, the endpoints it sends requests to, its
 // phases (built in streams.go), what the end of each phase does in the warehouse, the
 // per-entity freshness it keeps, and its request cost model, per source. Run, plan, bench,
-// reset, progress, metrics and status all read it (see docs/adding-a-stream.md).
+// reset, progress, metrics and status all read it (see docs/adding-a-stream.md). Which
+// stream sent a request is StreamOfRequest's answer: the tag its run put on the context.
 
 // Stream names, in the order a run works through them.
 const (
@@ -76,7 +77,7 @@ type stream struct {
 	name      string
 	stage     int      // streams of one stage run concurrently; a stage starts when the one before ended
 	dependsOn []string // streams whose rows it reads from the warehouse
-	endpoints []string // endpoint templates of the requests it sends
+	endpoints []string // endpoint templates of the requests it sends (a test holds every stream to it)
 	freshness loader.Freshness
 	phases    func(s *Syncer, ctx context.Context) ([]phase, error)
 	// end is what the end of a phase does in the warehouse.
@@ -303,29 +304,59 @@ func Stages() [][]string {
 	return stages
 }
 
-// StreamOfEndpoint names the first stream, in run order, that sends requests to an endpoint
-// template; ok is false for an endpoint no stream uses (the workspace check, the rate-limit
-// probe). An endpoint may serve more than one stream (see StreamsOfEndpoint).
-func StreamOfEndpoint(endpoint string) (name string, ok bool) {
-	names := StreamsOfEndpoint(endpoint)
-	if len(names) == 0 {
-		return "", false
-	}
-	return names[0], true
+// What sends requests outside the streams, as StreamOfRequest names it (WorkspaceCheck is
+// below, with the costs).
+const (
+	// Webhook sends the daemon's targeted refreshes of webhook deliveries, and the webhook
+	// subscription requests of "webhook subscribe".
+	Webhook = "webhook"
+	// RateLimitCheck is GET /rate-limit: what Affinity says is left (plan).
+	RateLimitCheck = "(rate-limit check)"
+	// Unattributed is a request sent without a tag to an endpoint that no stream, or more
+	// than one stream, lists.
+	Unattributed = "(unattributed)"
+)
+
+// WithSender tags ctx with what sends the requests made with it — a stream's name,
+// WorkspaceCheck or Webhook — for StreamOfRequest: the client reports the tag with every
+// request (affinity.WithLabel). A stream's run tags its own context.
+func WithSender(ctx context.Context, sender string) context.Context {
+	return affinity.WithLabel(ctx, sender)
 }
 
-// StreamsOfEndpoint names every stream that sends requests to an endpoint template, in run
-// order: /v2/companies serves field_values (entities on no list) and organization_details.
-// Streams that share an endpoint run in different stages, so the one running is the one that
-// sent the request.
-func StreamsOfEndpoint(endpoint string) []string {
-	var names []string
-	for _, s := range registry() {
-		if slices.Contains(s.endpoints, endpoint) {
-			names = append(names, s.name)
-		}
+// StreamOfRequest names what sent a request, for the progress display, the daemon's
+// metrics, bench and the run record: the tag of its context (WithSender) when it has one —
+// every request of a stream's run does, so /v2/companies, which field_values (entities on no
+// list) and organization_details both read, counts for the one that sent it. A request
+// without a tag is named by its endpoint: WorkspaceCheck for /auth/whoami, RateLimitCheck
+// for /rate-limit, Webhook for /webhook and what is under it, the stream whose registry
+// entry lists the endpoint when exactly one does, otherwise Unattributed.
+func StreamOfRequest(info affinity.RequestInfo) string {
+	if info.Label != "" {
+		return info.Label
 	}
-	return names
+	switch {
+	case info.Endpoint == "/auth/whoami":
+		return WorkspaceCheck
+	case info.Endpoint == "/rate-limit":
+		return RateLimitCheck
+	case info.Endpoint == "/webhook", strings.HasPrefix(info.Endpoint, "/webhook/"):
+		return Webhook
+	}
+	owner := ""
+	for _, s := range registry() {
+		if !slices.Contains(s.endpoints, info.Endpoint) {
+			continue
+		}
+		if owner != "" {
+			return Unattributed
+		}
+		owner = s.name
+	}
+	if owner == "" {
+		return Unattributed
+	}
+	return owner
 }
 
 // StreamResetter clears checkpoints and freshness times; *loader.Store satisfies it.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/affinity-sync/affinity-sync/extractor/affinity/affinitytest"
 	"github.com/affinity-sync/affinity-sync/loader"
 )
 
@@ -30,21 +31,36 @@ func TestRegistryIsComplete(t *testing.T) {
 			require.NotEmpty(t, c.Detail, s.name)
 			require.NotEmpty(t, c.Bound, s.name)
 		}
-		for _, e := range s.endpoints {
-			names := StreamsOfEndpoint(e)
-			require.Contains(t, names, s.name, e)
-			for _, other := range names {
-				o, _ := lookup(other)
-				require.True(t, other == s.name || o.stage != s.stage,
-					"%s and %s share %s in one stage: a request could not be told apart", s.name, other, e)
-			}
-		}
 	}
 	require.Equal(t, []string{StreamLists, StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities,
 		StreamListEntries, StreamFieldValueChanges, StreamFieldValues, StreamOrganizationDetails, StreamNotes}, Streams())
 	require.Equal(t, [][]string{{StreamLists},
 		{StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities, StreamListEntries, StreamNotes},
 		{StreamFieldValueChanges}, {StreamFieldValues}, {StreamOrganizationDetails}}, Stages())
+}
+
+// TestStreamsSendOnlyListedEndpoints: every request a stream's run sends carries the stream's
+// tag and goes to an endpoint its registry entry lists, on API v1 alone and with api_v2 auto
+// reading entities on no list too.
+func TestStreamsSendOnlyListedEndpoints(t *testing.T) {
+	t.Parallel()
+	cfg := affinitytest.DefaultConfig()
+	cfg.Seed = 23
+	for _, opts := range []Options{
+		{APIV2: V2Off, FieldValuesForUnlisted: true, MaxDeleteShare: 0.5},
+		{APIV2: V2Auto, FieldValuesForUnlisted: true, MaxDeleteShare: 0.5},
+	} {
+		observed, _ := recordedSync(t, cfg, opts)
+		sent := map[string]bool{}
+		for _, info := range observed {
+			s, ok := lookup(info.Label)
+			require.True(t, ok, "%s %s was sent without a stream's tag (%q)", info.Method, info.Endpoint, info.Label)
+			require.Contains(t, s.endpoints, info.Endpoint,
+				"stream %s sent %s, which its registry entry does not list (api_v2 %s)", s.name, info.Endpoint, opts.APIV2)
+			sent[s.name] = true
+		}
+		require.Len(t, sent, len(Streams()), "every stream sent requests (api_v2 %s)", opts.APIV2)
+	}
 }
 
 func TestPhaseEnds(t *testing.T) {

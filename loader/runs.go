@@ -19,6 +19,9 @@ type RunResult struct {
 	NULsReplaced    int64
 	Error           string // must never carry the API key; the caller builds it
 	AllowMassDelete bool
+	// RequestsByStream splits Requests by what sent them (each stream, the workspace check);
+	// nil when not known (a run still running, or one recorded before it was kept).
+	RequestsByStream map[string]int64
 }
 
 // Run is a recorded run.
@@ -42,7 +45,8 @@ func (s *Store) StartRun(ctx context.Context, streams []string) (int64, error) {
 }
 
 // FinishRun records the outcome of run id. The end time is now, unless the status is still
-// "running" (a progress update). Streams are replaced only when r.Streams is not nil.
+// "running" (a progress update). Streams are replaced only when r.Streams is not nil. The
+// requests by stream are written in the same statement as the rest.
 func (s *Store) FinishRun(ctx context.Context, id int64, r RunResult) error {
 	var c cleaner
 	var streams []string
@@ -58,8 +62,9 @@ func (s *Store) FinishRun(ctx context.Context, id int64, r RunResult) error {
 			status = $2,
 			ended_at = CASE WHEN $2 = 'running' THEN NULL ELSE now() END,
 			streams = coalesce($3, streams),
-			requests = $4, rows_written = $5, nuls_replaced = $6, error = $7, allow_mass_delete = $8
-		WHERE id = $1`, id, r.Status, streams, r.Requests, r.Rows, r.NULsReplaced, errText, r.AllowMassDelete)
+			requests = $4, rows_written = $5, nuls_replaced = $6, error = $7, allow_mass_delete = $8,
+			requests_by_stream = $9
+		WHERE id = $1`, id, r.Status, streams, r.Requests, r.Rows, r.NULsReplaced, errText, r.AllowMassDelete, r.RequestsByStream)
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", id, err)
 	}
@@ -72,7 +77,7 @@ func (s *Store) FinishRun(ctx context.Context, id int64, r RunResult) error {
 // RecentRuns returns the newest n runs, newest first.
 func (s *Store) RecentRuns(ctx context.Context, n int) ([]Run, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, started_at, ended_at, status, streams, requests, rows_written,
-			nuls_replaced, coalesce(error, ''), allow_mass_delete
+			nuls_replaced, coalesce(error, ''), allow_mass_delete, requests_by_stream
 		FROM `+s.table("sync_runs")+` ORDER BY started_at DESC, id DESC LIMIT $1`, max(n, 0))
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -80,7 +85,7 @@ func (s *Store) RecentRuns(ctx context.Context, n int) ([]Run, error) {
 	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Run, error) {
 		var run Run
 		err := r.Scan(&run.ID, &run.StartedAt, &run.EndedAt, &run.Status, &run.Streams, &run.Requests,
-			&run.Rows, &run.NULsReplaced, &run.Error, &run.AllowMassDelete)
+			&run.Rows, &run.NULsReplaced, &run.Error, &run.AllowMassDelete, &run.RequestsByStream)
 		return run, err
 	})
 	if err != nil {

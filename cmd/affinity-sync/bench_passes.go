@@ -7,17 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"os"
 	"runtime/pprof"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
-	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 )
 
 // runBenchPasses runs one mode's passes in a child process and reads its report.
@@ -152,31 +149,14 @@ func cmdBenchPasses(ctx context.Context, e env, args []string) error {
 
 // passResult is one measured sync pass.
 type passResult struct {
-	sum      syncSummary
-	wall     time.Duration
-	peakRSS  int64            // bytes, the process's high-water mark so far
-	requests map[string]int64 // by stream, the workspace check under extractor.WorkspaceCheck
+	sum     syncSummary
+	wall    time.Duration
+	peakRSS int64 // bytes, the process's high-water mark so far
 }
 
 func benchPass(ctx context.Context, cfg Config, log *slog.Logger) (passResult, error) {
-	var mu sync.Mutex
-	requests := map[string]int64{}
-	observe := func(info affinity.RequestInfo) {
-		name, ok := extractor.StreamOfEndpoint(info.Endpoint)
-		if !ok {
-			name = extractor.WorkspaceCheck
-		}
-		if info.Endpoint == "/v2/companies" && !cfg.Sync.FieldValuesForUnlisted {
-			// Both v2 streams list companies; field_values only for entities on no list,
-			// which bench does not sync.
-			name = extractor.StreamOrganizationDetails
-		}
-		mu.Lock()
-		requests[name]++
-		mu.Unlock()
-	}
 	started := time.Now()
-	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: extractor.Streams(), observe: observe})
+	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: extractor.Streams()})
 	wall := time.Since(started)
 	if err != nil {
 		return passResult{}, fmt.Errorf("bench sync: %w", err)
@@ -194,12 +174,11 @@ func benchPass(ctx context.Context, cfg Config, log *slog.Logger) (passResult, e
 	if err != nil {
 		return passResult{}, err
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return passResult{sum: sum, wall: wall, peakRSS: rss, requests: maps.Clone(requests)}, nil
+	return passResult{sum: sum, wall: wall, peakRSS: rss}, nil
 }
 
-// report is the pass with each stream's lower bound.
+// report is the pass with each stream's requests, as the run records them by sender, against
+// its lower bound.
 func (p passResult) report(ctx context.Context, cfg Config, title string) (passReport, error) {
 	bound, err := requestBounds(ctx, cfg, p.sum.result)
 	if err != nil {
@@ -207,18 +186,13 @@ func (p passResult) report(ctx context.Context, cfg Config, title string) (passR
 	}
 	rows, _ := p.sum.result.Totals()
 	r := passReport{Title: title, Wall: p.wall, Rows: rows, Requests: p.sum.requests, PeakRSS: p.peakRSS}
-	// The workspace check is sent before the streams' client observes requests: it is what
-	// the ledger counted beyond the streams.
-	check := p.sum.requests
-	for _, s := range p.sum.result.Streams {
-		check -= p.requests[s.Stream]
-	}
 	b := bound[extractor.WorkspaceCheck]
-	r.Streams = append(r.Streams, streamReport{Stream: extractor.WorkspaceCheck, Requests: check,
+	r.Streams = append(r.Streams, streamReport{Stream: extractor.WorkspaceCheck, Requests: p.sum.requestsByStream[extractor.WorkspaceCheck],
 		Bound: b.requests, Chain: b.chain, How: b.how})
 	for _, s := range p.sum.result.Streams {
 		b := bound[s.Stream]
-		sr := streamReport{Stream: s.Stream, Pages: s.Pages, Rows: s.Rows, Requests: p.requests[s.Stream], Bound: b.requests, Chain: b.chain, How: b.how}
+		sr := streamReport{Stream: s.Stream, Pages: s.Pages, Rows: s.Rows, Requests: p.sum.requestsByStream[s.Stream],
+			Bound: b.requests, Chain: b.chain, How: b.how}
 		if s.Path != nil {
 			sr.Path = s.Path.Path
 		}

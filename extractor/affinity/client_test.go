@@ -139,6 +139,24 @@ func TestObserverSeesRateLimitHeaders(t *testing.T) {
 	require.Equal(t, "/lists", infos[0].Endpoint)
 }
 
+// TestObserverSeesLabel: every attempt, retries included, reports the label of the context
+// it was sent with, and a context without one reports "".
+func TestObserverSeesLabel(t *testing.T) {
+	t.Parallel()
+	s := &scripted{steps: []http.HandlerFunc{respond(503, `{}`), respond(200, `[]`), respond(200, `[]`)}}
+	var infos []RequestInfo
+	c, _ := newTestClient(t, s, WithObserver(func(i RequestInfo) { infos = append(infos, i) }))
+	ctx := WithLabel(t.Context(), "lists")
+	require.Equal(t, "lists", LabelOf(ctx))
+	_, err := c.Lists(ctx)
+	require.NoError(t, err)
+	_, err = c.Lists(t.Context())
+	require.NoError(t, err)
+	require.Len(t, infos, 3)
+	require.Equal(t, []string{"lists", "lists", ""}, []string{infos[0].Label, infos[1].Label, infos[2].Label})
+	require.Equal(t, []int{1, 2, 1}, []int{infos[0].Attempt, infos[1].Attempt, infos[2].Attempt})
+}
+
 func TestFieldsQuery(t *testing.T) {
 	t.Parallel()
 	var query string

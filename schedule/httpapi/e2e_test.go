@@ -240,6 +240,13 @@ func TestMetricsOfAPIV2(t *testing.T) {
 			require.True(t, ok, "%s\n%s", endpoint, scrape)
 			require.Equal(t, float64(served[fake]), v, endpoint)
 		}
+		var byStream float64
+		for _, s := range res.Streams {
+			v, ok := metric(t, scrape, `affinity_sync_stream_requests_total{stream="`+s.Stream+`"}`)
+			require.True(t, ok, "%s\n%s", s.Stream, scrape)
+			byStream += v
+		}
+		require.Equal(t, float64(d.fake.TotalRequests()), byStream, "every request counts for the stream that sent it")
 		for _, stream := range []string{extractor.StreamFieldValues, extractor.StreamOrganizationDetails} {
 			v, ok := metric(t, scrape, `affinity_sync_stream_path{path="v1+v2",stream="`+stream+`"}`)
 			require.True(t, ok, "%s\n%s", stream, scrape)
@@ -397,6 +404,10 @@ func TestFieldValueUpdatedRefreshesTheEntity(t *testing.T) {
 		personID, fieldID))
 	require.LessOrEqual(t, d.fake.TotalRequests(), 3, "a handful of requests: %v", d.fake.Requests())
 	require.Equal(t, 1, d.fake.Requests()["GET /field-values"])
+	_, scrape := d.get(t, "/metrics")
+	v, ok := metric(t, scrape, `affinity_sync_stream_requests_total{stream="webhook"}`)
+	require.True(t, ok, scrape)
+	require.Equal(t, float64(d.fake.TotalRequests()), v, "the refresh's requests count for webhook, not for field_values")
 	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries
 		WHERE type = 'field_value.updated' AND outcome = 'refreshed'`))
 }
