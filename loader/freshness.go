@@ -183,3 +183,28 @@ func (s *Store) recordFreshness(ctx context.Context, tx pgx.Tx, w warehouseRows,
 	}
 	return n, nil
 }
+
+// valuesFetched are the entities whose values the page fetched, each once: those of
+// EntityValues and of ScopedValues. A v2 read counts as a fetch of the entity's values,
+// so the refresh planner does not take the entity as due again.
+func valuesFetched(w warehouseRows) entitySets {
+	if len(w.scoped.entities.ids) == 0 {
+		return w.entityValues.entities
+	}
+	type key struct {
+		t  int16
+		id int64
+	}
+	seen := make(map[key]bool, len(w.entityValues.entities.ids)+len(w.scoped.entities.ids))
+	var out entitySets
+	for _, set := range []entitySets{w.entityValues.entities, w.scoped.entities} {
+		for i, id := range set.ids {
+			if k := (key{set.types[i], id}); !seen[k] {
+				seen[k] = true
+				out.types = append(out.types, k.t)
+				out.ids = append(out.ids, id)
+			}
+		}
+	}
+	return out
+}
