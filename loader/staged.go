@@ -56,12 +56,6 @@ func (s *Store) writeStaged(ctx context.Context, tx pgx.Tx, t stagedTable, rows 
 	return s.mergeStaged(ctx, tx, t, stage)
 }
 
-// upsert writes rows of a table keyed by id (cols[0] must be "id"); rows written become live
-// (deleted_at cleared).
-func (s *Store) upsert(ctx context.Context, tx pgx.Tx, table string, cols []string, rows [][]any) (int64, error) {
-	return s.writeStaged(ctx, tx, stagedTable{name: table, key: idKey, cols: cols}, rows)
-}
-
 // stageRows empties t's staging table, copies rows into it and returns its quoted name, for
 // mergeStaged or a statement of the caller's own.
 //
