@@ -124,9 +124,14 @@ type StreamResult struct {
 	// Phases are the phases the run ran (or started), in order, each with what it read and
 	// spent; a probe that failed the stream before any phase ran is one more.
 	Phases []PhaseResult
-	// Rule is the counts the API v2 path rule decided on: for field_values the lists as
-	// ListCounts returned them and UnlistedDue, for organization_details DetailsDue and
-	// Live["organizations"]. Zero when the stream has no rule or did not apply it.
+	// Rule is the counts the API v2 path rule decided on and what it decided: for
+	// field_values the lists as ListCounts returned them (ThroughV2 as the rule chose, or set
+	// for the list a resumed pass stopped in; Phases say what was read),
+	// UnlistedDue, Live["persons"] and Live["organizations"] with UnlistedThroughV2 (with
+	// sync.field_values_for_unlisted); for organization_details DetailsDue,
+	// Live["organizations"] and DetailsThroughV2; and the v1 requests the probe sent
+	// (ValuesProbe, LinksProbe). Zero when the stream has no rule or did not apply it (api_v2
+	// off, a pass continuing through v1).
 	Rule loader.PlanCounts
 	// V2 is what the run read through API v2 for this stream, and what the probe spent;
 	// EntityRequests counts the v1 requests that fetched one entity each, the probe's aside.
@@ -242,6 +247,7 @@ func failedDependency(st stream, names []string, results []StreamResult) string 
 }
 
 func (s *Syncer) runStream(ctx context.Context, def stream) StreamResult {
+	ctx = WithSender(ctx, def.name) // every request of the stream's run names it (StreamOfRequest)
 	res := s.runPass(ctx, def)
 	res.V2, res.EntityRequests = readsOf(res.Phases)
 	return res

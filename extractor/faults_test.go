@@ -515,15 +515,15 @@ func TestBadInput(t *testing.T) {
 			w.AddOrganization(affinitytest.Organization{ID: bigOrg, Name: huge, PersonIDs: []int64{bigPerson}})
 			var personList, personField, textField *int64
 			for _, l := range w.Lists {
-				if l.Type == affinitytest.EntityPerson && personList == nil {
+				if l.Type == loader.EntityPerson && personList == nil {
 					personList = &l.ID
 				}
 			}
 			for _, f := range w.Fields {
-				if f.ListID == nil && f.EntityType == affinitytest.EntityPerson && f.ValueType == affinitytest.ValuePerson && !f.AllowsMultiple && personField == nil {
+				if f.ListID == nil && f.EntityType == loader.EntityPerson && f.ValueType == affinitytest.ValuePerson && !f.AllowsMultiple && personField == nil {
 					personField = &f.ID
 				}
-				if f.ListID == nil && f.EntityType == affinitytest.EntityPerson && f.ValueType == affinitytest.ValueText && !f.AllowsMultiple && textField == nil {
+				if f.ListID == nil && f.EntityType == loader.EntityPerson && f.ValueType == affinitytest.ValueText && !f.AllowsMultiple && textField == nil {
 					textField = &f.ID
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/stretchr/testify/require"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
@@ -99,7 +100,7 @@ func changeStatus(t *testing.T, fake *affinitytest.Server, clock func() time.Tim
 	fake.Mutate(func(w *affinitytest.Workspace) {
 		w.SetClock(clock)
 		for _, f := range w.Fields {
-			if f.ListID == nil || f.ValueType != affinitytest.ValueRankedDropdown || !f.TrackChanges || w.List(*f.ListID).Type != affinitytest.EntityOpportunity {
+			if f.ListID == nil || f.ValueType != affinitytest.ValueRankedDropdown || !f.TrackChanges || w.List(*f.ListID).Type != loader.EntityOpportunity {
 				continue
 			}
 			e := w.EntriesOf(*f.ListID)[0]

@@ -28,7 +28,7 @@ type RefreshAPI interface {
 // RefreshStore is what a targeted refresh needs from the warehouse; *loader.Store satisfies it.
 type RefreshStore interface {
 	CommitRefresh(ctx context.Context, p loader.Page) (loader.PageStats, error)
-	SoftDeleteObject(ctx context.Context, kind string, id int64) (int64, error)
+	SoftDeleteObject(ctx context.Context, kind loader.ObjectKind, id int64) (int64, error)
 	FieldValueTypes(ctx context.Context) (map[int64]int, error)
 }
 
@@ -38,7 +38,8 @@ type RefreshStats struct {
 	SoftDeleted int64 // rows soft-deleted because Affinity no longer has the object
 }
 
-// Refresher runs targeted refreshes. It is safe for concurrent use.
+// Refresher runs targeted refreshes (of webhook deliveries: their requests count for Webhook).
+// It is safe for concurrent use.
 type Refresher struct {
 	api   RefreshAPI
 	store RefreshStore
@@ -64,7 +65,7 @@ func NewRefresher(api RefreshAPI, store RefreshStore, opts Options) *Refresher {
 func gone(err error) bool { return affinity.IsNotFound(err) || affinity.IsMerged(err) }
 
 // softDelete soft-deletes an object Affinity no longer has.
-func (r *Refresher) softDelete(ctx context.Context, kind string, id int64, why error) (RefreshStats, error) {
+func (r *Refresher) softDelete(ctx context.Context, kind loader.ObjectKind, id int64, why error) (RefreshStats, error) {
 	n, err := r.store.SoftDeleteObject(ctx, kind, id)
 	if err != nil {
 		return RefreshStats{}, fmt.Errorf("refresh %s %d: %w", kind, id, err)
@@ -79,10 +80,11 @@ func (r *Refresher) softDelete(ctx context.Context, kind string, id int64, why e
 // /field-values?person_id= (…), whose answer replaces the entity's values as a set. A 404 or
 // 422 soft-deletes the entity with its list entries and values.
 func (r *Refresher) RefreshEntity(ctx context.Context, k loader.EntityKind, id int64) (RefreshStats, error) {
+	ctx = WithSender(ctx, Webhook)
 	if !k.Valid() {
 		return RefreshStats{}, fmt.Errorf("refresh entity %d: unknown %s", id, k)
 	}
-	kind := k.String()
+	kind := k.Object()
 	var p loader.Page
 	var err error
 	switch k {
@@ -132,7 +134,7 @@ func (r *Refresher) addValues(ctx context.Context, p *loader.Page, k loader.Enti
 	return nil
 }
 
-func (r *Refresher) commit(ctx context.Context, kind string, id int64, p loader.Page) (RefreshStats, error) {
+func (r *Refresher) commit(ctx context.Context, kind loader.ObjectKind, id int64, p loader.Page) (RefreshStats, error) {
 	p.SeenAt = r.now()
 	stats, err := r.store.CommitRefresh(ctx, p)
 	if err != nil {
@@ -146,6 +148,7 @@ func (r *Refresher) commit(ctx context.Context, kind string, id int64, p loader.
 // entity's field values (GET /field-values?person_id= …), which hold the entry's own. A 404
 // soft-deletes the entry and its values.
 func (r *Refresher) RefreshListEntry(ctx context.Context, listID, entryID int64) (RefreshStats, error) {
+	ctx = WithSender(ctx, Webhook)
 	e, err := r.api.ListEntry(ctx, listID, entryID)
 	if gone(err) {
 		return r.softDelete(ctx, loader.ObjectListEntry, entryID, err)
@@ -153,9 +156,9 @@ func (r *Refresher) RefreshListEntry(ctx context.Context, listID, entryID int64)
 	if err != nil {
 		return RefreshStats{}, fmt.Errorf("refresh list entry %d: %w", entryID, err)
 	}
-	listType := affinity.EntityPerson
+	listType := int(loader.EntityPerson)
 	if e.EntityType != nil {
-		listType = *e.EntityType
+		listType = int(*e.EntityType)
 	}
 	row := listEntryRow(e, listType)
 	p := loader.Page{ListEntries: []loader.ListEntry{row}}
@@ -181,6 +184,7 @@ func (r *Refresher) RefreshListEntry(ctx context.Context, listID, entryID int64)
 // dropdown options are replaced as a set. A 404 soft-deletes the list, its entries and their
 // values, and its fields.
 func (r *Refresher) RefreshList(ctx context.Context, id int64) (RefreshStats, error) {
+	ctx = WithSender(ctx, Webhook)
 	l, err := r.api.List(ctx, id)
 	if gone(err) {
 		return r.softDelete(ctx, loader.ObjectList, id, err)

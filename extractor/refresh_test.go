@@ -22,7 +22,7 @@ func tinyWorkspace() affinitytest.Config {
 
 // entryOf returns a list entry of the workspace whose entity has a value of a global text
 // field (value type 6).
-func entryOf(t *testing.T, ws *affinitytest.Workspace, entityType int) (*affinitytest.ListEntry, *affinitytest.Field) {
+func entryOf(t *testing.T, ws *affinitytest.Workspace, entityType loader.EntityKind) (*affinitytest.ListEntry, *affinitytest.Field) {
 	t.Helper()
 	for _, e := range ws.ListEntries {
 		if e.EntityType != entityType {
@@ -52,10 +52,10 @@ func TestRefreshEntity(t *testing.T) {
 	r := extractor.NewRefresher(h.client, h.store, extractor.Options{})
 	ws := h.fake.Snapshot()
 
-	for _, entityType := range []int{affinitytest.EntityPerson, affinitytest.EntityOrganization} {
+	for _, entityType := range []loader.EntityKind{loader.EntityPerson, loader.EntityOrganization} {
 		entry, field := entryOf(t, ws, entityType)
 		id := entry.EntityID
-		table := map[int]string{0: "persons", 1: "organizations"}[entityType]
+		table := entityType.Table()
 
 		h.fake.ResetCounters()
 		stats, err := r.RefreshEntity(ctx, loader.EntityKind(entityType), id)
@@ -75,7 +75,7 @@ func TestRefreshEntity(t *testing.T) {
 		require.Equal(t, int64(0), h.scalar(t, `SELECT count(*) FROM affinity.sync_checkpoints`), "no checkpoint moves")
 
 		h.fake.Mutate(func(w *affinitytest.Workspace) {
-			if entityType == affinitytest.EntityPerson {
+			if entityType == loader.EntityPerson {
 				w.DeletePerson(id)
 			} else {
 				w.DeleteOrganization(id)
@@ -101,7 +101,7 @@ func TestRefreshOpportunityAndList(t *testing.T) {
 	ws := h.fake.Snapshot()
 	opp := ws.Opportunities[0]
 
-	_, err := r.RefreshEntity(ctx, affinitytest.EntityOpportunity, opp.ID)
+	_, err := r.RefreshEntity(ctx, loader.EntityOpportunity, opp.ID)
 	require.NoError(t, err)
 	require.Equal(t, int64(1), h.scalar(t, `SELECT count(*) FROM affinity.opportunities WHERE id = $1 AND list_id IS NOT NULL`, opp.ID))
 	require.Equal(t, int64(len(opp.PersonIDs)), h.scalar(t, `SELECT count(*) FROM affinity.opportunity_persons WHERE opportunity_id = $1`, opp.ID))
@@ -130,7 +130,7 @@ func TestRefreshListEntry(t *testing.T) {
 	h := newHarness(t, tinyWorkspace())
 	ctx := t.Context()
 	r := extractor.NewRefresher(h.client, h.store, extractor.Options{})
-	entry, _ := entryOf(t, h.fake.Snapshot(), affinitytest.EntityOrganization)
+	entry, _ := entryOf(t, h.fake.Snapshot(), loader.EntityOrganization)
 
 	h.fake.ResetCounters()
 	_, err := r.RefreshListEntry(ctx, entry.ListID, entry.ID)

@@ -14,7 +14,8 @@ import (
 // know about it — its name, stage and dependencies, the endpoints it sends requests to, its
 // phases (built in streams.go), what the end of each phase does in the warehouse, the
 // per-entity freshness it keeps, and its request cost model, per source. Run, plan, bench,
-// reset, progress, metrics and status all read it (see docs/adding-a-stream.md).
+// reset, progress, metrics and status all read it (see docs/adding-a-stream.md). Which
+// stream sent a request is StreamOfRequest's answer: the tag its run put on the context.
 
 // Stream names, in the order a run works through them.
 const (
@@ -64,7 +65,7 @@ type stream struct {
 	name      string
 	stage     int      // streams of one stage run concurrently; a stage starts when the one before ended
 	dependsOn []string // streams whose rows it reads from the warehouse
-	endpoints []string // endpoint templates of the requests it sends
+	endpoints []string // endpoint templates of the requests it sends (a test holds every stream to it)
 	freshness loader.Freshness
 	// phases builds the phases of a pass (streams.go), given where the pass stands.
 	phases func(s *Syncer, ctx context.Context, ps passState) (passPlan, error)
@@ -103,13 +104,13 @@ func registry() []stream {
 			per500: "every 500 entries cost 1 request",
 			cost: func(c loader.PlanCounts, _ CostOptions) []Cost {
 				var requests, entries int64
-				for _, n := range c.ListSizes {
-					requests += pagesOf(n)
-					entries += n
+				for _, l := range c.Lists {
+					requests += pagesOf(l.Entries)
+					entries += l.Entries
 				}
 				return []Cost{{Source: SourceV1, Requests: requests, Chain: requests,
-					Detail: fmt.Sprintf("%d lists, %d entries", len(c.ListSizes), entries),
-					Bound:  fmt.Sprintf("Σ over %d lists of (size/%d+1)", len(c.ListSizes), PageSize)}}
+					Detail: fmt.Sprintf("%d lists, %d entries", len(c.Lists), entries),
+					Bound:  fmt.Sprintf("Σ over %d lists of (size/%d+1)", len(c.Lists), PageSize)}}
 			}},
 		{name: StreamFieldValueChanges, stage: 2, dependsOn: []string{StreamFields}, endpoints: []string{"/field-value-changes"},
 			phases: (*Syncer).changesPhases, ends: phaseEnds{PhaseFieldChanges: always(loader.EndNothing())},
@@ -165,18 +166,15 @@ func registry() []stream {
 func entityListing(name string, k loader.EntityKind, endpoint string, phases func(*Syncer, context.Context, passState) (passPlan, error)) stream {
 	st := stream{name: name, stage: 1, endpoints: []string{endpoint}, phases: phases}
 	if k == loader.EntityOpportunity {
-		st.ends = mainEnds(loader.EndSoftDeleteUnseen(k.String()))
+		st.ends = mainEnds(loader.EndSoftDeleteUnseen(k.Object()))
 		st.cost = paged(func(c loader.PlanCounts) int64 { return c.Live[k.Table()] }, name)
 		st.per500 = "every 500 cost 1 request"
 		return st
 	}
-	st.ends = phaseEnds{PhaseMain: always(loader.EndSoftDeleteUnseen(k.String())), PhaseInteractionDates: always(loader.EndClearUnseenDates(k))}
+	st.ends = phaseEnds{PhaseMain: always(loader.EndSoftDeleteUnseen(k.Object())), PhaseInteractionDates: always(loader.EndClearUnseenDates(k))}
 	st.per500 = "every 500 cost 2 requests (plain + dates)"
 	st.cost = func(c loader.PlanCounts, _ CostOptions) []Cost {
-		all, dated := c.Persons, c.PersonsWithDates
-		if k == loader.EntityOrganization {
-			all, dated = c.Organizations, c.OrganizationsWithDates
-		}
+		all, dated := c.Live[k.Table()], c.WithDates[k]
 		n := pagesOf(all) + pagesOf(dated)
 		return []Cost{{Source: SourceV1, Requests: n, Chain: n,
 			Detail: fmt.Sprintf("%d %s, %d with interaction dates", all, name, dated),
@@ -272,29 +270,59 @@ func Stages() [][]string {
 	return stages
 }
 
-// StreamOfEndpoint names the first stream, in run order, that sends requests to an endpoint
-// template; ok is false for an endpoint no stream uses (the workspace check, the rate-limit
-// probe). An endpoint may serve more than one stream (see StreamsOfEndpoint).
-func StreamOfEndpoint(endpoint string) (name string, ok bool) {
-	names := StreamsOfEndpoint(endpoint)
-	if len(names) == 0 {
-		return "", false
-	}
-	return names[0], true
+// What sends requests outside the streams, as StreamOfRequest names it (WorkspaceCheck is
+// below, with the costs).
+const (
+	// Webhook sends the daemon's targeted refreshes of webhook deliveries, and the webhook
+	// subscription requests of "webhook subscribe".
+	Webhook = "webhook"
+	// RateLimitCheck is GET /rate-limit: what Affinity says is left (plan).
+	RateLimitCheck = "(rate-limit check)"
+	// Unattributed is a request sent without a tag to an endpoint that no stream, or more
+	// than one stream, lists.
+	Unattributed = "(unattributed)"
+)
+
+// WithSender tags ctx with what sends the requests made with it — a stream's name,
+// WorkspaceCheck or Webhook — for StreamOfRequest: the client reports the tag with every
+// request (affinity.WithLabel). A stream's run tags its own context.
+func WithSender(ctx context.Context, sender string) context.Context {
+	return affinity.WithLabel(ctx, sender)
 }
 
-// StreamsOfEndpoint names every stream that sends requests to an endpoint template, in run
-// order: /v2/companies serves field_values (entities on no list) and organization_details.
-// Streams that share an endpoint run in different stages, so the one running is the one that
-// sent the request.
-func StreamsOfEndpoint(endpoint string) []string {
-	var names []string
-	for _, s := range registry() {
-		if slices.Contains(s.endpoints, endpoint) {
-			names = append(names, s.name)
-		}
+// StreamOfRequest names what sent a request, for the progress display, the daemon's
+// metrics, bench and the run record: the tag of its context (WithSender) when it has one —
+// every request of a stream's run does, so /v2/companies, which field_values (entities on no
+// list) and organization_details both read, counts for the one that sent it. A request
+// without a tag is named by its endpoint: WorkspaceCheck for /auth/whoami, RateLimitCheck
+// for /rate-limit, Webhook for /webhook and what is under it, the stream whose registry
+// entry lists the endpoint when exactly one does, otherwise Unattributed.
+func StreamOfRequest(info affinity.RequestInfo) string {
+	if info.Label != "" {
+		return info.Label
 	}
-	return names
+	switch {
+	case info.Endpoint == "/auth/whoami":
+		return WorkspaceCheck
+	case info.Endpoint == "/rate-limit":
+		return RateLimitCheck
+	case info.Endpoint == "/webhook", strings.HasPrefix(info.Endpoint, "/webhook/"):
+		return Webhook
+	}
+	owner := ""
+	for _, s := range registry() {
+		if !slices.Contains(s.endpoints, info.Endpoint) {
+			continue
+		}
+		if owner != "" {
+			return Unattributed
+		}
+		owner = s.name
+	}
+	if owner == "" {
+		return Unattributed
+	}
+	return owner
 }
 
 // StreamResetter clears checkpoints and freshness times; *loader.Store satisfies it.
@@ -391,37 +419,32 @@ func Costs(c loader.PlanCounts, streams []string, o CostOptions) ([]StreamCost, 
 	return out, nil
 }
 
-// fieldValuesV2Cost is the v2 source of field_values: the v2 pages of every list the path
-// rule reads through v2 (and of all persons and companies when entities on no list are
-// cheaper that way), the probe's v1 requests, and one v1 call per entity still due on no
-// such list. Nil when the rule reads nothing through v2.
+// fieldValuesV2Cost is the v2 source of field_values: the v2 pages of every list read through
+// v2 (and of all persons and companies when entities on no list are), the probe's v1
+// requests, and one v1 call per entity still due on no such list. Nil when the path rule
+// reads nothing through v2.
 func fieldValuesV2Cost(c loader.PlanCounts, o CostOptions) []Cost {
-	var pages, entries, first int64
+	var pages, entries int64
 	n := 0
 	for _, l := range c.Lists {
-		if !l.CheaperThroughV2() {
+		if !l.ThroughV2 {
 			continue
-		}
-		if n == 0 {
-			first = l.Entries
 		}
 		n++
 		pages += loader.V2PagesOf(l.Entries)
 		entries += l.Entries
 	}
-	unlisted := o.WithUnlisted && unlistedThroughV2(c.Persons, c.Organizations, c.UnlistedDue)
+	unlisted := o.WithUnlisted && c.UnlistedThroughV2
 	if n == 0 && !unlisted {
 		return nil
 	}
 	detail := fmt.Sprintf("%d of %d lists through v2 (%d entries)", n, len(c.Lists), entries)
-	bound := fmt.Sprintf("Σ over %d lists of ceil(entries/%d)", n, V2PageSize)
+	bound := fmt.Sprintf("Σ over %d lists of ceil(entries/%d)", n, loader.V2PageSize)
 	if unlisted {
-		if n == 0 {
-			first = c.Persons
-		}
-		pages += loader.V2PagesOf(c.Persons) + loader.V2PagesOf(c.Organizations)
-		detail += fmt.Sprintf(", %d persons and %d companies through v2", c.Persons, c.Organizations)
-		bound += fmt.Sprintf(" + ceil(%d persons/%d) + ceil(%d companies/%d)", c.Persons, V2PageSize, c.Organizations, V2PageSize)
+		persons, orgs := c.Live[loader.EntityPerson.Table()], c.Live[loader.EntityOrganization.Table()]
+		pages += loader.V2PagesOf(persons) + loader.V2PagesOf(orgs)
+		detail += fmt.Sprintf(", %d persons and %d companies through v2", persons, orgs)
+		bound += fmt.Sprintf(" + ceil(%d persons/%d) + ceil(%d companies/%d)", persons, loader.V2PageSize, orgs, loader.V2PageSize)
 	}
 	due := c.ValuesDueOffV2
 	rest := fmt.Sprintf("%d entities due on no v2 list through v1", due)
@@ -431,7 +454,7 @@ func fieldValuesV2Cost(c loader.PlanCounts, o CostOptions) []Cost {
 	}
 	return []Cost{
 		{Source: SourceV2, Requests: pages, Chain: pages, Detail: detail, Bound: bound},
-		probeCost(first),
+		probeCost(c.ValuesProbe),
 		perEntityCost(due, o, rest, fmt.Sprintf("1 per entity still due (%d)", due)),
 	}
 }
@@ -440,24 +463,23 @@ func fieldValuesV2Cost(c loader.PlanCounts, o CostOptions) []Cost {
 // the probe's v1 requests, and one v1 call per organization due whose persons v2 may cut
 // short (more than a page of them, as stored). Nil when the v1 calls are cheaper.
 func organizationDetailsV2Cost(c loader.PlanCounts, o CostOptions) []Cost {
-	if !loader.CheaperThroughV2(c.Organizations, c.DetailsDue) {
+	if !c.DetailsThroughV2 {
 		return nil
 	}
-	pages := loader.V2PagesOf(c.Organizations)
+	orgs := c.Live[loader.EntityOrganization.Table()]
+	pages := loader.V2PagesOf(orgs)
 	return []Cost{
 		{Source: SourceV2, Requests: pages, Chain: pages,
-			Detail: fmt.Sprintf("%d companies through v2", c.Organizations),
-			Bound:  fmt.Sprintf("ceil(%d companies/%d)", c.Organizations, V2PageSize)},
-		probeCost(c.Organizations),
-		perEntityCost(c.DetailsCutShort, o, fmt.Sprintf("%d with more than %d persons through v1", c.DetailsCutShort, V2PageSize),
+			Detail: fmt.Sprintf("%d companies through v2", orgs),
+			Bound:  fmt.Sprintf("ceil(%d companies/%d)", orgs, loader.V2PageSize)},
+		probeCost(c.LinksProbe),
+		perEntityCost(c.DetailsCutShort, o, fmt.Sprintf("%d with more than %d persons through v1", c.DetailsCutShort, loader.V2PageSize),
 			fmt.Sprintf("1 per company cut short (%d)", c.DetailsCutShort)),
 	}
 }
 
-// probeCost is the probe's v1 requests: up to probeSize entities of the first v2 page, of
-// a listing of n.
+// probeCost is the probe's n v1 requests.
 func probeCost(n int64) Cost {
-	p := min(n, probeSize)
-	return Cost{Source: SourceV1, Requests: p, Chain: p, Detail: fmt.Sprintf("probe: %d through v1 too", p),
-		Bound: fmt.Sprintf("probe (%d)", p)}
+	return Cost{Source: SourceV1, Requests: n, Chain: n, Detail: fmt.Sprintf("probe: %d through v1 too", n),
+		Bound: fmt.Sprintf("probe (%d)", n)}
 }

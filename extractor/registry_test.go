@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/affinity-sync/affinity-sync/extractor/affinity/affinitytest"
 	"github.com/affinity-sync/affinity-sync/loader"
 )
 
@@ -28,15 +29,6 @@ func TestRegistryIsComplete(t *testing.T) {
 			require.Equal(t, SourceV1, c.Source, s.name)
 			require.NotEmpty(t, c.Detail, s.name)
 			require.NotEmpty(t, c.Bound, s.name)
-		}
-		for _, e := range s.endpoints {
-			names := StreamsOfEndpoint(e)
-			require.Contains(t, names, s.name, e)
-			for _, other := range names {
-				o, _ := lookup(other)
-				require.True(t, other == s.name || o.stage != s.stage,
-					"%s and %s share %s in one stage: a request could not be told apart", s.name, other, e)
-			}
 		}
 	}
 	require.Equal(t, []string{StreamLists, StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities,
@@ -89,6 +81,30 @@ func TestRegistryCheckRefusesIncompleteEntry(t *testing.T) {
 		s.ends = maps.Clone(notes.ends)
 		tc.mutate(&s)
 		require.ErrorContains(t, checkEntry(s), tc.err, tc.name)
+	}
+}
+
+// TestStreamsSendOnlyListedEndpoints: every request a stream's run sends carries the stream's
+// tag and goes to an endpoint its registry entry lists, on API v1 alone and with api_v2 auto
+// reading entities on no list too.
+func TestStreamsSendOnlyListedEndpoints(t *testing.T) {
+	t.Parallel()
+	cfg := affinitytest.DefaultConfig()
+	cfg.Seed = 23
+	for _, opts := range []Options{
+		{APIV2: V2Off, FieldValuesForUnlisted: true, MaxDeleteShare: 0.5},
+		{APIV2: V2Auto, FieldValuesForUnlisted: true, MaxDeleteShare: 0.5},
+	} {
+		observed, _ := recordedSync(t, cfg, opts)
+		sent := map[string]bool{}
+		for _, info := range observed {
+			s, ok := lookup(info.Label)
+			require.True(t, ok, "%s %s was sent without a stream's tag (%q)", info.Method, info.Endpoint, info.Label)
+			require.Contains(t, s.endpoints, info.Endpoint,
+				"stream %s sent %s, which its registry entry does not list (api_v2 %s)", s.name, info.Endpoint, opts.APIV2)
+			sent[s.name] = true
+		}
+		require.Len(t, sent, len(Streams()), "every stream sent requests (api_v2 %s)", opts.APIV2)
 	}
 }
 
@@ -202,7 +218,9 @@ func TestResumeIndex(t *testing.T) {
 
 func TestPlanAndCosts(t *testing.T) {
 	t.Parallel()
-	c := loader.PlanCounts{Persons: 1000, PersonsWithDates: 500, Organizations: 10, Live: map[string]int64{"notes": 499}, ListSizes: []int64{500, 3},
+	c := loader.PlanCounts{Live: map[string]int64{"persons": 1000, "organizations": 10, "notes": 499},
+		WithDates:     map[loader.EntityKind]int64{loader.EntityPerson: 500},
+		Lists:         []loader.ListCount{{ID: 1, Entries: 500, Known: true}, {ID: 2, Entries: 3, Known: true}},
 		TrackedFields: 2, ValuesDue: [3]int64{1, 2, 3}, UnlistedDue: 4, DetailsDue: 9}
 	items, err := Plan(c, Streams(), CostOptions{WithUnlisted: true})
 	require.NoError(t, err)
@@ -240,9 +258,9 @@ func TestPlanAndCosts(t *testing.T) {
 // and the rule reads anything through v2.
 func TestV2Costs(t *testing.T) {
 	t.Parallel()
-	c := loader.PlanCounts{Organizations: 1234, DetailsDue: 1234, DetailsCutShort: 3,
-		Lists:     []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 250}, {ID: 2, Entries: 400, Known: true, Due: 4}},
-		ValuesDue: [3]int64{200, 50, 4}, ValuesDueOffV2: 4}
+	c := loader.PlanCounts{Live: map[string]int64{"organizations": 1234}, DetailsDue: 1234, DetailsCutShort: 3, DetailsThroughV2: true,
+		Lists:     []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 250, ThroughV2: true}, {ID: 2, Entries: 400, Known: true, Due: 4}},
+		ValuesDue: [3]int64{200, 50, 4}, ValuesDueOffV2: 4, ValuesProbe: 5, LinksProbe: 5}
 	for _, tc := range []struct {
 		mode V2Mode
 		path Source
@@ -262,7 +280,7 @@ func TestV2Costs(t *testing.T) {
 	}
 
 	// Nothing cheaper through v2: the v1 path, whatever the mode, at the v1 cost.
-	quiet := loader.PlanCounts{Organizations: 1234, DetailsDue: 2, Lists: []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 3}},
+	quiet := loader.PlanCounts{Live: map[string]int64{"organizations": 1234}, DetailsDue: 2, Lists: []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 3}},
 		ValuesDue: [3]int64{0, 3, 0}, ValuesDueOffV2: 3}
 	costs, err := Costs(quiet, []string{StreamFieldValues, StreamOrganizationDetails}, CostOptions{APIV2: V2Auto})
 	require.NoError(t, err)

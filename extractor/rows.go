@@ -65,7 +65,7 @@ func opportunityRow(o affinity.Opportunity) loader.Opportunity {
 }
 
 func listRow(l affinity.List) loader.List {
-	return loader.List{ID: l.ID, Type: l.Type, Name: l.Name, Public: l.Public, OwnerID: l.OwnerID, CreatorID: l.CreatorID, ListSize: l.ListSize}
+	return loader.List{ID: l.ID, Type: int(l.Type), Name: l.Name, Public: l.Public, OwnerID: l.OwnerID, CreatorID: l.CreatorID, ListSize: l.ListSize}
 }
 
 // listEntryRow takes the entry's entity type from the entry, or from its list
@@ -73,7 +73,7 @@ func listRow(l affinity.List) loader.List {
 func listEntryRow(e affinity.ListEntry, listType int) loader.ListEntry {
 	et := listType
 	if e.EntityType != nil {
-		et = *e.EntityType
+		et = int(*e.EntityType)
 	}
 	created := e.CreatedAt
 	row := loader.ListEntry{ID: e.ID, ListID: e.ListID, EntityType: et, EntityID: e.EntityID, CreatorID: e.CreatorID}
@@ -84,7 +84,7 @@ func listEntryRow(e affinity.ListEntry, listType int) loader.ListEntry {
 }
 
 func fieldRow(f affinity.Field) loader.Field {
-	row := loader.Field{ID: f.ID, Name: f.Name, ListID: f.ListID, EntityType: f.EntityType, ValueType: f.ValueType,
+	row := loader.Field{ID: f.ID, Name: f.Name, ListID: f.ListID, EntityType: (*int)(f.EntityType), ValueType: f.ValueType,
 		AllowsMultiple: f.AllowsMultiple, TrackChanges: f.TrackChanges, EnrichmentSource: f.EnrichmentSource,
 		Options: make([]loader.DropdownOption, 0, len(f.DropdownOptions))}
 	for _, o := range f.DropdownOptions {

@@ -352,7 +352,7 @@ func (s *Syncer) fields(ctx context.Context) ([]loader.Field, error) {
 		}
 		if f.ListID != nil {
 			if t, ok := listType[*f.ListID]; ok {
-				fields[i].EntityType = &t
+				fields[i].EntityType = (*loader.EntityKind)(&t)
 			}
 			continue
 		}
@@ -362,7 +362,7 @@ func (s *Syncer) fields(ctx context.Context) ([]loader.Field, error) {
 			}
 		}
 		if t, ok := globalType[f.ID]; ok {
-			fields[i].EntityType = &t
+			fields[i].EntityType = (*loader.EntityKind)(&t)
 		}
 	}
 	rows := make([]loader.Field, len(fields))
@@ -379,14 +379,14 @@ func (s *Syncer) globalFieldTypes(ctx context.Context) (map[int64]int, error) {
 		return nil, err
 	}
 	for _, f := range persons {
-		types[f.ID] = affinity.EntityPerson
+		types[f.ID] = int(loader.EntityPerson)
 	}
 	orgs, err := s.api.OrganizationFields(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range orgs {
-		types[f.ID] = affinity.EntityOrganization
+		types[f.ID] = int(loader.EntityOrganization)
 	}
 	return types, nil
 }

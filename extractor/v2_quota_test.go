@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/stretchr/testify/require"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
@@ -191,7 +192,7 @@ func TestV2UnlistedEntitiesThroughV2(t *testing.T) {
 		w.SetClock(func() time.Time { return changedAt })
 		personLists := map[int64]bool{}
 		for _, l := range w.Lists {
-			if l.Type == affinitytest.EntityPerson {
+			if l.Type == loader.EntityPerson {
 				personLists[l.ID] = true
 			}
 		}
@@ -206,7 +207,7 @@ func TestV2UnlistedEntitiesThroughV2(t *testing.T) {
 				continue
 			}
 			for _, e := range w.ListEntries {
-				if e.ID != *v.ListEntryID && e.EntityType == affinitytest.EntityPerson && e.EntityID != v.EntityID &&
+				if e.ID != *v.ListEntryID && e.EntityType == loader.EntityPerson && e.EntityID != v.EntityID &&
 					personLists[e.ListID] && w.ListEntry(*v.ListEntryID).ListID == e.ListID {
 					w.SetFieldValue(v.FieldID, e.EntityID, &e.ID, v.Value)
 					return

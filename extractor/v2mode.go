@@ -49,7 +49,7 @@ const SourceV2 Source = "v2"
 const V2PageSize = loader.V2PageSize
 
 // probeSize is how many entities of the first v2 pages the probe also reads through v1.
-const probeSize = 5
+const probeSize = loader.ProbeSize
 
 // V2Reads is what a run read through API v2 for one stream, and what its probe spent: with
 // the warehouse's sizes, the exact lower bound of the requests the stream sent. It sums the
@@ -85,12 +85,6 @@ func readsOf(phases []PhaseResult) (V2Reads, int64) {
 		}
 	}
 	return v, entities
-}
-
-// unlistedThroughV2 reports whether the values of entities on no list are cheaper to read
-// through the v2 persons and companies listings than one v1 call per due entity.
-func unlistedThroughV2(persons, organizations, due int64) bool {
-	return loader.V2PagesOf(persons)+loader.V2PagesOf(organizations) < due
 }
 
 // PathNote is the path a stream's pass takes, and why.

@@ -34,13 +34,16 @@ func (s *Syncer) v2Catalog(ctx context.Context) (v2Catalog, error) {
 
 // continuesOnV1 is the plan of a pass in progress past its v2 phases (or that chose none): it
 // goes on through v1, whatever the costs say now.
-func continuesOnV1(v1 []phase, rule loader.PlanCounts) passPlan {
-	return passPlan{phases: v1, rule: rule, path: &PathNote{Path: "v1", Reason: "the pass in progress continues through v1"}}
+func continuesOnV1(v1 []phase) passPlan {
+	return passPlan{phases: v1, path: &PathNote{Path: "v1", Reason: "the pass in progress continues through v1"}}
 }
 
 // fieldValuesV2Phases are the phases of a field_values pass that may read through v2: one
 // v2 phase per list that is cheaper through v2, then the v1 phases for what is still due.
 func (s *Syncer) fieldValuesV2Phases(ctx context.Context, ps passState, v1 []phase) (passPlan, error) {
+	if ps.resuming && !ps.at.Kind.V2() {
+		return continuesOnV1(v1), nil
+	}
 	chosen, err := s.chosenListIDs(ctx)
 	if err != nil {
 		return passPlan{}, err
@@ -50,13 +53,13 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, ps passState, v1 []pha
 		return passPlan{}, err
 	}
 	plan := passPlan{rule: loader.PlanCounts{Lists: counts}}
-	if ps.resuming && !ps.at.Kind.V2() {
-		return continuesOnV1(v1, plan.rule), nil
-	}
 	var sources []v2Source
-	for _, l := range counts {
+	for i, l := range plan.rule.Lists {
 		id := PhaseID{Kind: PhaseV2List, ID: l.ID}
-		if l.CheaperThroughV2() || ps.at == id {
+		if ps.at == id {
+			plan.rule.Lists[i].ThroughV2 = true // the pass stopped in its v2 phase: it goes on there
+		}
+		if plan.rule.Lists[i].ThroughV2 {
 			sources = append(sources, v2Source{id: id, list: s.v2ListEntries(l.ID)})
 		}
 	}
@@ -67,9 +70,9 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, ps passState, v1 []pha
 		if err != nil {
 			return passPlan{}, err
 		}
-		plan.rule.UnlistedDue = due
+		unlisted = loader.UnlistedCheaperThroughV2(persons, orgs, due) || ps.at.Kind == PhaseV2Persons || ps.at.Kind == PhaseV2Companies
+		plan.rule.UnlistedDue, plan.rule.UnlistedThroughV2 = due, unlisted
 		plan.rule.Live = map[string]int64{"persons": persons, "organizations": orgs}
-		unlisted = unlistedThroughV2(persons, orgs, due) || ps.at.Kind == PhaseV2Persons || ps.at.Kind == PhaseV2Companies
 	}
 	if lists == 0 && !unlisted {
 		plan.phases = v1
@@ -92,6 +95,7 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, ps passState, v1 []pha
 		if pr, err = s.probeValues(ctx, probe, cat); err != nil {
 			return passPlan{}, err
 		}
+		plan.rule.ValuesProbe = pr.requests()
 		if pr.cause != "" {
 			return s.probeFallback(StreamFieldValues, pr, probe, v1, plan)
 		}
@@ -126,7 +130,7 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, ps passState, v1 []pha
 func (s *Syncer) organizationDetailsV2Phases(ctx context.Context, ps passState, v1 []phase) (passPlan, error) {
 	companies := PhaseID{Kind: PhaseV2Companies}
 	if ps.resuming && ps.at != companies {
-		return continuesOnV1(v1, loader.PlanCounts{}), nil
+		return continuesOnV1(v1), nil
 	}
 	due, err := s.store.DetailsDueCount(ctx, loader.DetailsQuery{PassStart: ps.start, StaleBefore: s.opts.Now().Add(-s.opts.ValuesMaxAge)})
 	if err != nil {
@@ -136,8 +140,9 @@ func (s *Syncer) organizationDetailsV2Phases(ctx context.Context, ps passState, 
 	if err != nil {
 		return passPlan{}, err
 	}
-	plan := passPlan{rule: loader.PlanCounts{DetailsDue: due, Live: map[string]int64{"organizations": orgs}}}
-	if !loader.CheaperThroughV2(orgs, due) && ps.at != companies {
+	plan := passPlan{rule: loader.PlanCounts{DetailsDue: due, Live: map[string]int64{"organizations": orgs},
+		DetailsThroughV2: loader.CheaperThroughV2(orgs, due) || ps.at == companies}}
+	if !plan.rule.DetailsThroughV2 {
 		plan.phases = v1
 		plan.path = &PathNote{Path: "v1",
 			Reason: fmt.Sprintf("%d organizations due cost fewer requests through v1 than %d v2 companies pages", due, loader.V2PagesOf(orgs))}
@@ -149,6 +154,7 @@ func (s *Syncer) organizationDetailsV2Phases(ctx context.Context, ps passState, 
 		if err != nil {
 			return passPlan{}, err
 		}
+		plan.rule.LinksProbe = pr.requests()
 		if pr.cause != "" {
 			return s.probeFallback(StreamOrganizationDetails, pr, []v2Source{{id: companies}}, v1, plan)
 		}

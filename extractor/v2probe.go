@@ -35,6 +35,15 @@ func (o probeOutcome) rows() loader.Page {
 	return out
 }
 
+// requests counts the v1 requests the probe sent.
+func (o probeOutcome) requests() int64 {
+	var n int64
+	for _, p := range o.probed {
+		n += p.spent.probeRequests
+	}
+	return n
+}
+
 // results is what the probe spent, as results of the phases whose first pages it read: what a
 // pass that does not run those phases spent on them.
 func (o probeOutcome) results(sources []v2Source) []PhaseResult {

@@ -45,10 +45,14 @@ func (s *Store) DropdownOptions(ctx context.Context) (map[DropdownKey]DropdownOp
 // Lists with none due are absent. q.Lists limits the lists (nil = all); q.Unlisted is
 // refused, as unlisted entities are on no list.
 func (s *Store) DueByList(ctx context.Context, q RefreshQuery) (map[int64]int64, error) {
+	return s.dueByList(ctx, s.pool, q)
+}
+
+func (s *Store) dueByList(ctx context.Context, db querier, q RefreshQuery) (map[int64]int64, error) {
 	if q.Unlisted {
 		return nil, errors.New("count due entities by list: the query selects unlisted entities, which are on no list")
 	}
-	rows, err := s.pool.Query(ctx, s.dueValuesSQL(false, q.Lists)+`
+	rows, err := db.Query(ctx, s.dueValuesSQL(false, q.Lists)+`
 		SELECT le.list_id, count(DISTINCT (le.entity_type, le.entity_id))
 		FROM due
 		JOIN `+s.table("list_entries")+` le ON le.entity_type = due.entity_type AND le.entity_id = due.entity_id
@@ -92,7 +96,11 @@ type ListSize struct {
 
 // ListSizes returns the size of each live list, by id; lists limits them (nil = all).
 func (s *Store) ListSizes(ctx context.Context, lists []int64) ([]ListSize, error) {
-	rows, err := s.pool.Query(ctx, `SELECT l.id,
+	return s.listSizes(ctx, s.pool, lists)
+}
+
+func (s *Store) listSizes(ctx context.Context, db querier, lists []int64) ([]ListSize, error) {
+	rows, err := db.Query(ctx, `SELECT l.id,
 			CASE WHEN e.stored = 0 THEN coalesce(l.list_size, 0) ELSE e.live END,
 			e.stored = 0
 		FROM `+s.table("lists")+` l

@@ -10,21 +10,25 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// Refresh priorities of the per-entity field value refresh (docs/quota.md,
-// the planner): new entities first, then those a change or a new list entry touched
-// since their last fetch, then the stalest. A change counts from when the
-// sync first stored it (our clock), not from its changed_at (Affinity's), so
-// clock skew can neither hide a change nor make one look new forever.
+// RefreshReason is why an entity's field values are due, and its priority in the per-entity
+// field value refresh (docs/quota.md, the planner): new entities first, then those a change
+// or a new list entry touched since their last fetch, then the stalest. A change counts from
+// when the sync first stored it (our clock), not from its changed_at (Affinity's), so clock
+// skew can neither hide a change nor make one look new forever. The reasons index
+// PlanCounts.ValuesDue.
+type RefreshReason int
+
+// The refresh reasons, in priority order.
 const (
-	RefreshNew     = 0 // values never fetched
-	RefreshChanged = 1 // a change or a new list entry since the last fetch
-	RefreshStale   = 2 // older than the refresh age
+	RefreshNew     RefreshReason = iota // values never fetched
+	RefreshChanged                      // a change or a new list entry since the last fetch
+	RefreshStale                        // older than the refresh age
 )
 
 // RefreshKey orders the entities due for a refresh, and is the keyset cursor
 // that pages through them.
 type RefreshKey struct {
-	Priority int
+	Priority RefreshReason
 	SyncedAt *time.Time // when the values were last fetched; nil = never
 	EntityKey
 }
@@ -77,27 +81,32 @@ func (s *Store) RefreshCandidates(ctx context.Context, q RefreshQuery) ([]Refres
 func (s *Store) dueValuesSQL(unlisted bool, lists []int64) string {
 	entities := `SELECT DISTINCT entity_type, entity_id FROM ` + s.table("list_entries") + ` WHERE deleted_at IS NULL` + listIDFilter("list_id", lists)
 	if unlisted {
-		entities = `SELECT 0::smallint AS entity_type, id AS entity_id FROM ` + s.table("persons") + ` WHERE deleted_at IS NULL
-			UNION ALL SELECT 1::smallint, id FROM ` + s.table("organizations") + ` WHERE deleted_at IS NULL
+		entities = `SELECT ` + sqlCode(EntityPerson) + `::smallint AS entity_type, id AS entity_id FROM ` + s.table("persons") + ` WHERE deleted_at IS NULL
+			UNION ALL SELECT ` + sqlCode(EntityOrganization) + `::smallint, id FROM ` + s.table("organizations") + ` WHERE deleted_at IS NULL
 			EXCEPT SELECT entity_type, entity_id FROM ` + s.table("list_entries") + ` WHERE deleted_at IS NULL`
 	}
 	return `WITH candidates AS (
 			SELECT e.entity_type, e.entity_id, f.values_synced_at,
 				CASE
-					WHEN f.values_synced_at IS NULL THEN 0
+					WHEN f.values_synced_at IS NULL THEN ` + sqlCode(RefreshNew) + `
 					WHEN EXISTS (SELECT 1 FROM ` + s.table("field_value_changes") + ` c
 					             WHERE c.entity_type = e.entity_type AND c.entity_id = e.entity_id
-					               AND c.synced_at > f.values_synced_at) THEN 1
+					               AND c.synced_at > f.values_synced_at) THEN ` + sqlCode(RefreshChanged) + `
 					WHEN EXISTS (SELECT 1 FROM ` + s.table("list_entries") + ` le
 					             WHERE le.deleted_at IS NULL AND le.entity_type = e.entity_type AND le.entity_id = e.entity_id
-					               AND le.created_at > f.values_synced_at) THEN 1
-					WHEN f.values_synced_at < $1 THEN 2
+					               AND le.created_at > f.values_synced_at) THEN ` + sqlCode(RefreshChanged) + `
+					WHEN f.values_synced_at < $1 THEN ` + sqlCode(RefreshStale) + `
 				END AS priority
 			FROM (` + entities + `) e
 			LEFT JOIN ` + s.table("sync_entity_freshness") + ` f ON f.entity_type = e.entity_type AND f.entity_id = e.entity_id
 			WHERE f.values_synced_at IS NULL OR f.values_synced_at < $2
 		), due AS (SELECT * FROM candidates WHERE priority IS NOT NULL)`
 }
+
+// sqlCode is a code (an entity kind, a refresh reason) as an SQL integer literal: statements
+// take their codes from the typed constants, never from a number written into them. An
+// integer is safe to write into a statement.
+func sqlCode[T ~int](code T) string { return strconv.Itoa(int(code)) }
 
 // inLists is the condition "col is one of ids". Ids are integers, so writing
 // them into the statement is safe.
@@ -127,7 +136,7 @@ func (s *Store) dueDetailsSQL() string {
 	return `WITH due AS (
 			SELECT o.id, f.details_synced_at
 			FROM ` + s.table("organizations") + ` o
-			LEFT JOIN ` + s.table("sync_entity_freshness") + ` f ON f.entity_type = 1 AND f.entity_id = o.id
+			LEFT JOIN ` + s.table("sync_entity_freshness") + ` f ON f.entity_type = ` + sqlCode(EntityOrganization) + ` AND f.entity_id = o.id
 			WHERE o.deleted_at IS NULL
 			  AND (f.details_synced_at IS NULL OR (f.details_synced_at < $1 AND f.details_synced_at < $2))
 		)`
@@ -173,7 +182,7 @@ func (s *Store) recordFreshness(ctx context.Context, tx pgx.Tx, w warehouseRows,
 	}
 	if len(w.orgPersons.parentIDs) > 0 {
 		tag, err := tx.Exec(ctx, `INSERT INTO `+s.table("sync_entity_freshness")+` (entity_type, entity_id, details_synced_at)
-			SELECT 1, id, $2::timestamptz FROM unnest($1::bigint[]) AS id
+			SELECT `+sqlCode(EntityOrganization)+`, id, $2::timestamptz FROM unnest($1::bigint[]) AS id
 			ON CONFLICT (entity_type, entity_id) DO UPDATE SET details_synced_at = EXCLUDED.details_synced_at`,
 			w.orgPersons.parentIDs, seenAt)
 		if err != nil {
@@ -182,4 +191,29 @@ func (s *Store) recordFreshness(ctx context.Context, tx pgx.Tx, w warehouseRows,
 		n += tag.RowsAffected()
 	}
 	return n, nil
+}
+
+// valuesFetched are the entities whose values the page fetched, each once: those of
+// EntityValues and of ScopedValues. A v2 read counts as a fetch of the entity's values,
+// so the refresh planner does not take the entity as due again.
+func valuesFetched(w warehouseRows) entitySets {
+	if len(w.scoped.entities.ids) == 0 {
+		return w.entityValues.entities
+	}
+	type key struct {
+		t  int16
+		id int64
+	}
+	seen := make(map[key]bool, len(w.entityValues.entities.ids)+len(w.scoped.entities.ids))
+	var out entitySets
+	for _, set := range []entitySets{w.entityValues.entities, w.scoped.entities} {
+		for i, id := range set.ids {
+			if k := (key{set.types[i], id}); !seen[k] {
+				seen[k] = true
+				out.types = append(out.types, k.t)
+				out.ids = append(out.ids, id)
+			}
+		}
+	}
+	return out
 }

@@ -32,8 +32,9 @@ const (
 	NoteRelationMentioned   = "mentioned"
 )
 
-var noteCols = []string{"id", "creator_id", "content", "type", "interaction_id", "interaction_type",
-	"is_meeting", "parent_id", "created_at", "updated_at", "synced_at"}
+// notesTable is how a page's notes are staged and upserted.
+var notesTable = stagedTable{name: "notes", key: idKey, cols: []string{"id", "creator_id", "content", "type",
+	"interaction_id", "interaction_type", "is_meeting", "parent_id", "created_at", "updated_at", "synced_at"}}
 
 // noteRows are a page's notes, cleaned and ready for COPY, and their association pairs.
 type noteRows struct {
@@ -96,7 +97,7 @@ func (s *Store) commitNotes(ctx context.Context, tx pgx.Tx, n noteRows) (int64, 
 	if len(n.rows) == 0 {
 		return 0, nil
 	}
-	written, err := s.upsert(ctx, tx, "notes", noteCols, n.rows)
+	written, err := s.writeStaged(ctx, tx, notesTable, n.rows)
 	if err != nil {
 		return 0, fmt.Errorf("upsert notes page: %w", err)
 	}

@@ -3,7 +3,7 @@ package loader
 import (
 	"context"
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -84,9 +84,26 @@ type PageStats struct {
 	NULsReplaced int64 // NUL characters and invalid UTF-8 bytes replaced by U+FFFD
 }
 
+// The entity tables; persons and organizations take dateColumns too on a listing with dates.
+var (
+	personsTable = stagedTable{name: "persons", key: idKey,
+		cols: []string{"id", "type", "first_name", "last_name", "primary_email", "emails", "synced_at"}}
+	organizationsTable = stagedTable{name: "organizations", key: idKey,
+		cols: []string{"id", "name", "domain", "domains", "crunchbase_uuid", "global", "synced_at"}}
+	opportunitiesTable = stagedTable{name: "opportunities", key: idKey, cols: []string{"id", "name", "list_id", "synced_at"}}
+)
+
 var dateColumns = []string{
 	"first_email_at", "last_email_at", "first_event_at", "last_event_at", "next_event_at",
 	"last_chat_message_at", "last_interaction_at", "interaction_dates_synced_at",
+}
+
+// withDates is t with dateColumns written too when dates is set.
+func withDates(t stagedTable, dates bool) stagedTable {
+	if dates {
+		t.cols = append(slices.Clip(t.cols), dateColumns...)
+	}
+	return t
 }
 
 func dateValues(d *InteractionDates, seenAt time.Time) []any {
@@ -124,22 +141,16 @@ func (s *Store) CommitPage(ctx context.Context, p Page) (PageStats, error) {
 
 	var stats PageStats
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		personCols := []string{"id", "type", "first_name", "last_name", "primary_email", "emails", "synced_at"}
-		orgCols := []string{"id", "name", "domain", "domains", "crunchbase_uuid", "global", "synced_at"}
-		if p.WithDates {
-			personCols = append(personCols, dateColumns...)
-			orgCols = append(orgCols, dateColumns...)
-		}
-		n, err := s.upsert(ctx, tx, "persons", personCols, persons)
+		n, err := s.writeStaged(ctx, tx, withDates(personsTable, p.WithDates), persons)
 		if err != nil {
 			return fmt.Errorf("upsert persons page: %w", err)
 		}
 		stats.Rows += n
-		if n, err = s.upsert(ctx, tx, "organizations", orgCols, orgs); err != nil {
+		if n, err = s.writeStaged(ctx, tx, withDates(organizationsTable, p.WithDates), orgs); err != nil {
 			return fmt.Errorf("upsert organizations page: %w", err)
 		}
 		stats.Rows += n
-		if n, err = s.upsert(ctx, tx, "opportunities", []string{"id", "name", "list_id", "synced_at"}, oppRows); err != nil {
+		if n, err = s.writeStaged(ctx, tx, opportunitiesTable, oppRows); err != nil {
 			return fmt.Errorf("upsert opportunities page: %w", err)
 		}
 		stats.Rows += n
@@ -194,81 +205,6 @@ func (s *Store) organizationRows(c *cleaner, orgs []Organization, seenAt time.Ti
 		rows[i] = row
 	}
 	return rows
-}
-
-// merge is one bulk write: rows copied into a temporary twin of table, then merged by key in
-// one INSERT … SELECT DISTINCT ON … ON CONFLICT statement.
-type merge struct {
-	table string
-	keys  []string // the conflict key; cols must start with them
-	cols  []string
-	rows  [][]any
-	// appendOnly inserts new keys only (ON CONFLICT DO NOTHING) and has no deleted_at.
-	appendOnly bool
-	// prepare, when set, runs on the staged rows before the merge; its argument is the
-	// quoted name of the temporary table.
-	prepare func(tmp string) string
-}
-
-// upsert merges rows by id; rows written become live (deleted_at cleared). cols[0] must be "id".
-func (s *Store) upsert(ctx context.Context, tx pgx.Tx, table string, cols []string, rows [][]any) (int64, error) {
-	return s.merge(ctx, tx, merge{table: table, keys: []string{"id"}, cols: cols, rows: rows})
-}
-
-// merge runs m inside tx and returns how many rows it inserted or updated. Unless m is
-// append-only, every row written is live again (deleted_at cleared).
-func (s *Store) merge(ctx context.Context, tx pgx.Tx, m merge) (int64, error) {
-	if len(m.rows) == 0 {
-		return 0, nil
-	}
-	// The staging table lives as long as the connection and is emptied at
-	// every commit: creating and dropping one per transaction cost more than
-	// the COPY it serves (catalog writes). DELETE empties it should one
-	// transaction stage the same table twice; on an empty table it is free.
-	// The name carries the schema's run-lock id, so two warehouses sharing a
-	// pool connection's session never share a staging table.
-	tmpName := fmt.Sprintf("_page_%s_%x", m.table, uint64(RunLockID(s.schema)))
-	tmp := pgx.Identifier{"pg_temp", tmpName}.Sanitize()
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+pgx.Identifier{tmpName}.Sanitize()+
-		` (LIKE `+s.table(m.table)+`) ON COMMIT DELETE ROWS`); err != nil {
-		return 0, fmt.Errorf("create temp table: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM `+tmp); err != nil {
-		return 0, fmt.Errorf("empty temp table: %w", err)
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", tmpName}, m.cols, pgx.CopyFromRows(m.rows)); err != nil {
-		return 0, fmt.Errorf("copy rows: %w", err)
-	}
-	if m.prepare != nil {
-		if _, err := tx.Exec(ctx, m.prepare(tmp)); err != nil {
-			return 0, fmt.Errorf("prepare rows: %w", err)
-		}
-	}
-	quoted := make([]string, len(m.cols))
-	sets := make([]string, 0, len(m.cols))
-	for i, col := range m.cols {
-		quoted[i] = pgx.Identifier{col}.Sanitize()
-		if i >= len(m.keys) {
-			sets = append(sets, quoted[i]+" = EXCLUDED."+quoted[i])
-		}
-	}
-	keys := strings.Join(quoted[:len(m.keys)], ", ")
-	list := strings.Join(quoted, ", ")
-	var sql string
-	if m.appendOnly {
-		sql = `INSERT INTO ` + s.table(m.table) + ` (` + list + `)
-		SELECT DISTINCT ON (` + keys + `) ` + list + ` FROM ` + tmp + ` ORDER BY ` + keys + `
-		ON CONFLICT (` + keys + `) DO NOTHING`
-	} else {
-		sql = `INSERT INTO ` + s.table(m.table) + ` (` + list + `, deleted_at)
-		SELECT DISTINCT ON (` + keys + `) ` + list + `, NULL::timestamptz FROM ` + tmp + ` ORDER BY ` + keys + `
-		ON CONFLICT (` + keys + `) DO UPDATE SET ` + strings.Join(append(sets, "deleted_at = NULL"), ", ")
-	}
-	tag, err := tx.Exec(ctx, sql)
-	if err != nil {
-		return 0, fmt.Errorf("merge rows: %w", err)
-	}
-	return tag.RowsAffected(), nil
 }
 
 // association is the rows of one association table for a set of parents: every parent's

@@ -48,7 +48,7 @@ const guardMinLive = 10
 // one each phase ends with.
 type PhaseEnd struct {
 	op     phaseOp
-	kind   string     // object kind, for endSoftDeleteUnseen
+	kind   ObjectKind // for endSoftDeleteUnseen
 	entity EntityKind // for endClearUnseenDates
 	listID int64      // for endSoftDeleteUnseenEntries
 }
@@ -70,7 +70,9 @@ func EndNothing() PhaseEnd { return PhaseEnd{} }
 // not see, with the cascades of the warehouse contract: an entity kind (ObjectPerson,
 // ObjectOrganization, ObjectOpportunity) takes its field values, ObjectList its live entries
 // and their values, ObjectField its dropdown options, ObjectNote nothing more.
-func EndSoftDeleteUnseen(kind string) PhaseEnd { return PhaseEnd{op: endSoftDeleteUnseen, kind: kind} }
+func EndSoftDeleteUnseen(kind ObjectKind) PhaseEnd {
+	return PhaseEnd{op: endSoftDeleteUnseen, kind: kind}
+}
 
 // EndSoftDeleteUnseenEntries soft-deletes the live entries of one list that the pass did not
 // see, and their values; the mass delete guard measures that list alone.
@@ -90,7 +92,7 @@ func EndSoftDeleteUnlistedValues() PhaseEnd { return PhaseEnd{op: endSoftDeleteU
 func (e PhaseEnd) String() string {
 	switch e.op {
 	case endSoftDeleteUnseen:
-		return "soft-delete unseen " + e.kind + " rows"
+		return "soft-delete unseen " + string(e.kind) + " rows"
 	case endSoftDeleteUnseenEntries:
 		return "soft-delete unseen entries of list " + strconv.FormatInt(e.listID, 10)
 	case endClearUnseenDates:

@@ -103,7 +103,7 @@ func TestCompletePhaseOtherEntities(t *testing.T) {
 	require.Equal(t, int64(1), e.count(t, "field_values", "deleted_at IS NOT NULL AND id = 2"))
 	require.Equal(t, int64(1), e.count(t, "field_values", "deleted_at IS NULL"))
 
-	_, err = e.store.CompletePhase(ctx, cp("interactions", t1, ""), loader.EndSoftDeleteUnseen("interaction"), loader.PassOptions{})
+	_, err = e.store.CompletePhase(ctx, cp("interactions", t1, ""), loader.EndSoftDeleteUnseen(loader.ObjectKind("interaction")), loader.PassOptions{})
 	require.ErrorContains(t, err, "no complete pass soft-deletes unseen interaction rows")
 	_, err = e.store.CompletePhase(ctx, cp("list_entries", t1, ""), loader.EndSoftDeleteUnseen(loader.ObjectListEntry), loader.PassOptions{})
 	require.ErrorContains(t, err, "no complete pass soft-deletes unseen list_entry rows", "entries are deleted per list")

@@ -19,6 +19,9 @@ type RunResult struct {
 	NULsReplaced    int64
 	Error           string // must never carry the API key; the caller builds it
 	AllowMassDelete bool
+	// RequestsByStream splits Requests by what sent them (each stream, the workspace check);
+	// nil when not known (a run still running, or one recorded before it was kept).
+	RequestsByStream map[string]int64
 }
 
 // Run is a recorded run.
@@ -42,7 +45,8 @@ func (s *Store) StartRun(ctx context.Context, streams []string) (int64, error) {
 }
 
 // FinishRun records the outcome of run id. The end time is now, unless the status is still
-// "running" (a progress update). Streams are replaced only when r.Streams is not nil.
+// "running" (a progress update). Streams are replaced only when r.Streams is not nil. The
+// requests by stream are written in the same statement as the rest.
 func (s *Store) FinishRun(ctx context.Context, id int64, r RunResult) error {
 	var c cleaner
 	var streams []string
@@ -58,8 +62,9 @@ func (s *Store) FinishRun(ctx context.Context, id int64, r RunResult) error {
 			status = $2,
 			ended_at = CASE WHEN $2 = 'running' THEN NULL ELSE now() END,
 			streams = coalesce($3, streams),
-			requests = $4, rows_written = $5, nuls_replaced = $6, error = $7, allow_mass_delete = $8
-		WHERE id = $1`, id, r.Status, streams, r.Requests, r.Rows, r.NULsReplaced, errText, r.AllowMassDelete)
+			requests = $4, rows_written = $5, nuls_replaced = $6, error = $7, allow_mass_delete = $8,
+			requests_by_stream = $9
+		WHERE id = $1`, id, r.Status, streams, r.Requests, r.Rows, r.NULsReplaced, errText, r.AllowMassDelete, r.RequestsByStream)
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", id, err)
 	}
@@ -72,7 +77,7 @@ func (s *Store) FinishRun(ctx context.Context, id int64, r RunResult) error {
 // RecentRuns returns the newest n runs, newest first.
 func (s *Store) RecentRuns(ctx context.Context, n int) ([]Run, error) {
 	rows, err := s.pool.Query(ctx, `SELECT id, started_at, ended_at, status, streams, requests, rows_written,
-			nuls_replaced, coalesce(error, ''), allow_mass_delete
+			nuls_replaced, coalesce(error, ''), allow_mass_delete, requests_by_stream
 		FROM `+s.table("sync_runs")+` ORDER BY started_at DESC, id DESC LIMIT $1`, max(n, 0))
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -80,7 +85,7 @@ func (s *Store) RecentRuns(ctx context.Context, n int) ([]Run, error) {
 	runs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Run, error) {
 		var run Run
 		err := r.Scan(&run.ID, &run.StartedAt, &run.EndedAt, &run.Status, &run.Streams, &run.Requests,
-			&run.Rows, &run.NULsReplaced, &run.Error, &run.AllowMassDelete)
+			&run.Rows, &run.NULsReplaced, &run.Error, &run.AllowMassDelete, &run.RequestsByStream)
 		return run, err
 	})
 	if err != nil {
@@ -105,8 +110,8 @@ type warehouseTable struct {
 // warehouseTables lists the warehouse's tables in the order the migrations created them:
 // every table of the schema but the sync_ bookkeeping and goose's version table, so a table a
 // new migration adds is counted without naming it here.
-func (s *Store) warehouseTables(ctx context.Context) ([]warehouseTable, error) {
-	rows, err := s.pool.Query(ctx, `SELECT c.relname,
+func (s *Store) warehouseTables(ctx context.Context, db querier) ([]warehouseTable, error) {
+	rows, err := db.Query(ctx, `SELECT c.relname,
 			EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attname = 'deleted_at' AND NOT a.attisdropped)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
@@ -128,7 +133,11 @@ func (s *Store) warehouseTables(ctx context.Context) ([]warehouseTable, error) {
 
 // TableCounts returns live and soft-deleted row counts of every warehouse table.
 func (s *Store) TableCounts(ctx context.Context) ([]TableCount, error) {
-	tables, err := s.warehouseTables(ctx)
+	return s.tableCounts(ctx, s.pool)
+}
+
+func (s *Store) tableCounts(ctx context.Context, db querier) ([]TableCount, error) {
+	tables, err := s.warehouseTables(ctx, db)
 	if err != nil {
 		return nil, fmt.Errorf("count tables: %w", err)
 	}
@@ -140,7 +149,7 @@ func (s *Store) TableCounts(ctx context.Context) ([]TableCount, error) {
 		}
 		parts[i] = fmt.Sprintf(`SELECT %d, %s FROM %s`, i, counts, s.table(t.name))
 	}
-	rows, err := s.pool.Query(ctx, strings.Join(parts, " UNION ALL ")+" ORDER BY 1")
+	rows, err := db.Query(ctx, strings.Join(parts, " UNION ALL ")+" ORDER BY 1")
 	if err != nil {
 		return nil, fmt.Errorf("count tables: %w", err)
 	}

@@ -21,6 +21,7 @@ func TestRunsRoundTrip(t *testing.T) {
 
 	require.NoError(t, e.store.FinishRun(ctx, first, loader.RunResult{
 		Status: "failed", Requests: 12, Rows: 3400, NULsReplaced: 2, Error: "stream persons: boom\x00", AllowMassDelete: true,
+		RequestsByStream: map[string]int64{"(workspace check)": 1, "persons": 11},
 	}))
 	require.NoError(t, e.store.FinishRun(ctx, second, loader.RunResult{Status: "running", Streams: []string{"lists"}, Requests: 1}))
 	require.ErrorContains(t, e.store.FinishRun(ctx, 999, loader.RunResult{Status: "completed"}), "no such run")
@@ -31,13 +32,15 @@ func TestRunsRoundTrip(t *testing.T) {
 	require.Len(t, runs, 2)
 	require.Equal(t, second, runs[0].ID, "newest first")
 	require.Nil(t, runs[0].EndedAt, "still running")
+	require.Nil(t, runs[0].RequestsByStream, "not known while running")
 	require.Equal(t, []string{"lists"}, runs[0].Streams)
 	r := runs[1]
 	require.Equal(t, first, r.ID)
 	require.NotNil(t, r.EndedAt)
 	require.False(t, r.StartedAt.IsZero())
 	require.Equal(t, loader.RunResult{Status: "failed", Streams: []string{"persons", "organizations"}, Requests: 12,
-		Rows: 3400, NULsReplaced: 2, Error: "stream persons: boom\uFFFD", AllowMassDelete: true}, r.RunResult)
+		Rows: 3400, NULsReplaced: 2, Error: "stream persons: boom\uFFFD", AllowMassDelete: true,
+		RequestsByStream: map[string]int64{"(workspace check)": 1, "persons": 11}}, r.RunResult)
 
 	runs, err = e.store.RecentRuns(ctx, 1)
 	require.NoError(t, err)

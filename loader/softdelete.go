@@ -18,17 +18,36 @@ import (
 // The cascades of the warehouse contract (docs/warehouse.md) are written once, in
 // contractCascades; a delete by id adds what Affinity deletes with the object (deletedWith).
 
-// Kinds of object SoftDeleteObject knows: the prefixes of Affinity's webhook event names.
+// ObjectKind is a kind of Affinity object the warehouse soft-deletes, spelt as the prefix of
+// Affinity's webhook event names ("person" in person.deleted). The constants below are the
+// only kinds there are; ParseObjectKind reads one from an event name.
+type ObjectKind string
+
+// The object kinds SoftDeleteObject knows.
 const (
-	ObjectPerson       = "person"
-	ObjectOrganization = "organization"
-	ObjectOpportunity  = "opportunity"
-	ObjectList         = "list"
-	ObjectListEntry    = "list_entry"
-	ObjectField        = "field"
-	ObjectFieldValue   = "field_value"
-	ObjectNote         = "note"
+	ObjectPerson       ObjectKind = "person"
+	ObjectOrganization ObjectKind = "organization"
+	ObjectOpportunity  ObjectKind = "opportunity"
+	ObjectList         ObjectKind = "list"
+	ObjectListEntry    ObjectKind = "list_entry"
+	ObjectField        ObjectKind = "field"
+	ObjectFieldValue   ObjectKind = "field_value"
+	ObjectNote         ObjectKind = "note"
 )
+
+// ParseObjectKind returns the object kind of a name as Affinity's event names spell it; ok is
+// false for any other name (reminder, file, …): those the warehouse does not soft-delete.
+func ParseObjectKind(name string) (kind ObjectKind, ok bool) {
+	kind = ObjectKind(name)
+	if _, ok := kind.table(); !ok {
+		return "", false
+	}
+	return kind, true
+}
+
+// Entity is the entity kind of a person, organization or opportunity; ok is false for the
+// other object kinds.
+func (o ObjectKind) Entity() (k EntityKind, ok bool) { return ParseEntityKind(string(o)) }
 
 // ErrUnknownObject is what SoftDeleteObject returns for a kind it does not know.
 var ErrUnknownObject = errors.New("unknown object kind")
@@ -52,13 +71,13 @@ func entityValues(k EntityKind) cascade {
 	return cascade{table: "field_values", on: "c.entity_type = " + strconv.Itoa(int(k)) + " AND c.entity_id = p.id"}
 }
 
-// objectTable is the table of an object kind; ok is false for a kind the warehouse does not
-// soft-delete.
-func objectTable(kind string) (table string, ok bool) {
-	if k, ok := ParseEntityKind(kind); ok {
+// table is the warehouse table of an object kind; ok is false for a kind the warehouse does
+// not soft-delete. Its cases are the one list of the kinds there are.
+func (o ObjectKind) table() (table string, ok bool) {
+	if k, ok := o.Entity(); ok {
 		return k.Table(), true
 	}
-	switch kind {
+	switch o {
 	case ObjectList:
 		return "lists", true
 	case ObjectListEntry:
@@ -76,8 +95,8 @@ func objectTable(kind string) (table string, ok bool) {
 // contractCascades is what the warehouse contract soft-deletes with a row of kind: an entity's
 // field values; a list's live entries and their values; a list entry's values; a field's
 // dropdown options. Association rows are left as they were.
-func contractCascades(kind string) []cascade {
-	if k, ok := ParseEntityKind(kind); ok {
+func contractCascades(kind ObjectKind) []cascade {
+	if k, ok := kind.Entity(); ok {
 		return []cascade{entityValues(k)}
 	}
 	switch kind {
@@ -94,8 +113,8 @@ func contractCascades(kind string) []cascade {
 // deletedWith is what Affinity deletes with an object besides the contract's cascades, so a
 // delete by id takes it too: an entity's list entries (their values are the entity's); a
 // list's fields and their options; a field's values.
-func deletedWith(kind string) []cascade {
-	if k, ok := ParseEntityKind(kind); ok {
+func deletedWith(kind ObjectKind) []cascade {
+	if k, ok := kind.Entity(); ok {
 		return []cascade{{table: "list_entries", on: "c.entity_type = " + strconv.Itoa(int(k)) + " AND c.entity_id = p.id"}}
 	}
 	switch kind {
@@ -157,8 +176,8 @@ func (s *Store) softDeleteSQL(table, where string, cascades []cascade, byID bool
 //
 // Association rows are left as they were. Rows already soft-deleted keep their deleted_at; an
 // id the warehouse does not hold deletes nothing and is not an error.
-func (s *Store) SoftDeleteObject(ctx context.Context, kind string, id int64) (int64, error) {
-	table, ok := objectTable(kind)
+func (s *Store) SoftDeleteObject(ctx context.Context, kind ObjectKind, id int64) (int64, error) {
+	table, ok := kind.table()
 	if !ok {
 		return 0, fmt.Errorf("soft delete %s %d: %w", kind, id, ErrUnknownObject)
 	}
@@ -177,7 +196,7 @@ func (s *Store) SoftDeleteObject(ctx context.Context, kind string, id int64) (in
 // unseen describes a soft delete at the end of a complete pass: the live rows of table (alias
 // t) within scope that match gone, with the contract's cascades of kind.
 type unseen struct {
-	kind      string // object kind whose cascades apply; "" = none
+	kind      ObjectKind // object kind whose cascades apply; "" = none
 	table     string
 	scope     string // limits the rows the guard measures, e.g. "t.list_id = $2"; "" = the whole table
 	scopeName string // the scope as the guard reports it, e.g. "list 123"
@@ -218,8 +237,8 @@ func (s *Store) softDeleteUnseen(ctx context.Context, tx pgx.Tx, d unseen, opts 
 }
 
 // unseenRows are the live rows of kind's table that the pass started at $1 did not see.
-func unseenRows(kind string, passStart any) (unseen, error) {
-	table, ok := objectTable(kind)
+func unseenRows(kind ObjectKind, passStart any) (unseen, error) {
+	table, ok := kind.table()
 	if !ok || kind == ObjectListEntry || kind == ObjectFieldValue {
 		return unseen{}, fmt.Errorf("no complete pass soft-deletes unseen %s rows", kind)
 	}

@@ -25,11 +25,48 @@ func seedObjects(t *testing.T, e env) {
 	})
 }
 
+func TestObjectKind(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		kind   loader.ObjectKind // "" = not an object kind the warehouse soft-deletes
+		entity bool
+	}{
+		{"person", loader.ObjectPerson, true},
+		{"organization", loader.ObjectOrganization, true},
+		{"opportunity", loader.ObjectOpportunity, true},
+		{"list", loader.ObjectList, false},
+		{"list_entry", loader.ObjectListEntry, false},
+		{"field", loader.ObjectField, false},
+		{"field_value", loader.ObjectFieldValue, false},
+		{"note", loader.ObjectNote, false},
+		{"reminder", "", false},
+		{"file", "", false},
+		{"entity", "", false},
+		{"", "", false},
+	} {
+		got, ok := loader.ParseObjectKind(tc.name)
+		require.Equal(t, tc.kind != "", ok, tc.name)
+		require.Equal(t, tc.kind, got, tc.name)
+		k, ok := got.Entity()
+		require.Equal(t, tc.entity, ok, tc.name)
+		if ok {
+			require.Equal(t, tc.kind, k.Object(), "entity kind and object kind name each other")
+		}
+	}
+	for _, k := range loader.EntityKinds() {
+		o, ok := loader.ParseObjectKind(k.String())
+		require.True(t, ok, k)
+		require.Equal(t, k.Object(), o)
+	}
+	require.Empty(t, loader.EntityKind(5).Object())
+}
+
 func TestSoftDeleteObject(t *testing.T) {
 	t.Parallel()
 	type deleted map[string][]int64 // table → ids soft-deleted afterwards
 	for _, tc := range []struct {
-		kind string
+		kind loader.ObjectKind
 		id   int64
 		n    int64
 		want deleted
@@ -42,7 +79,7 @@ func TestSoftDeleteObject(t *testing.T) {
 		{loader.ObjectOrganization, 5, 0, deleted{}}, // a person id is not an organization id
 		{loader.ObjectPerson, 999, 0, deleted{}},
 	} {
-		t.Run(tc.kind, func(t *testing.T) {
+		t.Run(string(tc.kind), func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "affinity")
 			seedObjects(t, e)
@@ -69,7 +106,7 @@ func TestSoftDeleteObject(t *testing.T) {
 func TestSoftDeleteObjectUnknownKind(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "affinity")
-	_, err := e.store.SoftDeleteObject(t.Context(), "reminder", 1)
+	_, err := e.store.SoftDeleteObject(t.Context(), loader.ObjectKind("reminder"), 1)
 	require.ErrorIs(t, err, loader.ErrUnknownObject)
 }
 

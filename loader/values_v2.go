@@ -111,12 +111,11 @@ func scopedRowsOf(c *cleaner, sets []ScopedValues, seenAt time.Time) (scopedRows
 			} else if entryWinner[*v.ListEntryID] != i {
 				continue
 			}
-			proj, err := projectionRow(c, v.Projection)
+			row, err := valueRow(c, len(r.values), nil, v, seenAt)
 			if err != nil {
 				return scopedRows{}, fmt.Errorf("scoped value of field %d on entity %d: %w", v.FieldID, v.EntityID, err)
 			}
-			row := append([]any{len(r.values), nil, v.FieldID, v.EntityType, v.EntityID, v.ListEntryID, v.ValueType, c.json(v.Value)}, proj...)
-			r.values = append(r.values, append(row, nil, nil, seenAt))
+			r.values = append(r.values, row)
 		}
 	}
 	return r, nil
@@ -137,50 +136,6 @@ func checkScoped(set ScopedValues, v FieldValue) error {
 		return fmt.Errorf("value of field %d on list entry %d, not the scope's: %w", v.FieldID, *v.ListEntryID, ErrValueOutsideScope)
 	}
 	return nil
-}
-
-// valueStageCols are the columns of the field value staging table: an ordinal, then
-// valueCols.
-var valueStageCols = append([]string{"n"}, valueCols...)
-
-// stageValues empties the connection's field value staging table, copies rows
-// (valueStageCols) into it, gives values without a value type their field's, and returns the
-// staging table's quoted name. The table lives as long as the connection and is emptied at
-// every commit (see merge for why it is not created per transaction). It is not a LIKE twin
-// of field_values: that would copy row_id's NOT NULL.
-func (s *Store) stageValues(ctx context.Context, tx pgx.Tx, rows [][]any) (string, error) {
-	name := fmt.Sprintf("_page_field_values_stage_%x", uint64(RunLockID(s.schema)))
-	tmp := pgx.Identifier{"pg_temp", name}.Sanitize()
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE IF NOT EXISTS `+pgx.Identifier{name}.Sanitize()+` (
-			n int NOT NULL, id bigint, field_id bigint, entity_type smallint, entity_id bigint,
-			list_entry_id bigint, value_type smallint, value jsonb, value_text text, value_number numeric,
-			value_date timestamptz, value_entity_id bigint, value_option_id bigint,
-			created_at timestamptz, updated_at timestamptz, synced_at timestamptz
-		) ON COMMIT DELETE ROWS`); err != nil {
-		return "", fmt.Errorf("create value staging table: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM `+tmp); err != nil {
-		return "", fmt.Errorf("empty value staging table: %w", err)
-	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"pg_temp", name}, valueStageCols, pgx.CopyFromRows(rows)); err != nil {
-		return "", fmt.Errorf("copy values: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE `+tmp+` v SET value_type = f.value_type FROM `+s.table("fields")+` f
-		WHERE v.value_type IS NULL AND f.id = v.field_id`); err != nil {
-		return "", fmt.Errorf("fill value types: %w", err)
-	}
-	return tmp, nil
-}
-
-// valueKey is what makes two values of one field and entity equal, as one hashable jsonb:
-// the list entry and the typed projections, and the value itself when every projection is
-// null. Numbers compare as numbers (1.0 equals 1) and dates as instants, so the value's own
-// spelling (a v1 or a v2 datetime string) does not matter.
-func valueKey(a string) string {
-	return `jsonb_build_array(` + a + `.list_entry_id, ` + a + `.value_text, ` + a + `.value_number, ` +
-		a + `.value_date, ` + a + `.value_entity_id, ` + a + `.value_option_id,
-		CASE WHEN num_nonnulls(` + a + `.value_text, ` + a + `.value_number, ` + a + `.value_date, ` +
-		a + `.value_entity_id, ` + a + `.value_option_id) = 0 THEN ` + a + `.value END)`
 }
 
 // replaceScopedValues writes the page's ScopedValues in one statement and returns the rows
@@ -212,31 +167,6 @@ func (s *Store) replaceScopedValues(ctx context.Context, tx pgx.Tx, r scopedRows
 		return 0, fmt.Errorf("replace scoped values: %w", err)
 	}
 	return n, nil
-}
-
-// valuesFetched are the entities whose values the page fetched, each once: those of
-// EntityValues and of ScopedValues. A v2 read counts as a fetch of the entity's values,
-// so the refresh planner does not take the entity as due again.
-func valuesFetched(w warehouseRows) entitySets {
-	if len(w.scoped.entities.ids) == 0 {
-		return w.valueEntities
-	}
-	type key struct {
-		t  int16
-		id int64
-	}
-	seen := make(map[key]bool, len(w.valueEntities.ids)+len(w.scoped.entities.ids))
-	var out entitySets
-	for _, set := range []entitySets{w.valueEntities, w.scoped.entities} {
-		for i, id := range set.ids {
-			if k := (key{set.types[i], id}); !seen[k] {
-				seen[k] = true
-				out.types = append(out.types, k.t)
-				out.ids = append(out.ids, id)
-			}
-		}
-	}
-	return out
 }
 
 // scopedValuesSQL is the statement of replaceScopedValues, reading the staged values from

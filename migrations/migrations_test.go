@@ -20,8 +20,8 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // migrationTables are the tables and views each migration adds, in order: the warehouse
 // and its bookkeeping (docs/warehouse.md), its views, the request ledger (docs/quota.md),
 // the entities' freshness, the notes, the as-of function and the workspace guard, the
-// webhook deliveries the daemon records, field values without an Affinity id, and the API
-// path of each stream's last pass.
+// webhook deliveries the daemon records, field values without an Affinity id, the API
+// path of each stream's last pass, and each run's requests by stream.
 var migrationTables = [][]string{
 	{"dropdown_options", "field_value_changes", "field_values", "fields", "list_entries", "lists",
 		"opportunities", "opportunity_organizations", "opportunity_persons", "organization_persons",
@@ -35,6 +35,7 @@ var migrationTables = [][]string{
 	{"sync_webhook_deliveries"},
 	{}, // 00009 lets field_values hold values without an Affinity id
 	{"sync_stream_paths"},
+	{}, // 00011 adds sync_runs.requests_by_stream
 }
 
 // tablesAfter is what information_schema.tables lists after the first n migrations, sorted.
@@ -147,6 +148,7 @@ func TestContractColumnTypes(t *testing.T) {
 		{"field_value_changes", "action_type", "smallint"},
 		{"opportunity_persons", "person_id", "bigint"},
 		{"organization_persons", "organization_id", "bigint"},
+		{"sync_runs", "requests_by_stream", "jsonb"},
 	}
 	for _, tt := range tests {
 		var got string
@@ -281,7 +283,9 @@ func TestFieldValuesWithoutID(t *testing.T) {
 		Scan(&rows, &distinctRowIDs, &withID))
 	require.Equal(t, []int64{3, 3, 1}, []int64{rows, distinctRowIDs, withID})
 
-	require.NoError(t, migrations.Run(ctx, dbURL, schema, "down", nil, nil), "00010 steps down")
+	for v := len(migrationTables); v > 9; v-- {
+		require.NoError(t, migrations.Run(ctx, dbURL, schema, "down", nil, nil), "the migrations after 00009 step down")
+	}
 	err = migrations.Run(ctx, dbURL, schema, "down", nil, nil)
 	require.ErrorContains(t, err, "2 rows without an Affinity id")
 	var version int64

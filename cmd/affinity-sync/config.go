@@ -272,8 +272,8 @@ func (c *Config) check(lines map[string]int) []string {
 		bad("sync.max_delete_share", "must be in [0, 1], got %v", c.Sync.MaxDeleteShare)
 	}
 	for _, s := range c.Sync.Streams {
-		if !knownStream(s) {
-			bad("sync.streams", "unknown stream %q (known: %s)", s, strings.Join(extractor.Streams(), ", "))
+		if err := extractor.CheckStreams([]string{s}); err != nil {
+			bad("sync.streams", "%v", err)
 		}
 	}
 	switch c.Log.Level {

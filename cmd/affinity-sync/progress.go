@@ -32,10 +32,6 @@ type progress struct {
 	requests int64
 	left     int64 // budget left now, -1 = unlimited, as last read
 	drawn    int   // lines drawn by the last redraw
-	// started orders the streams by when they last read their checkpoint (which each does
-	// first): of the streams sharing an endpoint, the one started last sent the request.
-	started map[string]int
-	starts  int
 }
 
 type streamProgress struct {
@@ -46,14 +42,14 @@ type streamProgress struct {
 // newProgress returns the progress display of a run of streams on w (stderr).
 func newProgress(w io.Writer, log *slog.Logger, streams []string) *progress {
 	p := &progress{out: w, log: log, tty: isTerminal(w), streams: streams, redraw: 250 * time.Millisecond,
-		logEvery: 15 * time.Second, stats: map[string]*streamProgress{}, left: -1, started: map[string]int{}}
+		logEvery: 15 * time.Second, stats: map[string]*streamProgress{}, left: -1}
 	for _, s := range streams {
 		p.stats[s] = &streamProgress{}
 	}
 	return p
 }
 
-// observe counts a request for its stream (affinity.WithObserver).
+// observe counts a request for the stream that sent it (affinity.WithObserver).
 func (p *progress) observe(info affinity.RequestInfo) {
 	if p == nil {
 		return
@@ -61,35 +57,12 @@ func (p *progress) observe(info affinity.RequestInfo) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.requests++
-	if s := p.stats[p.streamOf(info.Endpoint)]; s != nil {
+	if s := p.stats[extractor.StreamOfRequest(info)]; s != nil {
 		s.requests++
 	}
 	if p.left > 0 {
 		p.left--
 	}
-}
-
-// streamOf names the stream of this run that sent a request to endpoint, "" for none: of the
-// streams that use the endpoint, the one started last (they run in different stages).
-func (p *progress) streamOf(endpoint string) string {
-	name, last := "", 0
-	for _, s := range extractor.StreamsOfEndpoint(endpoint) {
-		if p.stats[s] == nil {
-			continue
-		}
-		if n := p.started[s]; name == "" || n > last {
-			name, last = s, n
-		}
-	}
-	return name
-}
-
-// markStarted notes that stream is running: it read its checkpoint.
-func (p *progress) markStarted(stream string) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.starts++
-	p.started[stream] = p.starts
 }
 
 // wrap returns the store the streams write through, counting what they commit.
@@ -103,11 +76,6 @@ func (p *progress) wrap(store *loader.Store) extractor.Store {
 type progressStore struct {
 	*loader.Store
 	p *progress
-}
-
-func (s progressStore) LoadCheckpoint(ctx context.Context, stream string) (loader.Checkpoint, error) {
-	s.p.markStarted(stream)
-	return s.Store.LoadCheckpoint(ctx, stream)
 }
 
 func (s progressStore) CommitPage(ctx context.Context, page loader.Page) (loader.PageStats, error) {

@@ -12,60 +12,29 @@ import (
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 )
 
-func TestStreamOfEndpoint(t *testing.T) {
+// TestProgressCountsRequestsOfTheirStream: a request counts for the stream whose run sent it
+// (the tag its context carries), whatever the endpoint: /v2/companies serves field_values
+// (entities on no list) and organization_details; a request of no stream in the run counts
+// in the total only.
+func TestProgressCountsRequestsOfTheirStream(t *testing.T) {
 	t.Parallel()
-	for endpoint, stream := range map[string]string{
-		"/persons":                    extractor.StreamPersons,
-		"/persons/fields":             extractor.StreamFields,
-		"/lists/{id}/list-entries":    extractor.StreamListEntries,
-		"/field-values":               extractor.StreamFieldValues,
-		"/organizations/{id}":         extractor.StreamOrganizationDetails,
-		"/field-value-changes":        extractor.StreamFieldValueChanges,
-		"/notes":                      extractor.StreamNotes,
-		"/v2/lists/{id}/list-entries": extractor.StreamFieldValues,
-		"/v2/persons":                 extractor.StreamFieldValues,
-	} {
-		got, ok := extractor.StreamOfEndpoint(endpoint)
-		require.True(t, ok, endpoint)
-		require.Equal(t, stream, got, endpoint)
-	}
-	for _, endpoint := range []string{"/auth/whoami", "/rate-limit", "/entity-files"} {
-		_, ok := extractor.StreamOfEndpoint(endpoint)
-		require.False(t, ok, "%s belongs to no stream", endpoint)
-	}
-}
-
-// TestProgressCountsV2Requests: requests through API v2 count for the stream that sent them;
-// /v2/companies serves field_values (entities on no list) and then organization_details.
-func TestProgressCountsV2Requests(t *testing.T) {
-	t.Parallel()
-	require.Equal(t, []string{extractor.StreamFieldValues, extractor.StreamOrganizationDetails},
-		extractor.StreamsOfEndpoint("/v2/companies"))
 	streams := []string{extractor.StreamFieldValues, extractor.StreamOrganizationDetails}
 	p := newProgress(&bytes.Buffer{}, slog.New(slog.DiscardHandler), streams)
-	send := func(endpoint string, n int) {
+	send := func(stream, endpoint string, n int) {
 		for range n {
-			p.observe(affinity.RequestInfo{Endpoint: endpoint, Status: 200})
+			p.observe(affinity.RequestInfo{Endpoint: endpoint, Label: stream, Status: 200})
 		}
 	}
-	p.markStarted(extractor.StreamFieldValues)
-	send("/v2/lists/{id}/list-entries", 3)
-	send("/field-values", 5)
-	send("/v2/persons", 2)
-	send("/v2/companies", 4)
-	p.markStarted(extractor.StreamOrganizationDetails)
-	send("/v2/companies", 7)
-	send("/organizations/{id}", 1)
-	p.markStarted(extractor.StreamFieldValues) // a later run of the same process
-	send("/v2/companies", 10)
-	require.Equal(t, int64(3+5+2+4+10), p.stats[extractor.StreamFieldValues].requests)
+	send(extractor.StreamFieldValues, "/v2/lists/{id}/list-entries", 3)
+	send(extractor.StreamFieldValues, "/field-values", 5)
+	send(extractor.StreamOrganizationDetails, "/v2/companies", 7) // the two interleave
+	send(extractor.StreamFieldValues, "/v2/companies", 4)
+	send(extractor.StreamOrganizationDetails, "/organizations/{id}", 1)
+	send(extractor.StreamFieldValues, "/v2/companies", 10)
+	send(extractor.WorkspaceCheck, "/auth/whoami", 1)
+	require.Equal(t, int64(3+5+4+10), p.stats[extractor.StreamFieldValues].requests)
 	require.Equal(t, int64(7+1), p.stats[extractor.StreamOrganizationDetails].requests)
-	require.Equal(t, int64(32), p.requests)
-
-	only := newProgress(&bytes.Buffer{}, slog.New(slog.DiscardHandler), []string{extractor.StreamOrganizationDetails})
-	only.observe(affinity.RequestInfo{Endpoint: "/v2/companies", Status: 200})
-	require.Equal(t, int64(1), only.stats[extractor.StreamOrganizationDetails].requests,
-		"a stream not in the run sends nothing: the one that is gets it, started or not")
+	require.Equal(t, int64(31), p.requests)
 }
 
 func TestProgressShow(t *testing.T) {

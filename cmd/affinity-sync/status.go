@@ -47,6 +47,9 @@ type statusRun struct {
 	NULsReplaced    int64      `json:"nuls_replaced"`
 	AllowMassDelete bool       `json:"allow_mass_delete"`
 	Error           string     `json:"error,omitempty"`
+	// RequestsByStream splits Requests by what sent them: each stream, "(workspace check)";
+	// null while the run is running and for runs recorded before it was kept.
+	RequestsByStream map[string]int64 `json:"requests_by_stream"`
 }
 
 type statusStream struct {
@@ -112,7 +115,8 @@ func readStatus(ctx context.Context, cfg Config, store *loader.Store) (statusRep
 	}
 	for _, r := range runs {
 		rep.Runs = append(rep.Runs, statusRun{ID: r.ID, StartedAt: r.StartedAt, EndedAt: r.EndedAt, Status: r.Status, Streams: r.Streams,
-			Requests: r.Requests, Rows: r.Rows, NULsReplaced: r.NULsReplaced, AllowMassDelete: r.AllowMassDelete, Error: r.Error})
+			Requests: r.Requests, Rows: r.Rows, NULsReplaced: r.NULsReplaced, AllowMassDelete: r.AllowMassDelete, Error: r.Error,
+			RequestsByStream: r.RequestsByStream})
 	}
 	cps, err := store.Checkpoints(ctx)
 	if err != nil {
@@ -186,6 +190,15 @@ func printStatus(out io.Writer, rep statusReport) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, when(&r.StartedAt, "-"), when(r.EndedAt, "-"),
 			status, r.Requests, r.Rows, strings.Join(r.Streams, ","), r.Error)
 	}
+	if len(rep.Runs) > 0 && rep.Runs[0].RequestsByStream != nil {
+		last := rep.Runs[0]
+		fmt.Fprintln(tw)
+		fmt.Fprintf(tw, "Requests of the last run (%d), by stream:\n", last.ID)
+		fmt.Fprintln(tw, "STREAM\tREQUESTS")
+		for _, name := range senderOrder(last.RequestsByStream) {
+			fmt.Fprintf(tw, "%s\t%d\n", name, last.RequestsByStream[name])
+		}
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "STREAM\tPASS STARTED\tPHASE\tPAGES\tROWS\tLAST COMPLETE PASS")
 	for _, c := range rep.Streams {
@@ -217,4 +230,23 @@ func printStatus(out io.Writer, rep statusReport) error {
 		fmt.Fprintf(out, "lists not synced (sync.lists leaves them out; their rows stay as they were): %s\n", strings.Join(rep.NotSynced.Lists, "; "))
 	}
 	return nil
+}
+
+// senderOrder lists what sent a run's requests in the order the run sends them: the
+// workspace check, the streams in run order, then anything else by name.
+func senderOrder(requests map[string]int64) []string {
+	var names []string
+	for _, name := range append([]string{extractor.WorkspaceCheck}, extractor.Streams()...) {
+		if _, ok := requests[name]; ok {
+			names = append(names, name)
+		}
+	}
+	var rest []string
+	for name := range requests {
+		if !slices.Contains(names, name) {
+			rest = append(rest, name)
+		}
+	}
+	slices.Sort(rest)
+	return append(names, rest...)
 }

@@ -20,10 +20,7 @@ func TestStatusJSON(t *testing.T) {
 	code, _, stderr := runCLI(t, env, "--config", cfg, "sync")
 	require.Equal(t, exitOK, code, stderr)
 
-	code, out, stderr := runCLI(t, env, "--config", cfg, "status", "--json")
-	require.Equal(t, exitOK, code, stderr)
-	var rep statusReport
-	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	rep, _ := statusJSON(t, env, cfg)
 	require.Equal(t, "affinity", rep.Schema)
 	require.Len(t, rep.Runs, 1)
 	require.Equal(t, "completed", rep.Runs[0].Status)
@@ -58,10 +55,7 @@ func TestStatusShowsTheAPIPath(t *testing.T) {
 
 	code, _, stderr := runCLI(t, env, "--config", cfg, "migrate")
 	require.Equal(t, exitOK, code, stderr)
-	code, out, stderr := runCLI(t, env, "--config", cfg, "status", "--json")
-	require.Equal(t, exitOK, code, stderr)
-	var before statusReport
-	require.NoError(t, json.Unmarshal([]byte(out), &before), out)
+	before, _ := statusJSON(t, env, cfg)
 	require.Equal(t, "auto", before.APIV2, "the default")
 	require.Empty(t, before.Paths, "no pass yet")
 	code, text, _ := runCLI(t, env, "--config", cfg, "status")
@@ -71,10 +65,7 @@ func TestStatusShowsTheAPIPath(t *testing.T) {
 	code, _, stderr = runCLI(t, env, "--config", cfg, "sync")
 	require.Equal(t, exitOK, code, stderr)
 
-	code, out, stderr = runCLI(t, env, "--config", cfg, "status", "--json")
-	require.Equal(t, exitOK, code, stderr)
-	var rep statusReport
-	require.NoError(t, json.Unmarshal([]byte(out), &rep), out)
+	rep, out := statusJSON(t, env, cfg)
 	require.Equal(t, "auto", rep.APIV2)
 	paths := map[string]statusPath{}
 	for _, p := range rep.Paths {

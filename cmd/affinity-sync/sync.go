@@ -17,8 +17,6 @@ import (
 	"github.com/affinity-sync/affinity-sync/migrations"
 )
 
-func knownStream(name string) bool { return slices.Contains(extractor.Streams(), name) }
-
 // orderStreams puts the named streams in run order, without repeats.
 func orderStreams(names []string) []string {
 	var out []string
@@ -114,7 +112,10 @@ type syncSummary struct {
 	partial  bool // --streams limited the run
 	result   extractor.Result
 	requests int64
-	failure  error // the run failed before any stream started
+	// requestsByStream splits requests by what sent them (extractor.StreamOfRequest of the
+	// tag each was reserved with): each stream, and extractor.WorkspaceCheck.
+	requestsByStream map[string]int64
+	failure          error // the run failed before any stream started
 }
 
 // status decides how a run ended; the run record, the exit code and the daemon's metrics
@@ -275,6 +276,10 @@ func (r *preparedRun) run(ctx context.Context) {
 		r.sum.result = syncer.Run(ctx, r.opts.streams)
 	}
 	r.sum.requests = r.budget.Sent()
+	r.sum.requestsByStream = map[string]int64{}
+	for label, n := range r.budget.SentBy() {
+		r.sum.requestsByStream[extractor.StreamOfRequest(affinity.RequestInfo{Label: label})] += n
+	}
 }
 
 // record writes the run's end, even when ctx has ended (the run was interrupted).
@@ -282,12 +287,13 @@ func (r *preparedRun) record(ctx context.Context) error {
 	sum := r.sum
 	rows, nuls := sum.result.Totals()
 	rr := loader.RunResult{
-		Status:          sum.status(),
-		Streams:         r.opts.streams,
-		Requests:        sum.requests,
-		Rows:            rows,
-		NULsReplaced:    nuls,
-		AllowMassDelete: r.opts.allowMassDelete,
+		Status:           sum.status(),
+		Streams:          r.opts.streams,
+		Requests:         sum.requests,
+		Rows:             rows,
+		NULsReplaced:     nuls,
+		AllowMassDelete:  r.opts.allowMassDelete,
+		RequestsByStream: sum.requestsByStream,
 	}
 	var errs []string
 	if sum.failure != nil {
@@ -342,6 +348,7 @@ func newClient(cfg Config, log *slog.Logger, budget *quota.Budget, observers ...
 // as it was — the ledger too, so GET /auth/whoami is counted only once the
 // workspace is known to be this schema's.
 func checkWorkspace(ctx context.Context, cfg Config, log *slog.Logger, store *loader.Store, budget *quota.Budget) error {
+	ctx = extractor.WithSender(ctx, extractor.WorkspaceCheck) // its request counts under its own name
 	st, err := budget.Status(ctx)
 	if err != nil {
 		return err

@@ -94,11 +94,29 @@ func WithRand(f func() float64) Option { return func(o *clientOptions) { o.rand 
 type RequestInfo struct {
 	Method, Endpoint string // Endpoint is the path template, e.g. "/persons/{id}"
 	Path             string // actual path, without query
+	Label            string // the label of the request's context (WithLabel); "" for none
 	Attempt          int    // 1-based
 	Status           int    // 0 for a transport error
 	Err              error  // the transport error, if any
 	Duration         time.Duration
 	RateLimit        RateLimitHeaders
+}
+
+// labelKey is the context key of WithLabel.
+type labelKey struct{}
+
+// WithLabel returns a copy of ctx whose requests carry label: the RequestInfo of every attempt
+// sent with it reports it, so an observer can tell which part of a program sent a request
+// (the extractor labels each stream's requests with the stream's name). The client gives
+// labels no meaning.
+func WithLabel(ctx context.Context, label string) context.Context {
+	return context.WithValue(ctx, labelKey{}, label)
+}
+
+// LabelOf returns the label WithLabel gave ctx, "" for none.
+func LabelOf(ctx context.Context) string {
+	label, _ := ctx.Value(labelKey{}).(string)
+	return label
 }
 
 // NewClient returns a client of the API at baseURL authenticating with apiKey. baseURL must
@@ -347,7 +365,7 @@ func (c *Client) attempt(ctx context.Context, r request, target string, n int, d
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
 
-	info := RequestInfo{Method: method, Endpoint: r.endpoint, Path: r.path, Attempt: n}
+	info := RequestInfo{Method: method, Endpoint: r.endpoint, Path: r.path, Label: LabelOf(ctx), Attempt: n}
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/stretchr/testify/require"
 )
 
@@ -138,6 +139,24 @@ func TestObserverSeesRateLimitHeaders(t *testing.T) {
 	require.Equal(t, "/lists", infos[0].Endpoint)
 }
 
+// TestObserverSeesLabel: every attempt, retries included, reports the label of the context
+// it was sent with, and a context without one reports "".
+func TestObserverSeesLabel(t *testing.T) {
+	t.Parallel()
+	s := &scripted{steps: []http.HandlerFunc{respond(503, `{}`), respond(200, `[]`), respond(200, `[]`)}}
+	var infos []RequestInfo
+	c, _ := newTestClient(t, s, WithObserver(func(i RequestInfo) { infos = append(infos, i) }))
+	ctx := WithLabel(t.Context(), "lists")
+	require.Equal(t, "lists", LabelOf(ctx))
+	_, err := c.Lists(ctx)
+	require.NoError(t, err)
+	_, err = c.Lists(t.Context())
+	require.NoError(t, err)
+	require.Len(t, infos, 3)
+	require.Equal(t, []string{"lists", "lists", ""}, []string{infos[0].Label, infos[1].Label, infos[2].Label})
+	require.Equal(t, []int{1, 2, 1}, []int{infos[0].Attempt, infos[1].Attempt, infos[2].Attempt})
+}
+
 func TestFieldsQuery(t *testing.T) {
 	t.Parallel()
 	var query string
@@ -145,11 +164,11 @@ func TestFieldsQuery(t *testing.T) {
 		query = r.URL.RawQuery
 		_, _ = w.Write([]byte(`[{"id":1,"name":"X","list_id":null,"entity_type":0,"value_type":10,"allows_multiple":false,"track_changes":false,"dropdown_options":[]}]`))
 	}))
-	f, err := c.Fields(t.Context(), FieldQuery{ListID: ptr(int64(5)), EntityType: ptr(EntityOpportunity)})
+	f, err := c.Fields(t.Context(), FieldQuery{ListID: ptr(int64(5)), EntityType: ptr(loader.EntityOpportunity)})
 	require.NoError(t, err)
 	require.Equal(t, "entity_type=8&list_id=5", query)
 	require.Equal(t, ValueFilterableText, f[0].ValueType)
-	require.Equal(t, EntityPerson, *f[0].EntityType)
+	require.Equal(t, loader.EntityPerson, *f[0].EntityType)
 }
 
 // changesBody is a bare array of n changes, ids 1..n.

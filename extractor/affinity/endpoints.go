@@ -9,6 +9,8 @@ import (
 	"iter"
 	"net/url"
 	"strconv"
+
+	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // getJSON fetches one object or array and decodes it into out (inside the retry loop).
@@ -84,7 +86,7 @@ func (c *Client) ListEntry(ctx context.Context, listID, entryID int64) (ListEntr
 // FieldQuery filters GET /fields; nil filters are not sent.
 type FieldQuery struct {
 	ListID     *int64
-	EntityType *int
+	EntityType *loader.EntityKind
 }
 
 // Fields fetches the global and list-specific fields (GET /fields).
@@ -94,7 +96,7 @@ func (c *Client) Fields(ctx context.Context, q FieldQuery) ([]Field, error) {
 		query.Set("list_id", strconv.FormatInt(*q.ListID, 10))
 	}
 	if q.EntityType != nil {
-		query.Set("entity_type", strconv.Itoa(*q.EntityType))
+		query.Set("entity_type", strconv.Itoa(int(*q.EntityType)))
 	}
 	return getArray[Field](ctx, c, request{endpoint: "/fields", path: "/fields", query: query})
 }
@@ -122,9 +124,9 @@ func (s EntitySelector) params() (url.Values, int) {
 		name string
 		id   *int64
 	}{
-		{"person_id", s.PersonID},
-		{"organization_id", s.OrganizationID},
-		{"opportunity_id", s.OpportunityID},
+		{loader.EntityPerson.SelectorParam(), s.PersonID},
+		{loader.EntityOrganization.SelectorParam(), s.OrganizationID},
+		{loader.EntityOpportunity.SelectorParam(), s.OpportunityID},
 		{"list_entry_id", s.ListEntryID},
 	} {
 		if p.id != nil {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/stretchr/testify/require"
 
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
@@ -177,8 +178,7 @@ func utc(t *time.Time) *time.Time {
 	return &u
 }
 
-func intPtr(n int) *int       { return &n }
-func int64Ptr(n int64) *int64 { return &n }
+func ptr[T any](v T) *T { return &v }
 
 func nonNilIDs(s []int64) []int64 {
 	if s == nil {
@@ -222,7 +222,7 @@ func wantRefs(entries []*affinitytest.ListEntry) []affinity.ListEntryRef {
 	out := []affinity.ListEntryRef{}
 	for _, e := range entries {
 		out = append(out, affinity.ListEntryRef{ID: e.ID, ListID: e.ListID, CreatorID: e.CreatorID,
-			EntityID: e.EntityID, EntityType: intPtr(e.EntityType), CreatedAt: e.CreatedAt.UTC()})
+			EntityID: e.EntityID, EntityType: ptr(e.EntityType), CreatedAt: e.CreatedAt.UTC()})
 	}
 	return out
 }
@@ -245,7 +245,7 @@ func wantPerson(w *affinitytest.Workspace, p *affinitytest.Person, single, dates
 		PrimaryEmail: p.PrimaryEmail, Emails: nonNilStrings(p.Emails)}
 	if single {
 		out.OrganizationIDs = nonNilIDs(p.OrganizationIDs)
-		out.ListEntries = wantRefs(w.EntriesFor(affinitytest.EntityPerson, p.ID))
+		out.ListEntries = wantRefs(w.EntriesFor(loader.EntityPerson, p.ID))
 	}
 	if dates {
 		out.InteractionDates = wantDates(p.Interactions)
@@ -264,7 +264,7 @@ func wantOrganization(w *affinitytest.Workspace, o *affinitytest.Organization, s
 		CrunchbaseUUID: o.CrunchbaseUUID, Global: o.Global}
 	if single {
 		out.PersonIDs = nonNilIDs(o.PersonIDs)
-		out.ListEntries = wantRefs(w.EntriesFor(affinitytest.EntityOrganization, o.ID))
+		out.ListEntries = wantRefs(w.EntriesFor(loader.EntityOrganization, o.ID))
 	}
 	if dates {
 		out.InteractionDates = wantDates(o.Interactions)
@@ -281,7 +281,7 @@ func normOrganization(o affinity.Organization) affinity.Organization {
 func wantOpportunity(w *affinitytest.Workspace, o *affinitytest.Opportunity) affinity.Opportunity {
 	return affinity.Opportunity{ID: o.ID, Name: o.Name, PersonIDs: nonNilIDs(o.PersonIDs),
 		OrganizationIDs: nonNilIDs(o.OrganizationIDs),
-		ListEntries:     wantRefs(w.EntriesFor(affinitytest.EntityOpportunity, o.ID))}
+		ListEntries:     wantRefs(w.EntriesFor(loader.EntityOpportunity, o.ID))}
 }
 
 func normOpportunity(o affinity.Opportunity) affinity.Opportunity {
@@ -293,19 +293,19 @@ func normOpportunity(o affinity.Opportunity) affinity.Opportunity {
 func requireEntry(t *testing.T, w *affinitytest.Workspace, e *affinitytest.ListEntry, got affinity.ListEntry) {
 	t.Helper()
 	require.Equal(t, affinity.ListEntry{ID: e.ID, ListID: e.ListID, CreatorID: e.CreatorID, EntityID: e.EntityID,
-		EntityType: intPtr(e.EntityType), CreatedAt: e.CreatedAt.UTC()},
+		EntityType: ptr(e.EntityType), CreatedAt: e.CreatedAt.UTC()},
 		affinity.ListEntry{ID: got.ID, ListID: got.ListID, CreatorID: got.CreatorID, EntityID: got.EntityID,
 			EntityType: got.EntityType, CreatedAt: got.CreatedAt.UTC()}, "entry %d", e.ID)
 	switch e.EntityType {
-	case affinitytest.EntityPerson:
+	case loader.EntityPerson:
 		var p affinity.Person
 		require.NoError(t, json.Unmarshal(got.Entity, &p))
 		require.Equal(t, wantPerson(w, w.Person(e.EntityID), false, false), p, "entity of entry %d", e.ID)
-	case affinitytest.EntityOrganization:
+	case loader.EntityOrganization:
 		var o affinity.Organization
 		require.NoError(t, json.Unmarshal(got.Entity, &o))
 		require.Equal(t, wantOrganization(w, w.Organization(e.EntityID), false, false), o, "entity of entry %d", e.ID)
-	case affinitytest.EntityOpportunity:
+	case loader.EntityOpportunity:
 		var o affinity.Opportunity
 		require.NoError(t, json.Unmarshal(got.Entity, &o))
 		require.Equal(t, affinity.Opportunity{ID: e.EntityID, Name: w.Opportunity(e.EntityID).Name}, o,
@@ -316,12 +316,12 @@ func requireEntry(t *testing.T, w *affinitytest.Workspace, e *affinitytest.ListE
 }
 
 func wantField(f *affinitytest.Field) affinity.Field {
-	out := affinity.Field{ID: f.ID, Name: f.Name, ListID: f.ListID, EntityType: intPtr(f.EntityType),
+	out := affinity.Field{ID: f.ID, Name: f.Name, ListID: f.ListID, EntityType: ptr(f.EntityType),
 		EnrichmentSource: &f.EnrichmentSource, ValueType: f.ValueType, AllowsMultiple: f.AllowsMultiple,
 		TrackChanges: f.TrackChanges, DropdownOptions: []affinity.DropdownOption{}}
 	for _, o := range f.DropdownOptions {
 		out.DropdownOptions = append(out.DropdownOptions,
-			affinity.DropdownOption{ID: o.ID, Text: o.Text, Rank: intPtr(o.Rank), Color: intPtr(o.Color)})
+			affinity.DropdownOption{ID: o.ID, Text: o.Text, Rank: ptr(o.Rank), Color: ptr(o.Color)})
 	}
 	return out
 }
@@ -337,8 +337,8 @@ func wantFields(fields []*affinitytest.Field, keep func(*affinitytest.Field) boo
 }
 
 func wantList(w *affinitytest.Workspace, l *affinitytest.List, withFields bool) affinity.List {
-	out := affinity.List{ID: l.ID, Type: l.Type, Name: l.Name, Public: l.Public, OwnerID: int64Ptr(l.OwnerID),
-		CreatorID: int64Ptr(l.CreatorID), ListSize: int64Ptr(int64(w.ListSize(l.ID)))}
+	out := affinity.List{ID: l.ID, Type: l.Type, Name: l.Name, Public: l.Public, OwnerID: ptr(l.OwnerID),
+		CreatorID: ptr(l.CreatorID), ListSize: ptr(int64(w.ListSize(l.ID)))}
 	if withFields {
 		out.Fields = wantFields(w.Fields, func(f *affinitytest.Field) bool { return f.ListID != nil && *f.ListID == l.ID })
 	}
@@ -356,8 +356,8 @@ func wantValue(w *affinitytest.Workspace, v *affinitytest.FieldValue) affinity.F
 	out := affinity.FieldValue{ID: v.ID, FieldID: v.FieldID, EntityID: v.EntityID, ListEntryID: v.ListEntryID,
 		Value: affinity.Value{Raw: rawOrNull(v.Value)}, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: utc(v.UpdatedAt)}
 	if !v.OmitTypes {
-		out.EntityType = intPtr(v.EntityType)
-		out.ValueType = intPtr(w.Field(v.FieldID).ValueType)
+		out.EntityType = ptr(v.EntityType)
+		out.ValueType = ptr(w.Field(v.FieldID).ValueType)
 	}
 	return out
 }
@@ -373,7 +373,7 @@ func wantChange(w *affinitytest.Workspace, c *affinitytest.FieldValueChange) aff
 		ActionType: c.ActionType, ChangedAt: c.ChangedAt.UTC(), Value: affinity.Value{Raw: rawOrNull(c.Value)}}
 	if c.ChangerID != nil {
 		p := w.Person(*c.ChangerID)
-		out.Changer = &affinity.Changer{ID: p.ID, Type: intPtr(p.Type), FirstName: p.FirstName,
+		out.Changer = &affinity.Changer{ID: p.ID, Type: ptr(p.Type), FirstName: p.FirstName,
 			LastName: p.LastName, PrimaryEmail: p.PrimaryEmail}
 	}
 	return out
@@ -532,7 +532,7 @@ func sample[T any](s []T, n int, id func(T) int64) []int64 {
 }
 
 // listed returns the entity ids on the lists of one type, in entry order (first entities first).
-func listed(w *affinitytest.Workspace, typ, n int) []int64 {
+func listed(w *affinitytest.Workspace, typ loader.EntityKind, n int) []int64 {
 	var out []int64
 	for _, l := range w.Lists {
 		if l.Type != typ {
@@ -556,7 +556,7 @@ func TestFakeSingleGets(t *testing.T) {
 	t.Run("person", func(t *testing.T) {
 		t.Parallel()
 		ids := append(sample(w.Persons, 8, func(p *affinitytest.Person) int64 { return p.ID }),
-			listed(w, affinitytest.EntityPerson, 4)...)
+			listed(w, loader.EntityPerson, 4)...)
 		var sawOrgs, sawTwoEntries bool
 		for _, id := range ids {
 			p := w.Person(id)
@@ -566,14 +566,14 @@ func TestFakeSingleGets(t *testing.T) {
 				require.Equal(t, wantPerson(w, p, true, dates), normPerson(got))
 			}
 			sawOrgs = sawOrgs || len(p.OrganizationIDs) > 0
-			sawTwoEntries = sawTwoEntries || len(w.EntriesFor(affinitytest.EntityPerson, id)) > 1
+			sawTwoEntries = sawTwoEntries || len(w.EntriesFor(loader.EntityPerson, id)) > 1
 		}
 		require.True(t, sawOrgs && sawTwoEntries, "the sample has organizations and repeated list entries")
 	})
 	t.Run("organization", func(t *testing.T) {
 		t.Parallel()
 		ids := append(sample(w.Organizations, 6, func(o *affinitytest.Organization) int64 { return o.ID }),
-			listed(w, affinitytest.EntityOrganization, 3)...)
+			listed(w, loader.EntityOrganization, 3)...)
 		var sawPersons, sawEntries bool
 		for _, id := range ids {
 			o := w.Organization(id)
@@ -583,7 +583,7 @@ func TestFakeSingleGets(t *testing.T) {
 				require.Equal(t, wantOrganization(w, o, true, dates), normOrganization(got))
 			}
 			sawPersons = sawPersons || len(o.PersonIDs) > 0
-			sawEntries = sawEntries || len(w.EntriesFor(affinitytest.EntityOrganization, id)) > 0
+			sawEntries = sawEntries || len(w.EntriesFor(loader.EntityOrganization, id)) > 0
 		}
 		require.True(t, sawPersons && sawEntries, "the sample has person ids and list entries")
 	})
@@ -629,7 +629,7 @@ func TestFakeFields(t *testing.T) {
 	c := f.client(t, &calls{})
 	w := f.want
 	all := func(*affinitytest.Field) bool { return true }
-	global := func(typ int) func(*affinitytest.Field) bool {
+	global := func(typ loader.EntityKind) func(*affinitytest.Field) bool {
 		return func(f *affinitytest.Field) bool { return f.ListID == nil && f.EntityType == typ }
 	}
 	listID := w.Lists[len(w.Lists)-1].ID
@@ -643,10 +643,10 @@ func TestFakeFields(t *testing.T) {
 			return c.Fields(ctx, affinity.FieldQuery{ListID: &listID})
 		}, func(f *affinitytest.Field) bool { return f.ListID != nil && *f.ListID == listID }},
 		{"fields of organizations", func(ctx context.Context) ([]affinity.Field, error) {
-			return c.Fields(ctx, affinity.FieldQuery{EntityType: intPtr(affinity.EntityOrganization)})
-		}, func(f *affinitytest.Field) bool { return f.EntityType == affinitytest.EntityOrganization }},
-		{"person fields", c.PersonFields, global(affinitytest.EntityPerson)},
-		{"organization fields", c.OrganizationFields, global(affinitytest.EntityOrganization)},
+			return c.Fields(ctx, affinity.FieldQuery{EntityType: ptr(loader.EntityOrganization)})
+		}, func(f *affinitytest.Field) bool { return f.EntityType == loader.EntityOrganization }},
+		{"person fields", c.PersonFields, global(loader.EntityPerson)},
+		{"organization fields", c.OrganizationFields, global(loader.EntityOrganization)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -675,7 +675,7 @@ func TestFakeFields(t *testing.T) {
 
 // richest returns the entity of a type whose values span the most value types, preferring one
 // with a multi-valued cell.
-func richest(w *affinitytest.Workspace, typ int) int64 {
+func richest(w *affinitytest.Workspace, typ loader.EntityKind) int64 {
 	type stats struct {
 		types map[int]bool
 		cells map[[3]int64]int
@@ -778,21 +778,21 @@ func TestFakeFieldValues(t *testing.T) {
 	f := startFake(t, nil)
 	c := f.client(t, &calls{})
 	w := f.want
-	person := richest(w, affinitytest.EntityPerson)
-	org := richest(w, affinitytest.EntityOrganization)
-	opp := richest(w, affinitytest.EntityOpportunity)
-	entry := w.EntriesFor(affinitytest.EntityOpportunity, opp)[0].ID
+	person := richest(w, loader.EntityPerson)
+	org := richest(w, loader.EntityOrganization)
+	opp := richest(w, loader.EntityOpportunity)
+	entry := w.EntriesFor(loader.EntityOpportunity, opp)[0].ID
 	tests := []struct {
 		name     string
 		sel      affinity.EntitySelector
-		typ      int
+		typ      loader.EntityKind
 		entityID int64
 		entryID  *int64
 	}{
-		{"person", affinity.EntitySelector{PersonID: &person}, affinitytest.EntityPerson, person, nil},
-		{"organization", affinity.EntitySelector{OrganizationID: &org}, affinitytest.EntityOrganization, org, nil},
-		{"opportunity", affinity.EntitySelector{OpportunityID: &opp}, affinitytest.EntityOpportunity, opp, nil},
-		{"list entry", affinity.EntitySelector{ListEntryID: &entry}, affinitytest.EntityOpportunity, opp, &entry},
+		{"person", affinity.EntitySelector{PersonID: &person}, loader.EntityPerson, person, nil},
+		{"organization", affinity.EntitySelector{OrganizationID: &org}, loader.EntityOrganization, org, nil},
+		{"opportunity", affinity.EntitySelector{OpportunityID: &opp}, loader.EntityOpportunity, opp, nil},
+		{"list entry", affinity.EntitySelector{ListEntryID: &entry}, loader.EntityOpportunity, opp, &entry},
 	}
 	var mu sync.Mutex
 	types, multi := map[int]bool{}, false
@@ -921,9 +921,9 @@ func TestFakeFieldValueChanges(t *testing.T) {
 		fd := w.Field(ch.FieldID)
 		var sel affinity.EntitySelector
 		switch fd.EntityType {
-		case affinitytest.EntityPerson:
+		case loader.EntityPerson:
 			sel.PersonID = &ch.EntityID
-		case affinitytest.EntityOrganization:
+		case loader.EntityOrganization:
 			sel.OrganizationID = &ch.EntityID
 		default:
 			sel.OpportunityID = &ch.EntityID
@@ -1017,7 +1017,7 @@ func TestFakeNotFound(t *testing.T) {
 			return nil
 		}},
 		{"field values", func(ctx context.Context) error {
-			_, err := c.FieldValues(ctx, affinity.EntitySelector{PersonID: int64Ptr(unknown)})
+			_, err := c.FieldValues(ctx, affinity.EntitySelector{PersonID: ptr[int64](unknown)})
 			return err
 		}},
 	}

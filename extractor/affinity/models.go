@@ -3,15 +3,13 @@ package affinity
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/affinity-sync/affinity-sync/loader"
 )
 
-// Entity and list type codes of the v1 API (lists.type, list_entries.entity_type,
-// fields.entity_type). Other codes may appear and are kept as they are.
-const (
-	EntityPerson       = 0
-	EntityOrganization = 1
-	EntityOpportunity  = 8
-)
+// The entity and list type codes of the v1 API (lists.type, list_entries.entity_type,
+// fields.entity_type, field_values.entity_type) decode into loader.EntityKind. Other codes may
+// appear and are kept as they are (EntityKind.Valid is then false).
 
 // Field value type codes of the v1 API. ValueFilterableText is undocumented but seen in
 // practice; any other code is kept as received and projects to nothing.
@@ -48,12 +46,12 @@ type InteractionDates struct {
 
 // ListEntryRef is a list entry embedded in a person, organization or opportunity (no entity).
 type ListEntryRef struct {
-	ID         int64     `json:"id"`
-	ListID     int64     `json:"list_id"`
-	CreatorID  *int64    `json:"creator_id"`
-	EntityID   int64     `json:"entity_id"`
-	EntityType *int      `json:"entity_type"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         int64              `json:"id"`
+	ListID     int64              `json:"list_id"`
+	CreatorID  *int64             `json:"creator_id"`
+	EntityID   int64              `json:"entity_id"`
+	EntityType *loader.EntityKind `json:"entity_type"`
+	CreatedAt  time.Time          `json:"created_at"`
 }
 
 // Person is a v1 person. OrganizationIDs and ListEntries are only filled by the single GET.
@@ -105,52 +103,53 @@ type DropdownOption struct {
 
 // Field is a global (ListID nil) or list-specific field.
 type Field struct {
-	ID               int64            `json:"id"`
-	Name             string           `json:"name"`
-	ListID           *int64           `json:"list_id"`
-	EntityType       *int             `json:"entity_type"`
-	EnrichmentSource *string          `json:"enrichment_source"`
-	ValueType        int              `json:"value_type"`
-	AllowsMultiple   bool             `json:"allows_multiple"`
-	TrackChanges     bool             `json:"track_changes"`
-	DropdownOptions  []DropdownOption `json:"dropdown_options"`
+	ID               int64              `json:"id"`
+	Name             string             `json:"name"`
+	ListID           *int64             `json:"list_id"`
+	EntityType       *loader.EntityKind `json:"entity_type"`
+	EnrichmentSource *string            `json:"enrichment_source"`
+	ValueType        int                `json:"value_type"`
+	AllowsMultiple   bool               `json:"allows_multiple"`
+	TrackChanges     bool               `json:"track_changes"`
+	DropdownOptions  []DropdownOption   `json:"dropdown_options"`
 }
 
-// List is a v1 list. Fields is only filled by the single GET.
+// List is a v1 list; Type is the kind of entity it holds. Fields is only filled by the single
+// GET.
 type List struct {
-	ID        int64   `json:"id"`
-	Type      int     `json:"type"`
-	Name      string  `json:"name"`
-	Public    bool    `json:"public"`
-	OwnerID   *int64  `json:"owner_id"`
-	CreatorID *int64  `json:"creator_id"`
-	ListSize  *int64  `json:"list_size"`
-	Fields    []Field `json:"fields"`
+	ID        int64             `json:"id"`
+	Type      loader.EntityKind `json:"type"`
+	Name      string            `json:"name"`
+	Public    bool              `json:"public"`
+	OwnerID   *int64            `json:"owner_id"`
+	CreatorID *int64            `json:"creator_id"`
+	ListSize  *int64            `json:"list_size"`
+	Fields    []Field           `json:"fields"`
 }
 
 // ListEntry is a row of a list, with its embedded entity kept as received.
 type ListEntry struct {
-	ID         int64           `json:"id"`
-	ListID     int64           `json:"list_id"`
-	CreatorID  *int64          `json:"creator_id"`
-	EntityID   int64           `json:"entity_id"`
-	EntityType *int            `json:"entity_type"`
-	CreatedAt  time.Time       `json:"created_at"`
-	Entity     json.RawMessage `json:"entity"`
+	ID         int64              `json:"id"`
+	ListID     int64              `json:"list_id"`
+	CreatorID  *int64             `json:"creator_id"`
+	EntityID   int64              `json:"entity_id"`
+	EntityType *loader.EntityKind `json:"entity_type"`
+	CreatedAt  time.Time          `json:"created_at"`
+	Entity     json.RawMessage    `json:"entity"`
 }
 
 // FieldValue is one value of one field on one entity (or list entry). A multi-valued field
 // has one FieldValue per value. EntityType and ValueType are sent on some items only.
 type FieldValue struct {
-	ID          int64      `json:"id"`
-	FieldID     int64      `json:"field_id"`
-	EntityID    int64      `json:"entity_id"`
-	ListEntryID *int64     `json:"list_entry_id"`
-	EntityType  *int       `json:"entity_type"`
-	ValueType   *int       `json:"value_type"`
-	Value       Value      `json:"value"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   *time.Time `json:"updated_at"`
+	ID          int64              `json:"id"`
+	FieldID     int64              `json:"field_id"`
+	EntityID    int64              `json:"entity_id"`
+	ListEntryID *int64             `json:"list_entry_id"`
+	EntityType  *loader.EntityKind `json:"entity_type"`
+	ValueType   *int               `json:"value_type"`
+	Value       Value              `json:"value"`
+	CreatedAt   time.Time          `json:"created_at"`
+	UpdatedAt   *time.Time         `json:"updated_at"`
 }
 
 // Changer is the person who made a field value change.

@@ -9,6 +9,8 @@ import (
 	"iter"
 	"net/url"
 	"strconv"
+
+	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // MaxPageSize is the v1 default and maximum page size of every paged endpoint used here.
@@ -58,25 +60,24 @@ type OrganizationQuery struct {
 
 // Persons pages through every person visible to the key.
 func (c *Client) Persons(ctx context.Context, q PersonQuery) iter.Seq2[Page[Person], error] {
-	params := url.Values{}
-	if q.WithInteractionDates {
-		params.Set("with_interaction_dates", "true")
-	}
-	return pages[Person](ctx, c, "/persons", "/persons", params, q.PageQuery, "persons", false)
+	return entityPages[Person](ctx, c, loader.EntityPerson, q.PageQuery, q.WithInteractionDates)
 }
 
 // Organizations pages through every organization of the instance.
 func (c *Client) Organizations(ctx context.Context, q OrganizationQuery) iter.Seq2[Page[Organization], error] {
-	params := url.Values{}
-	if q.WithInteractionDates {
-		params.Set("with_interaction_dates", "true")
-	}
-	return pages[Organization](ctx, c, "/organizations", "/organizations", params, q.PageQuery, "organizations", false)
+	return entityPages[Organization](ctx, c, loader.EntityOrganization, q.PageQuery, q.WithInteractionDates)
 }
 
 // Opportunities pages through every opportunity visible to the key.
 func (c *Client) Opportunities(ctx context.Context, q PageQuery) iter.Seq2[Page[Opportunity], error] {
-	return pages[Opportunity](ctx, c, "/opportunities", "/opportunities", url.Values{}, q, "opportunities", false)
+	return entityPages[Opportunity](ctx, c, loader.EntityOpportunity, q, false)
+}
+
+// entityPages pages through the v1 collection of an entity kind (GET /persons,
+// /organizations, /opportunities), whose pages hold the items under the same noun.
+func entityPages[T any](ctx context.Context, c *Client, k loader.EntityKind, q PageQuery, withInteractionDates bool) iter.Seq2[Page[T], error] {
+	path := "/" + k.V1Noun()
+	return pages[T](ctx, c, path, path, interactionDates(withInteractionDates), q, k.V1Noun(), false)
 }
 
 // ListEntries pages through the entries of a list. It always sends page_size; a bare-array

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/stretchr/testify/require"
 )
 
@@ -181,7 +182,7 @@ func TestListEntriesEnvelope(t *testing.T) {
 		require.NoError(t, err)
 		for _, e := range p.Items {
 			require.Nil(t, e.CreatorID)
-			require.Equal(t, EntityOrganization, *e.EntityType)
+			require.Equal(t, loader.EntityOrganization, *e.EntityType)
 			got = append(got, e.ID)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/stretchr/testify/require"
 )
 
@@ -82,7 +83,7 @@ func TestRecordedPerson(t *testing.T) {
 	require.Len(t, p.ListEntries, 2)
 	require.Equal(t, ListEntryRef{
 		ID: 158330666, ListID: 247888, CreatorID: ptr(int64(54576635)), EntityID: 54576635,
-		EntityType: ptr(0), CreatedAt: mustTime(t, "2024-05-23T12:27:09.733Z"),
+		EntityType: ptr(loader.EntityPerson), CreatedAt: mustTime(t, "2024-05-23T12:27:09.733Z"),
 	}, p.ListEntries[1])
 }
 
@@ -145,7 +146,7 @@ func TestRecordedLists(t *testing.T) {
 	lists, err := c.Lists(t.Context())
 	require.NoError(t, err)
 	require.Len(t, lists, 3)
-	require.Equal(t, List{ID: 384, Type: EntityOpportunity, Name: "My List of Opportunities", Public: true,
+	require.Equal(t, List{ID: 384, Type: loader.EntityOpportunity, Name: "My List of Opportunities", Public: true,
 		OwnerID: ptr(int64(38706)), ListSize: ptr(int64(23))}, lists[2])
 }
 
@@ -217,7 +218,7 @@ func TestRecordedFieldValues(t *testing.T) {
 	job := values[1]
 	require.Equal(t, int64(2634897436), job.ID)
 	require.Equal(t, ValueDropdown, *job.ValueType)
-	require.Equal(t, EntityPerson, *job.EntityType)
+	require.Equal(t, loader.EntityPerson, *job.EntityType)
 	require.Nil(t, job.UpdatedAt)
 	require.JSONEq(t, `"Software Engineer"`, string(job.Value.Raw))
 	require.Equal(t, "Software Engineer", *job.Value.Project(*job.ValueType).Text)

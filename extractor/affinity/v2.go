@@ -12,17 +12,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // API v2 is read through three collections only: the entries of a list, companies and
 // persons, each with its field values inline (see docs/api-v2.md). Every v2 request takes the
 // same path as a v1 request (limiter, reservation, observer, retries), authenticates with a
 // Bearer header and pins the v2 version the models below were written against.
-
-const (
-	v2DefaultLimit = 100 // the v2 default and maximum page size of the collections used here
-	v2MaxLimit     = 100
-)
 
 // V2Field is one field of a v2 entity, with its value. Type and Value.Type are kept as sent,
 // unknown strings included.
@@ -134,8 +131,8 @@ func (q V2Query) params() url.Values {
 		v.Add("fieldIds", id)
 	}
 	limit := q.Limit
-	if limit <= 0 || limit > v2MaxLimit {
-		limit = v2DefaultLimit
+	if limit <= 0 || limit > loader.V2PageSize {
+		limit = loader.V2PageSize // the v2 default and maximum page size of the collections used here
 	}
 	v.Set("limit", strconv.Itoa(limit))
 	if q.Cursor != "" {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/big"
 	"strconv"
 	"sync"
@@ -93,6 +94,7 @@ type Budget struct {
 	day       time.Time // UTC day of the local block
 	block     int64     // requests reserved in the ledger and not yet used
 	sent      int64     // requests permitted by this Budget
+	sentBy    map[string]int64
 	server    serverView
 	exhausted string // why the budget is spent, once it is
 }
@@ -149,7 +151,8 @@ func Periods(t time.Time) (day, month time.Time) {
 }
 
 // Reserve permits one request, or returns a *SpentError. It is what the
-// client calls before every attempt (affinity.WithReserve).
+// client calls before every attempt (affinity.WithReserve). The request counts
+// for the label of ctx (affinity.WithLabel) in SentBy.
 func (b *Budget) Reserve(ctx context.Context) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -176,6 +179,10 @@ func (b *Budget) Reserve(ctx context.Context) error {
 	}
 	b.block--
 	b.sent++
+	if b.sentBy == nil {
+		b.sentBy = map[string]int64{}
+	}
+	b.sentBy[affinity.LabelOf(ctx)]++
 	return nil
 }
 
@@ -260,6 +267,14 @@ func (b *Budget) Sent() int64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.sent
+}
+
+// SentBy splits Sent by the label of the contexts the requests were reserved with
+// (affinity.WithLabel; "" for none): its counts add up to Sent.
+func (b *Budget) SentBy() map[string]int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return maps.Clone(b.sentBy)
 }
 
 // Close gives the unused part of the current block back to the ledger.

@@ -485,3 +485,20 @@ func TestBudgetLedgerDown(t *testing.T) {
 	_, err = b.Status(t.Context())
 	require.ErrorIs(t, err, down)
 }
+
+// TestBudgetSentBy: each permitted request counts for the label of its context, a refused
+// one for none, and the counts add up to Sent.
+func TestBudgetSentBy(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	store := ledgers(t, 1)[0]
+	b := quota.New(store, quota.Limits{Daily: 4}, newClock(time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)).now, nil)
+	require.Nil(t, b.SentBy())
+	for _, label := range []string{"persons", "persons", "notes", ""} {
+		require.NoError(t, b.Reserve(affinity.WithLabel(ctx, label)))
+	}
+	require.True(t, quota.IsSpent(b.Reserve(affinity.WithLabel(ctx, "notes"))))
+	require.Equal(t, map[string]int64{"persons": 2, "notes": 1, "": 1}, b.SentBy())
+	require.Equal(t, int64(4), b.Sent())
+	require.NoError(t, b.Close(ctx))
+}

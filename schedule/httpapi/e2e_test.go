@@ -46,7 +46,7 @@ type daemon struct {
 }
 
 type refreshed struct {
-	kind string
+	kind loader.ObjectKind
 	id   int64
 	err  error
 }
@@ -97,7 +97,7 @@ func newDaemonV2(t *testing.T, readyMaxAge time.Duration, apiV2 extractor.V2Mode
 		Deliveries:   store,
 		Refresher:    extractor.NewRefresher(client, store, extractor.Options{}),
 		Metrics:      metrics,
-		OnRefresh:    func(kind string, id int64, err error) { d.refreshed <- refreshed{kind, id, err} },
+		OnRefresh:    func(kind loader.ObjectKind, id int64, err error) { d.refreshed <- refreshed{kind, id, err} },
 	})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
@@ -240,6 +240,13 @@ func TestMetricsOfAPIV2(t *testing.T) {
 			require.True(t, ok, "%s\n%s", endpoint, scrape)
 			require.Equal(t, float64(served[fake]), v, endpoint)
 		}
+		var byStream float64
+		for _, s := range res.Streams {
+			v, ok := metric(t, scrape, `affinity_sync_stream_requests_total{stream="`+s.Stream+`"}`)
+			require.True(t, ok, "%s\n%s", s.Stream, scrape)
+			byStream += v
+		}
+		require.Equal(t, float64(d.fake.TotalRequests()), byStream, "every request counts for the stream that sent it")
 		for _, stream := range []string{extractor.StreamFieldValues, extractor.StreamOrganizationDetails} {
 			v, ok := metric(t, scrape, `affinity_sync_stream_path{path="v1+v2",stream="`+stream+`"}`)
 			require.True(t, ok, "%s\n%s", stream, scrape)
@@ -362,12 +369,12 @@ func TestFieldValueUpdatedRefreshesTheEntity(t *testing.T) {
 	// A person on a list, and a global single-valued text field of persons.
 	var personID, fieldID int64
 	for _, f := range ws.Fields {
-		if f.ListID == nil && f.EntityType == affinitytest.EntityPerson && f.ValueType == affinitytest.ValueText && !f.AllowsMultiple {
+		if f.ListID == nil && f.EntityType == loader.EntityPerson && f.ValueType == affinitytest.ValueText && !f.AllowsMultiple {
 			fieldID = f.ID
 		}
 	}
 	for _, e := range ws.ListEntries {
-		if e.EntityType == affinitytest.EntityPerson {
+		if e.EntityType == loader.EntityPerson {
 			personID = e.EntityID
 		}
 	}
@@ -397,6 +404,10 @@ func TestFieldValueUpdatedRefreshesTheEntity(t *testing.T) {
 		personID, fieldID))
 	require.LessOrEqual(t, d.fake.TotalRequests(), 3, "a handful of requests: %v", d.fake.Requests())
 	require.Equal(t, 1, d.fake.Requests()["GET /field-values"])
+	_, scrape := d.get(t, "/metrics")
+	v, ok := metric(t, scrape, `affinity_sync_stream_requests_total{stream="webhook"}`)
+	require.True(t, ok, scrape)
+	require.Equal(t, float64(d.fake.TotalRequests()), v, "the refresh's requests count for webhook, not for field_values")
 	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries
 		WHERE type = 'field_value.updated' AND outcome = 'refreshed'`))
 }
@@ -447,7 +458,7 @@ func TestOrganizationMergedSoftDeletesTheLoserAndRefreshesTheWinner(t *testing.T
 	require.NotZero(t, winner)
 	var fieldID int64
 	for _, f := range ws.Fields {
-		if f.ListID == nil && f.EntityType == affinitytest.EntityOrganization && f.ValueType == affinitytest.ValueText && !f.AllowsMultiple {
+		if f.ListID == nil && f.EntityType == loader.EntityOrganization && f.ValueType == affinitytest.ValueText && !f.AllowsMultiple {
 			fieldID = f.ID
 		}
 	}
@@ -504,7 +515,7 @@ func TestQueuedDeliveriesAreRefreshedAtStart(t *testing.T) {
 		w.Person(person).FirstName = &name
 	})
 
-	opts := func(onRefresh func(string, int64, error)) httpapi.Options {
+	opts := func(onRefresh func(loader.ObjectKind, int64, error)) httpapi.Options {
 		return httpapi.Options{WebhookToken: token, Health: d.store, Deliveries: d.store,
 			Refresher: extractor.NewRefresher(d.client, d.store, extractor.Options{}), OnRefresh: onRefresh}
 	}
@@ -519,7 +530,7 @@ func TestQueuedDeliveriesAreRefreshedAtStart(t *testing.T) {
 
 	// The next daemon starts its worker and nothing else arrives.
 	done := make(chan refreshed, 8)
-	next := httpapi.New(opts(func(kind string, id int64, err error) { done <- refreshed{kind, id, err} }))
+	next := httpapi.New(opts(func(kind loader.ObjectKind, id int64, err error) { done <- refreshed{kind, id, err} }))
 	workerCtx, stop := context.WithCancel(context.Background())
 	workerDone := make(chan struct{})
 	go func() { defer close(workerDone); next.RunWorker(workerCtx) }()

@@ -49,6 +49,7 @@ type MetricsOptions struct {
 type Metrics struct {
 	reg         *prometheus.Registry
 	requests    *prometheus.CounterVec
+	byStream    *prometheus.CounterVec
 	rateLimited *prometheus.CounterVec
 	retries     *prometheus.CounterVec
 	rows        *prometheus.CounterVec
@@ -74,6 +75,9 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "affinity_sync_api_requests_total",
 			Help: "Affinity API requests sent (every attempt), by endpoint template and HTTP status (\"error\" for a transport failure)."},
 			[]string{"endpoint", "status"}),
+		byStream: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "affinity_sync_stream_requests_total",
+			Help: "Affinity API requests sent (every attempt), by what sent them: a stream, or \"webhook\" for targeted refreshes."},
+			[]string{"stream"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "affinity_sync_api_rate_limited_total",
 			Help: "Affinity API answers 429 (rate limited), by endpoint template."}, []string{"endpoint"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "affinity_sync_api_retries_total",
@@ -98,7 +102,7 @@ func NewMetrics(opts MetricsOptions) *Metrics {
 		Help: "Passes whose API v2 probe found v2 disagreeing with v1, by stream."}, []string{"stream"})
 	m.fallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "affinity_sync_v2_fallbacks_total",
 		Help: "Passes that fell back to API v1 (api_v2: auto) because v2 refused or its probe disagreed, by stream."}, []string{"stream"})
-	m.reg.MustRegister(m.requests, m.rateLimited, m.retries, m.rows, m.softDeleted, m.runSeconds, m.runs,
+	m.reg.MustRegister(m.requests, m.byStream, m.rateLimited, m.retries, m.rows, m.softDeleted, m.runSeconds, m.runs,
 		m.deliveries, m.refreshes, m.probeDiffs, m.fallbacks, newScrapeCollector(opts))
 	return m
 }
@@ -111,8 +115,10 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// ObserveRequest counts one attempt; it fits affinity.WithObserver.
+// ObserveRequest counts one attempt, by endpoint and by what sent it
+// (extractor.StreamOfRequest); it fits affinity.WithObserver.
 func (m *Metrics) ObserveRequest(info affinity.RequestInfo) {
+	m.byStream.WithLabelValues(extractor.StreamOfRequest(info)).Inc()
 	status := "error"
 	if info.Status != 0 {
 		status = strconv.Itoa(info.Status)
@@ -162,12 +168,12 @@ func (m *Metrics) observeDelivery(eventType, outcome string) {
 }
 
 // observeRefresh counts a targeted refresh and the rows it wrote or soft-deleted.
-func (m *Metrics) observeRefresh(kind string, stats extractor.RefreshStats, err error) {
+func (m *Metrics) observeRefresh(kind loader.ObjectKind, stats extractor.RefreshStats, err error) {
 	result := "refreshed"
 	if err != nil {
 		result = "failed"
 	}
-	m.refreshes.WithLabelValues(kind, result).Inc()
+	m.refreshes.WithLabelValues(string(kind), result).Inc()
 	m.rows.WithLabelValues("webhook").Add(float64(stats.Rows))
 	m.softDeleted.WithLabelValues("webhook").Add(float64(stats.SoftDeleted))
 }

@@ -20,7 +20,7 @@ import (
 type memDeliveries struct {
 	mu        sync.Mutex
 	outcomes  map[int64]string
-	deleted   []string
+	deleted   []loader.ObjectKind
 	deleteErr error
 }
 
@@ -41,7 +41,7 @@ func (m *memDeliveries) SetDeliveryOutcome(_ context.Context, ids []int64, outco
 	return nil
 }
 
-func (m *memDeliveries) SoftDeleteObject(_ context.Context, kind string, id int64) (int64, error) {
+func (m *memDeliveries) SoftDeleteObject(_ context.Context, kind loader.ObjectKind, id int64) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.deleteErr != nil {
@@ -113,7 +113,7 @@ func TestRefreshesCoalesceByObject(t *testing.T) {
 	gate := &gateRefresher{started: make(chan string, 16), release: make(chan struct{})}
 	done := make(chan struct{}, 16)
 	srv := httpapi.New(httpapi.Options{WebhookToken: "t", Deliveries: mem, Refresher: gate,
-		OnRefresh: func(string, int64, error) { done <- struct{}{} }})
+		OnRefresh: func(loader.ObjectKind, int64, error) { done <- struct{}{} }})
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
 	ctx, cancel := context.WithCancel(t.Context())
@@ -158,10 +158,12 @@ func TestDeletedIsAppliedBeforeTheAnswer(t *testing.T) {
 	srv := httptest.NewServer(httpapi.New(httpapi.Options{WebhookToken: "t", Deliveries: mem, Refresher: &gateRefresher{}}))
 	t.Cleanup(srv.Close)
 	url := srv.URL + "/webhooks/affinity?token=t"
-	for _, kind := range []string{"person", "organization", "opportunity", "list", "list_entry", "field", "field_value", "note"} {
-		require.Equal(t, http.StatusOK, post(t, url, `{"type":"`+kind+`.deleted","body":{"id":4}}`), kind)
+	kinds := []loader.ObjectKind{loader.ObjectPerson, loader.ObjectOrganization, loader.ObjectOpportunity, loader.ObjectList,
+		loader.ObjectListEntry, loader.ObjectField, loader.ObjectFieldValue, loader.ObjectNote}
+	for _, kind := range kinds {
+		require.Equal(t, http.StatusOK, post(t, url, `{"type":"`+string(kind)+`.deleted","body":{"id":4}}`), kind)
 	}
-	require.Equal(t, []string{"person", "organization", "opportunity", "list", "list_entry", "field", "field_value", "note"}, mem.deleted)
+	require.Equal(t, kinds, mem.deleted)
 	require.Equal(t, 8, mem.count(loader.DeliveryDeleted))
 
 	require.Equal(t, http.StatusOK, post(t, url, `{"type":"file.deleted","body":{"id":4}}`), "a deleted file is not synced")
@@ -178,14 +180,14 @@ func TestMergedEventShapes(t *testing.T) {
 	tests := []struct {
 		name        string
 		body        string
-		wantDeleted []string
+		wantDeleted []loader.ObjectKind
 		wantOutcome string
 		wantRefresh string // "" = none
 	}{
 		{name: "loser and winner", body: `{"removed_company":{"id":4},"company":{"id":2},"merged_at":"2021-11-15 13:45:16 -0800"}`,
-			wantDeleted: []string{"organization"}, wantOutcome: loader.DeliveryQueued, wantRefresh: "entity ii"},
+			wantDeleted: []loader.ObjectKind{loader.ObjectOrganization}, wantOutcome: loader.DeliveryQueued, wantRefresh: "entity ii"},
 		{name: "loser only", body: `{"removed_company":{"id":4}}`,
-			wantDeleted: []string{"organization"}, wantOutcome: loader.DeliveryDeleted},
+			wantDeleted: []loader.ObjectKind{loader.ObjectOrganization}, wantOutcome: loader.DeliveryDeleted},
 		{name: "winner only", body: `{"company":{"id":3}}`, wantOutcome: loader.DeliveryQueued, wantRefresh: "entity iii"},
 		{name: "neither", body: `{"id":5}`, wantOutcome: loader.DeliveryFailed},
 	}

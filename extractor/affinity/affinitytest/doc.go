@@ -12,7 +12,7 @@
 //   - fault injection (Faults, FailNext) for retry and robustness tests;
 //   - webhook subscriptions (GET /webhook, POST /webhook/subscribe, at most three) and
 //     Deliver, which posts an event the way Affinity would, for end-to-end webhook tests;
-//   - API v2 (v2.go): GET /v2/lists/{id}/list-entries, GET /v2/persons and GET /v2/companies,
+//   - API v2 (v2*.go): GET /v2/lists/{id}/list-entries, GET /v2/persons and GET /v2/companies,
 //     served from the same workspace as v1, so that a v1 and a v2 read of one workspace give
 //     the same values. Bearer auth only; limit 1-100 (default 100); {data, pagination} pages
 //     with absolute prevUrl/nextUrl built from the request's Host (or WithV2NextURLBase) and
@@ -33,6 +33,14 @@
 //     has no v2 counterpart. Options answer every v2 request with 403 "authorization"
 //     (V2Forbidden) or 404 "not-found" (V2NotFound), or make v2 alter exactly one text value
 //     (WithV2Disagree, Workspace.V2DisagreeValue).
+//
+// Each file has one job, so that a new endpoint or a new kind of data has an obvious home:
+// workspace.go the Workspace types (workspace_index.go its lookups, workspace_snapshot.go its
+// deep copy), mutate.go the mutation helpers, generate.go the Config and generator with
+// generate_<what>.go per kind of generated data (entities, lists, values, notes), server.go
+// the transport (auth, limits, faults, counters), v1.go the v1 route table with
+// v1_<resource>.go per resource, v2.go the v2 modes and transport with v2_<job>.go (paging,
+// fields, values, entities, list entries), token.go v1 page tokens, webhooks.go webhooks.
 //
 // Not modelled yet: interactions, entity files, relationship strengths and the other v2
 // endpoints (field metadata, field value changes, notes...). Deleting an entity removes its

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/stretchr/testify/require"
 )
 
@@ -62,7 +63,7 @@ func TestFieldsEndpointFilters(t *testing.T) {
 	f.getJSON("/fields", &all)
 	require.Len(t, all, len(ws.Fields))
 
-	l := firstListOfType(t, ws, EntityOrganization)
+	l := firstListOfType(t, ws, loader.EntityOrganization)
 	var byList []map[string]any
 	f.getJSON(fmt.Sprintf("/fields?list_id=%d&with_modified_names=true&exclude_dropdown_options=true", l.ID), &byList)
 	require.NotEmpty(t, byList)
@@ -82,7 +83,7 @@ func TestFieldsEndpointFilters(t *testing.T) {
 	f.getJSON("/persons/fields", &persons)
 	for _, fl := range persons {
 		require.Nil(t, fl["list_id"])
-		require.EqualValues(t, EntityPerson, fl["entity_type"])
+		require.EqualValues(t, loader.EntityPerson, fl["entity_type"])
 	}
 	f.get("/fields?list_id=x", http.StatusUnprocessableEntity)
 }

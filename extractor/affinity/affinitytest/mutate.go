@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // The mutation helpers change the workspace the way Affinity would, keeping it consistent.
@@ -83,7 +85,7 @@ func (w *Workspace) DeletePerson(id int64) {
 		}
 	}
 	w.Persons = slices.DeleteFunc(w.Persons, func(q *Person) bool { return q.ID == id })
-	w.removeEntity(EntityPerson, id)
+	w.removeEntity(loader.EntityPerson, id)
 }
 
 // DeleteOrganization removes an organization like DeletePerson removes a person.
@@ -104,7 +106,7 @@ func (w *Workspace) DeleteOrganization(id int64) {
 		}
 	}
 	w.Organizations = slices.DeleteFunc(w.Organizations, func(q *Organization) bool { return q.ID == id })
-	w.removeEntity(EntityOrganization, id)
+	w.removeEntity(loader.EntityOrganization, id)
 }
 
 // DeleteOpportunity removes an opportunity with its list entry, values and changes.
@@ -113,11 +115,11 @@ func (w *Workspace) DeleteOpportunity(id int64) {
 		return
 	}
 	w.Opportunities = slices.DeleteFunc(w.Opportunities, func(q *Opportunity) bool { return q.ID == id })
-	w.removeEntity(EntityOpportunity, id)
+	w.removeEntity(loader.EntityOpportunity, id)
 }
 
 // removeEntity drops the list entries, values and changes of an entity (not the entity).
-func (w *Workspace) removeEntity(typ int, id int64) {
+func (w *Workspace) removeEntity(typ loader.EntityKind, id int64) {
 	x := w.index()
 	gone := map[int64]bool{}
 	for _, e := range x.entriesByEntity[entityKey{typ, id}] {
@@ -156,7 +158,7 @@ func (w *Workspace) DeleteListEntry(id int64) {
 		return
 	}
 	w.removeEntries(map[int64]bool{id: true})
-	if e.EntityType == EntityOpportunity {
+	if e.EntityType == loader.EntityOpportunity {
 		w.DeleteOpportunity(e.EntityID)
 	}
 }
@@ -173,7 +175,7 @@ func (w *Workspace) DeleteList(id int64) {
 	gone := map[int64]bool{}
 	for _, e := range x.entriesByList[id] {
 		gone[e.ID] = true
-		if e.EntityType == EntityOpportunity {
+		if e.EntityType == loader.EntityOpportunity {
 			opps = append(opps, e.EntityID)
 		}
 	}
@@ -250,7 +252,7 @@ func (w *Workspace) AddOrganization(o Organization) *Organization {
 func (w *Workspace) AddOpportunity(o Opportunity, listID int64) *Opportunity {
 	x := w.index()
 	l := x.lists[listID]
-	if l == nil || l.Type != EntityOpportunity {
+	if l == nil || l.Type != loader.EntityOpportunity {
 		panic(fmt.Sprintf("affinitytest: add opportunity: %d is not an opportunity list", listID))
 	}
 	if o.ID == 0 {
@@ -390,13 +392,13 @@ func (w *Workspace) SetFieldValue(fieldID, entityID int64, listEntryID *int64, v
 }
 
 // SetInteractions replaces the interaction dates of a person or organization (nil = none).
-func (w *Workspace) SetInteractions(entityType int, id int64, d *InteractionDates) {
+func (w *Workspace) SetInteractions(entityType loader.EntityKind, id int64, d *InteractionDates) {
 	switch entityType {
-	case EntityPerson:
+	case loader.EntityPerson:
 		if p := w.Person(id); p != nil {
 			p.Interactions = d
 		}
-	case EntityOrganization:
+	case loader.EntityOrganization:
 		if o := w.Organization(id); o != nil {
 			o.Interactions = d
 		}

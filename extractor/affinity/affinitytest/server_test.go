@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/stretchr/testify/require"
 )
 
@@ -39,7 +40,7 @@ func TestPageTokenRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, PageToken{Params: map[string]string{"with_interaction_dates": "true"}, PageSize: 7, Offset: 7}, got)
 
-	_, next = f.page("/lists/"+strconv.FormatInt(firstListOfType(t, f.srv.Snapshot(), EntityPerson).ID, 10)+
+	_, next = f.page("/lists/"+strconv.FormatInt(firstListOfType(t, f.srv.Snapshot(), loader.EntityPerson).ID, 10)+
 		"/list-entries?page_size=2", "list_entries")
 	require.NotNil(t, next)
 	got, err = DecodePageToken(*next)
@@ -48,7 +49,7 @@ func TestPageTokenRoundTrip(t *testing.T) {
 	require.Equal(t, 2, got.Offset)
 }
 
-func firstListOfType(t *testing.T, ws *Workspace, typ int) *List {
+func firstListOfType(t *testing.T, ws *Workspace, typ loader.EntityKind) *List {
 	t.Helper()
 	for _, l := range ws.Lists {
 		if l.Type == typ {
@@ -221,7 +222,7 @@ func TestListEntriesEnvelopeOrBareArray(t *testing.T) {
 	t.Parallel()
 	ws := Generate(DefaultConfig())
 	f := newFixture(t, ws)
-	l := firstListOfType(t, ws, EntityOrganization)
+	l := firstListOfType(t, ws, loader.EntityOrganization)
 	base := "/lists/" + strconv.FormatInt(l.ID, 10) + "/list-entries"
 
 	var bare []map[string]any
@@ -244,7 +245,7 @@ func TestListEntriesEnvelopeOrBareArray(t *testing.T) {
 	require.Equal(t, bare[0]["entity_id"], bare[1]["entity_id"])
 	require.NotEqual(t, bare[0]["id"], bare[1]["id"])
 
-	opp := firstListOfType(t, ws, EntityOpportunity)
+	opp := firstListOfType(t, ws, loader.EntityOpportunity)
 	var oppEntries []map[string]any
 	f.getJSON("/lists/"+strconv.FormatInt(opp.ID, 10)+"/list-entries", &oppEntries)
 	require.NotEmpty(t, oppEntries)
@@ -326,7 +327,7 @@ func TestSingleGetOnlyKeys(t *testing.T) {
 		require.NotContains(t, o, "list_entries")
 	}
 	// a person on a list
-	e := ws.EntriesOf(firstListOfType(t, ws, EntityPerson).ID)[0]
+	e := ws.EntriesOf(firstListOfType(t, ws, loader.EntityPerson).ID)[0]
 	var p map[string]any
 	f.getJSON(fmt.Sprintf("/persons/%d", e.EntityID), &p)
 	require.Contains(t, p, "organization_ids")
@@ -335,7 +336,7 @@ func TestSingleGetOnlyKeys(t *testing.T) {
 	require.ElementsMatch(t, []string{"id", "list_id", "creator_id", "entity_id", "entity_type", "created_at"},
 		keys(entries[0].(map[string]any)))
 
-	oe := ws.EntriesOf(firstListOfType(t, ws, EntityOrganization).ID)[0]
+	oe := ws.EntriesOf(firstListOfType(t, ws, loader.EntityOrganization).ID)[0]
 	var o map[string]any
 	f.getJSON(fmt.Sprintf("/organizations/%d?with_opportunities=true", oe.EntityID), &o)
 	require.Contains(t, o, "person_ids")

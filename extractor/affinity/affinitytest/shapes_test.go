@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/stretchr/testify/require"
 )
 
@@ -60,12 +61,12 @@ func TestShapesMatchRecordedResponses(t *testing.T) {
 	f := newFixture(t, ws)
 	x := buildIndex(ws)
 
-	pl := firstListOfType(t, ws, EntityPerson)
+	pl := firstListOfType(t, ws, loader.EntityPerson)
 	personOnList := ws.EntriesOf(pl.ID)[0].EntityID
 	var orgWithAll int64
 	for _, o := range ws.Organizations {
 		if d := o.Interactions; d != nil && d.FirstEmail != nil && d.LastEmail != nil && d.FirstEvent != nil &&
-			d.LastEvent != nil && d.NextEvent != nil && d.LastChatMessage != nil && len(o.PersonIDs) > 0 && len(x.entriesByEntity[entityKey{EntityOrganization, o.ID}]) > 0 &&
+			d.LastEvent != nil && d.NextEvent != nil && d.LastChatMessage != nil && len(o.PersonIDs) > 0 && len(x.entriesByEntity[entityKey{loader.EntityOrganization, o.ID}]) > 0 &&
 			len(x.oppsByOrg[o.ID]) > 0 {
 			orgWithAll = o.ID
 			break
@@ -76,7 +77,7 @@ func TestShapesMatchRecordedResponses(t *testing.T) {
 	var personWithLocation int64
 	for _, p := range ws.Persons {
 		var loc, other bool
-		for _, v := range x.globalValues[entityKey{EntityPerson, p.ID}] {
+		for _, v := range x.globalValues[entityKey{loader.EntityPerson, p.ID}] {
 			ft := x.fields[v.FieldID].ValueType
 			loc = loc || (ft == ValueLocation && string(v.Value) != "null")
 			other = other || ft == ValueDropdown

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/stretchr/testify/require"
 )
 
@@ -162,7 +163,7 @@ func v2Canon(t *testing.T, typ string, d any) string {
 // v1FieldOf maps a v2 field id to the v1 field: field-<n> is field n, an enriched id is the
 // one v1 field of the entity type with that name and an enrichment source; other ids are no
 // field values (nil).
-func v1FieldOf(t *testing.T, ws *Workspace, entityType int, fd map[string]any) *Field {
+func v1FieldOf(t *testing.T, ws *Workspace, entityType loader.EntityKind, fd map[string]any) *Field {
 	t.Helper()
 	id := fd["id"].(string)
 	if n, ok := strings.CutPrefix(id, "field-"); ok {
@@ -196,7 +197,7 @@ type canonValue struct {
 
 // v2Values converts an entity's v2 fields to (field, list entry, value) keys and reports the
 // v1 fields they carry.
-func v2Values(t *testing.T, ws *Workspace, entityType int, fields []map[string]any, entryID *int64) ([]string, map[int64]bool) {
+func v2Values(t *testing.T, ws *Workspace, entityType loader.EntityKind, fields []map[string]any, entryID *int64) ([]string, map[int64]bool) {
 	t.Helper()
 	var out []string
 	carried := map[int64]bool{}
@@ -290,8 +291,6 @@ func diff(v1 []canonValue, v2 []string) (v1Only []int64, v2Only []string) {
 	return v1Only, v2Only
 }
 
-var v1Param = map[int]string{EntityPerson: "person_id", EntityOrganization: "organization_id", EntityOpportunity: "opportunity_id"}
-
 // crossCheck compares, for every entry on every list, the v2 entry's values with v1's
 // /field-values of its entity, restricted to the fields v2 carries.
 func (f *fixture) crossCheck() (v1Only []int64, v2Only []string, entries int) {
@@ -310,13 +309,13 @@ func (f *fixture) crossCheck() (v1Only []int64, v2Only []string, entries int) {
 			v2, carried := v2Values(t, ws, l.Type, fields, &entryID)
 			// Every v1 field of the entity type and of the list is carried, except Crunchbase's.
 			for _, fd := range ws.Fields {
-				global := fd.ListID == nil && fd.EntityType == l.Type && l.Type != EntityOpportunity
+				global := fd.ListID == nil && fd.EntityType == l.Type && l.Type != loader.EntityOpportunity
 				onList := fd.ListID != nil && *fd.ListID == l.ID
 				if (global || onList) && fd.EnrichmentSource != "crunchbase" {
 					require.True(t, carried[fd.ID], "entry %d carries field %d (%s)", entryID, fd.ID, fd.Name)
 				}
 			}
-			v1 := f.v1Values(ws, v1Param[l.Type], le.EntityID, &entryID, carried)
+			v1 := f.v1Values(ws, l.Type.SelectorParam(), le.EntityID, &entryID, carried)
 			a, b := diff(v1, v2)
 			v1Only = append(v1Only, a...)
 			v2Only = append(v2Only, b...)
@@ -343,16 +342,16 @@ func TestV2EntitiesAgainstV1(t *testing.T) {
 	ws := f.srv.Snapshot()
 	for _, c := range []struct {
 		path string
-		typ  int
+		typ  loader.EntityKind
 		n    int
-	}{{"/v2/persons?fieldTypes=global&fieldTypes=enriched&limit=61", EntityPerson, len(ws.Persons)},
-		{"/v2/companies?fieldTypes=global&fieldTypes=enriched", EntityOrganization, len(ws.Organizations)}} {
+	}{{"/v2/persons?fieldTypes=global&fieldTypes=enriched&limit=61", loader.EntityPerson, len(ws.Persons)},
+		{"/v2/companies?fieldTypes=global&fieldTypes=enriched", loader.EntityOrganization, len(ws.Organizations)}} {
 		items := f.v2All(c.path)
 		require.Len(t, items, c.n)
 		for _, it := range items {
 			id := idOf(t, it)
 			v2, carried := v2Values(t, ws, c.typ, fieldsOf(t, it), nil)
-			a, b := diff(f.v1Values(ws, v1Param[c.typ], id, nil, carried), v2)
+			a, b := diff(f.v1Values(ws, c.typ.SelectorParam(), id, nil, carried), v2)
 			require.Empty(t, a, "%s entity %d", c.path, id)
 			require.Empty(t, b, "%s entity %d", c.path, id)
 		}
@@ -399,7 +398,7 @@ func TestV2ListEntryShape(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Generate(DefaultConfig()))
 	ws := f.srv.Snapshot()
-	for _, typ := range []int{EntityPerson, EntityOrganization, EntityOpportunity} {
+	for _, typ := range []loader.EntityKind{loader.EntityPerson, loader.EntityOrganization, loader.EntityOpportunity} {
 		l := firstListOfType(t, ws, typ)
 		env := f.v2Page(listPath(l.ID, allEntryTypes+"&fieldTypes=relationship-intelligence&limit=3"))
 		require.Len(t, env.Data, 3)
@@ -408,17 +407,17 @@ func TestV2ListEntryShape(t *testing.T) {
 		le := ws.EntriesOf(l.ID)[0]
 		require.ElementsMatch(t, []string{"id", "type", "listId", "createdAt", "creatorId", "entity"}, keys(e))
 		require.Equal(t, float64(le.ID), e["id"])
-		require.Equal(t, map[int]string{EntityPerson: "person", EntityOrganization: "company", EntityOpportunity: "opportunity"}[typ], e["type"])
+		require.Equal(t, map[loader.EntityKind]string{loader.EntityPerson: "person", loader.EntityOrganization: "company", loader.EntityOpportunity: "opportunity"}[typ], e["type"])
 		require.Equal(t, float64(l.ID), e["listId"])
 		require.True(t, strings.HasSuffix(e["createdAt"].(string), "Z"))
 		entity := e["entity"].(map[string]any)
 		require.Equal(t, float64(le.EntityID), entity["id"])
 		switch typ {
-		case EntityPerson:
+		case loader.EntityPerson:
 			require.Subset(t, keys(entity), []string{"firstName", "lastName", "primaryEmailAddress", "emailAddresses", "type", "fields"})
-		case EntityOrganization:
+		case loader.EntityOrganization:
 			require.Subset(t, keys(entity), []string{"name", "domain", "domains", "isGlobal", "fields"})
-		case EntityOpportunity:
+		case loader.EntityOpportunity:
 			require.Subset(t, keys(entity), []string{"name", "listId", "isRestricted", "isRedacted", "fields"})
 		}
 		ids := map[string]map[string]any{}
@@ -430,7 +429,7 @@ func TestV2ListEntryShape(t *testing.T) {
 			ids[fd["id"].(string)] = fd
 		}
 		switch typ {
-		case EntityOpportunity:
+		case loader.EntityOpportunity:
 			require.Contains(t, ids, "persons")
 			require.Contains(t, ids, "companies")
 			require.Equal(t, "list", ids["persons"]["type"])
@@ -442,7 +441,7 @@ func TestV2ListEntryShape(t *testing.T) {
 	}
 
 	// Enriched fields keep their v1 name and source.
-	org := firstListOfType(t, ws, EntityOrganization)
+	org := firstListOfType(t, ws, loader.EntityOrganization)
 	env := f.v2Page(listPath(org.ID, "fieldIds=dealroom-description&limit=1"))
 	fds := fieldsOf(t, env.Data[0]["entity"].(map[string]any))
 	require.Len(t, fds, 1)
@@ -466,7 +465,7 @@ func TestV2ValueShapes(t *testing.T) {
 	ws := Generate(DefaultConfig())
 	f := newFixture(t, ws)
 	snap := f.srv.Snapshot()
-	l := firstListOfType(t, snap, EntityOrganization)
+	l := firstListOfType(t, snap, loader.EntityOrganization)
 	seen := map[string]bool{}
 	for _, e := range f.v2All(listPath(l.ID, allEntryTypes)) {
 		for _, fd := range fieldsOf(t, e["entity"].(map[string]any)) {
@@ -508,7 +507,7 @@ func TestV2PagingAndCursors(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Generate(DefaultConfig()))
 	ws := f.srv.Snapshot()
-	l := firstListOfType(t, ws, EntityPerson)
+	l := firstListOfType(t, ws, loader.EntityPerson)
 
 	// Following nextUrl gives every entry once, in id order; it keeps the query params.
 	first := f.v2Page(listPath(l.ID, "fieldTypes=list&limit=7"))
@@ -736,7 +735,7 @@ func TestV2SeesMutations(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, Generate(DefaultConfig()))
 	ws := f.srv.Snapshot()
-	l := firstListOfType(t, ws, EntityOrganization)
+	l := firstListOfType(t, ws, loader.EntityOrganization)
 	var comments *Field
 	for _, fd := range ws.Fields {
 		if fd.ListID != nil && *fd.ListID == l.ID && fd.Name == "Comments" {

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/stretchr/testify/require"
 )
 
@@ -23,16 +24,16 @@ func requireConsistent(t *testing.T, ws *Workspace) {
 		require.NotNil(t, l, "entry %d: list", e.ID)
 		require.Equal(t, l.Type, e.EntityType, "entry %d: entity type", e.ID)
 		switch e.EntityType {
-		case EntityPerson:
+		case loader.EntityPerson:
 			require.NotNil(t, x.persons[e.EntityID], "entry %d: person", e.ID)
-		case EntityOrganization:
+		case loader.EntityOrganization:
 			require.NotNil(t, x.orgs[e.EntityID], "entry %d: organization", e.ID)
-		case EntityOpportunity:
+		case loader.EntityOpportunity:
 			require.NotNil(t, x.opps[e.EntityID], "entry %d: opportunity", e.ID)
 		}
 	}
 	for _, o := range ws.Opportunities {
-		require.Len(t, x.entriesByEntity[entityKey{EntityOpportunity, o.ID}], 1, "opportunity %d: one list entry", o.ID)
+		require.Len(t, x.entriesByEntity[entityKey{loader.EntityOpportunity, o.ID}], 1, "opportunity %d: one list entry", o.ID)
 	}
 	for _, o := range ws.Organizations {
 		for _, pid := range o.PersonIDs {
@@ -259,7 +260,7 @@ func TestMutateAndSnapshot(t *testing.T) {
 	require.NotEqual(t, "changed in the snapshot", p["first_name"])
 
 	// Delete a person on a list: it 404s, its entries and values go.
-	pl := firstListOfType(t, before, EntityPerson)
+	pl := firstListOfType(t, before, loader.EntityPerson)
 	victim := before.EntriesOf(pl.ID)[0].EntityID
 	f.srv.Mutate(func(w *Workspace) { w.DeletePerson(victim) })
 	f.get(fmt.Sprintf("/persons/%d", victim), http.StatusNotFound)
@@ -274,7 +275,7 @@ func TestMutateAndSnapshot(t *testing.T) {
 
 	// Deleting an opportunity's list entry deletes the opportunity.
 	opp := before.Opportunities[0]
-	entry := before.EntriesFor(EntityOpportunity, opp.ID)[0]
+	entry := before.EntriesFor(loader.EntityOpportunity, opp.ID)[0]
 	f.srv.Mutate(func(w *Workspace) { w.DeleteListEntry(entry.ID) })
 	f.get(fmt.Sprintf("/opportunities/%d", opp.ID), http.StatusNotFound)
 
@@ -350,7 +351,7 @@ func TestMutateAndSnapshot(t *testing.T) {
 	f.srv.Mutate(func(w *Workspace) {
 		added = w.AddPerson(Person{FirstName: str("Nova"), OrganizationIDs: []int64{before.Organizations[1].ID}})
 		addedEntry = w.AddListEntry(pl.ID, added.ID)
-		addedOpp = w.AddOpportunity(Opportunity{Name: "New deal"}, firstListOfType(t, w, EntityOpportunity).ID)
+		addedOpp = w.AddOpportunity(Opportunity{Name: "New deal"}, firstListOfType(t, w, loader.EntityOpportunity).ID)
 		w.Person(before.Persons[4].ID).Interactions = nil
 	})
 	require.Greater(t, added.ID, before.Persons[len(before.Persons)-1].ID)
@@ -377,7 +378,7 @@ func TestMutateAndSnapshot(t *testing.T) {
 func TestDeleteList(t *testing.T) {
 	t.Parallel()
 	ws := Generate(DefaultConfig())
-	l := firstListOfType(t, ws, EntityOpportunity)
+	l := firstListOfType(t, ws, loader.EntityOpportunity)
 	n := len(ws.Opportunities)
 	ws.DeleteList(l.ID)
 	require.Nil(t, ws.List(l.ID))

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/affinity-sync/affinity-sync/extractor"
+)
+
+// runBenchPasses runs one mode's passes in a child process and reads its report.
+func runBenchPasses(ctx context.Context, start selfStarter, args []string, dbURL string, stderr io.Writer) (benchModeReport, error) {
+	cmd, err := start(ctx, args)
+	if err != nil {
+		return benchModeReport{}, err
+	}
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "DATABASE_URL="+dbURL)
+	cmd.Stderr = stderr
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 30 * time.Second
+	b, err := cmd.Output()
+	if err != nil {
+		return benchModeReport{}, fmt.Errorf("sync passes child: %w", err)
+	}
+	var r benchModeReport
+	// The report is the last line: anything the child printed before it is not ours.
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		return benchModeReport{}, fmt.Errorf("sync passes child: read report %q: %w", lines[len(lines)-1], err)
+	}
+	if len(r.Passes) == 0 {
+		return benchModeReport{}, errors.New("sync passes child: no pass reported")
+	}
+	return r, nil
+}
+
+// benchPassesCommand is the hidden command bench runs in a child process per api_v2 mode.
+const benchPassesCommand = "bench-passes"
+
+// benchModeReport is what one mode's child reports: one line of JSON on stdout.
+type benchModeReport struct {
+	Mode   APIV2Mode    `json:"mode"`
+	Passes []passReport `json:"passes"`
+}
+
+// passReport is one measured pass.
+type passReport struct {
+	Title    string         `json:"title"`
+	Wall     time.Duration  `json:"wall"`
+	Rows     int64          `json:"rows"`
+	Requests int64          `json:"requests"`
+	PeakRSS  int64          `json:"peak_rss"` // bytes, the child's high-water mark so far
+	Streams  []streamReport `json:"streams"`  // the workspace check first, then in run order
+}
+
+// streamReport is one stream of a pass.
+type streamReport struct {
+	Stream   string `json:"stream"`
+	Path     string `json:"path,omitempty"`
+	Pages    int64  `json:"pages"`
+	Rows     int64  `json:"rows"`
+	Requests int64  `json:"requests"`
+	Bound    int64  `json:"bound"`
+	Chain    int64  `json:"chain"`
+	How      string `json:"how"`
+}
+
+func (p passReport) lowerBound() int64 {
+	var n int64
+	for _, s := range p.Streams {
+		n += s.Bound
+	}
+	return n
+}
+
+// cmdBenchPasses runs bench's passes for one api_v2 mode against the fake at --base-url, in
+// the warehouse DATABASE_URL names, and prints the report as one line of JSON.
+func cmdBenchPasses(ctx context.Context, e env, args []string) error {
+	fs := newFlags(benchPassesCommand, e)
+	baseURL := fs.String("base-url", "", "the fake API")
+	schema := fs.String("schema", "", "the warehouse schema")
+	mode := fs.String("api-v2", string(APIV2Auto), "affinity.api_v2")
+	perMinute := fs.Int("per-minute", 0, "quota.per_minute")
+	secondPass := fs.Bool("second-pass", true, "run a second, unchanged pass")
+	logLevel := fs.String("log-level", "warn", "log level of the sync")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg := defaultConfig()
+	cfg.Log.Level, cfg.Log.Format = *logLevel, "text"
+	log := newLogger(e.stderr, cfg)
+	cfg.Affinity.APIKey = secret(benchKey)
+	cfg.Affinity.BaseURL = *baseURL
+	cfg.Affinity.APIV2 = APIV2Mode(*mode)
+	cfg.Database.URL = secret(e.getenv("DATABASE_URL"))
+	cfg.Database.Schema = *schema
+	cfg.Quota.PerMinute = *perMinute
+	cfg.Quota.DailyRequests = 0 // one v1 pass of the scale-1 workspace alone is ~80,000 requests
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("create cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("start cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var r benchModeReport
+	titles := []string{"pass 1 (empty warehouse)", "pass 2 (no changes)"}
+	if !*secondPass {
+		titles = titles[:1]
+	}
+	for _, title := range titles {
+		p, err := benchPass(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		report, err := p.report(ctx, cfg, title)
+		if err != nil {
+			return err
+		}
+		r.Passes = append(r.Passes, report)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(e.stdout, "%s\n", b)
+	return err
+}
+
+// passResult is one measured sync pass.
+type passResult struct {
+	sum     syncSummary
+	wall    time.Duration
+	peakRSS int64 // bytes, the process's high-water mark so far
+}
+
+func benchPass(ctx context.Context, cfg Config, log *slog.Logger) (passResult, error) {
+	started := time.Now()
+	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: extractor.Streams()})
+	wall := time.Since(started)
+	if err != nil {
+		return passResult{}, fmt.Errorf("bench sync: %w", err)
+	}
+	if code := sum.exitCode(); code != exitOK {
+		var errs []string
+		for _, s := range sum.result.Streams {
+			if s.Err != nil {
+				errs = append(errs, s.Err.Error())
+			}
+		}
+		return passResult{}, fmt.Errorf("bench sync ended with exit status %d: %s", code, strings.Join(errs, "; "))
+	}
+	rss, err := peakRSS()
+	if err != nil {
+		return passResult{}, err
+	}
+	return passResult{sum: sum, wall: wall, peakRSS: rss}, nil
+}
+
+// report is the pass with each stream's requests, as the run records them by sender, against
+// its lower bound.
+func (p passResult) report(ctx context.Context, cfg Config, title string) (passReport, error) {
+	bound, err := requestBounds(ctx, cfg, p.sum.result)
+	if err != nil {
+		return passReport{}, err
+	}
+	rows, _ := p.sum.result.Totals()
+	r := passReport{Title: title, Wall: p.wall, Rows: rows, Requests: p.sum.requests, PeakRSS: p.peakRSS}
+	b := bound[extractor.WorkspaceCheck]
+	r.Streams = append(r.Streams, streamReport{Stream: extractor.WorkspaceCheck, Requests: p.sum.requestsByStream[extractor.WorkspaceCheck],
+		Bound: b.requests, Chain: b.chain, How: b.how})
+	for _, s := range p.sum.result.Streams {
+		b := bound[s.Stream]
+		sr := streamReport{Stream: s.Stream, Pages: s.Pages, Rows: s.Rows, Requests: p.sum.requestsByStream[s.Stream],
+			Bound: b.requests, Chain: b.chain, How: b.how}
+		if s.Path != nil {
+			sr.Path = s.Path.Path
+		}
+		r.Streams = append(r.Streams, sr)
+	}
+	return r, nil
+}
+
+// peakRSS reads the process's resident-set high-water mark (VmHWM).
+func peakRSS() (int64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("read peak rss: %w", err)
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("read peak rss: %q: %w", line, err)
+			}
+			return kb * 1024, nil
+		}
+	}
+	return 0, errors.New("read peak rss: no VmHWM in /proc/self/status")
+}
