@@ -19,6 +19,7 @@ import (
 	"github.com/affinity-sync/affinity-sync/extractor"
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 	"github.com/affinity-sync/affinity-sync/extractor/affinity/affinitytest"
+	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // Faults in the middle of a v2 listing, injected by a middleware in front of the fake: a
@@ -329,6 +330,61 @@ func TestV2ProbeSeesSecondList(t *testing.T) {
 			require.True(t, fv.Path.Fallback)
 			require.Equal(t, "v1", fv.Path.Path)
 			requireSameWarehouse(t, v1, h)
+		})
+	}
+}
+
+// TestV2ProbeSpreadsOverLists: the probe compares one entry of each of the first 5 v2 lists,
+// and each list's phase counts the probe's page and request it committed: no first page is
+// read twice. With one list synced (sync.lists), the probe still compares 5 of its entries.
+func TestV2ProbeSpreadsOverLists(t *testing.T) {
+	t.Parallel()
+	cfg := v2ResumeWorkspace()
+	cfg.Seed = 47
+	for _, one := range []bool{false, true} {
+		t.Run(fmt.Sprintf("one list %v", one), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, cfg)
+			h.opts.APIV2 = extractor.V2Auto
+			lists := slices.Clone(h.fake.Snapshot().Lists)
+			if one {
+				h.opts.Lists = []string{strconv.FormatInt(lists[0].ID, 10)}
+				lists = lists[:1]
+			}
+			res := h.syncer(nil).Run(t.Context(), nil)
+			requireComplete(t, res)
+			fv := streamResult(t, res, extractor.StreamFieldValues)
+			var v2 []extractor.PhaseResult
+			for _, p := range fv.Phases {
+				if p.Phase.Kind == extractor.PhaseV2List {
+					v2 = append(v2, p)
+				}
+			}
+			require.Len(t, v2, len(lists))
+			ws := h.fake.Snapshot()
+			var probed, pages int64
+			for _, p := range v2 {
+				require.True(t, p.Complete, "%v", p.Phase)
+				require.True(t, p.ReadWhole, "%v", p.Phase)
+				want := loader.V2PagesOf(int64(ws.ListSize(p.Phase.ID)))
+				require.Equal(t, want, p.V2Pages, "%v: its pages, the probe's first page among them", p.Phase)
+				pages += want
+				if !one {
+					require.Equal(t, int64(1), p.ProbeRequests, "%v: one entry of each list", p.Phase)
+				}
+				probed += p.ProbeRequests
+			}
+			if one {
+				// 5 entries of the one list; an entity on two of them is read through v1 once.
+				require.Greater(t, probed, int64(1))
+				require.LessOrEqual(t, probed, int64(5))
+			} else {
+				require.Equal(t, int64(5), probed)
+			}
+			require.Equal(t, probed, fv.Rule.ValuesProbe)
+			require.Equal(t, int(pages), h.fake.Requests()[listEntriesV2], "no v2 page read twice")
+			require.Equal(t, pages, fv.V2.Pages)
+			require.Len(t, fv.V2.Lists, len(lists))
 		})
 	}
 }
