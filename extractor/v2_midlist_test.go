@@ -388,3 +388,47 @@ func TestV2ProbeSpreadsOverLists(t *testing.T) {
 		})
 	}
 }
+
+// TestV2LinksRefusalMidListingFallsBackUnderAuto: the same for organization_details: a 403 on
+// the second companies page falls back to v1 for the rest of the pass, which reads the
+// organizations still due, and the links end as a v1 sync's.
+func TestV2LinksRefusalMidListingFallsBackUnderAuto(t *testing.T) {
+	t.Parallel()
+	cfg := v2ResumeWorkspace()
+	cfg.Seed = 48
+	v1, h := newHarness(t, cfg), newHarness(t, cfg)
+	requireComplete(t, v1.syncer(nil).Run(t.Context(), nil))
+
+	mw := &middleware{next: h.fake}
+	var mu sync.Mutex
+	refused := 0
+	mw.set(func(r *http.Request, status int, body []byte) (int, []byte, bool) {
+		if r.URL.Path != "/v2/companies" || r.URL.Query().Get("cursor") == "" {
+			return status, body, false
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		refused++
+		return http.StatusForbidden, v2ErrorBody("authorization", "export permission required"), true
+	})
+	srv := httptest.NewServer(mw)
+	t.Cleanup(srv.Close)
+	client, err := affinity.NewClient(srv.URL, testKey, affinity.WithPerMinute(0))
+	require.NoError(t, err)
+	logs := newLogRecorder()
+	h.opts.APIV2 = extractor.V2Auto
+	h.opts.Logger = slog.New(logs)
+	res := h.syncer(client).Run(t.Context(), nil)
+	requireComplete(t, res)
+
+	od := streamResult(t, res, extractor.StreamOrganizationDetails)
+	require.True(t, od.Path.Fallback, od.Path.Reason)
+	require.Contains(t, od.Path.Reason, "API v2 refused: HTTP 403 authorization on /v2/companies")
+	require.Len(t, logs.warnings(extractor.StreamOrganizationDetails), 1)
+	require.Equal(t, 1, refused, "no companies page is asked for after the refusal")
+	require.Len(t, od.Phases, 2)
+	require.Equal(t, extractor.PhaseV2Companies, od.Phases[0].Phase.Kind)
+	require.Equal(t, int64(1), od.Phases[0].Pages, "the probe's page was stored")
+	require.Positive(t, od.Phases[1].EntityRequests)
+	requireSameWarehouse(t, v1, h)
+}
