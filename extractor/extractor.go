@@ -133,11 +133,6 @@ type StreamResult struct {
 	// (ValuesProbe, LinksProbe). Zero when the stream has no rule or did not apply it (api_v2
 	// off, a pass continuing through v1).
 	Rule loader.PlanCounts
-	// V2 is what the run read through API v2 for this stream, and what the probe spent;
-	// EntityRequests counts the v1 requests that fetched one entity each, the probe's aside.
-	// Both are sums over Phases.
-	V2             V2Reads
-	EntityRequests int64
 }
 
 // Result is what a run did.
@@ -248,7 +243,5 @@ func failedDependency(st stream, names []string, results []StreamResult) string 
 
 func (s *Syncer) runStream(ctx context.Context, def stream) StreamResult {
 	ctx = WithSender(ctx, def.name) // every request of the stream's run names it (StreamOfRequest)
-	res := s.runPass(ctx, def)
-	res.V2, res.EntityRequests = readsOf(res.Phases)
-	return res
+	return s.runPass(ctx, def)
 }

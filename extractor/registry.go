@@ -78,6 +78,9 @@ type stream struct {
 	// the v1 calls for what stays on v1; nil when the path rule reads nothing through v2.
 	// Streams without a v2 source leave it nil.
 	v2cost func(c loader.PlanCounts, o CostOptions) []Cost
+	// saw adds to counts the sizes a pass of the stream saw, in the shape its cost models
+	// read (passcounts.go): bench measures a pass against the cost of what it read.
+	saw func(r StreamResult, counts *loader.PlanCounts)
 	// per500 says what each 500 rows the warehouse does not know yet will cost.
 	per500 string
 }
@@ -90,11 +93,11 @@ func registry() []stream {
 	return []stream{
 		{name: StreamLists, stage: 0, endpoints: []string{"/lists", "/lists/{id}"},
 			phases: (*Syncer).listsPhases, ends: mainEnds(loader.EndSoftDeleteUnseen(loader.ObjectList)),
-			cost: unpaged("GET /lists")},
+			cost: unpaged("GET /lists"), saw: sawNothing},
 		{name: StreamFields, stage: 1, dependsOn: []string{StreamLists},
 			endpoints: []string{"/fields", "/persons/fields", "/organizations/fields"},
 			phases:    (*Syncer).fieldsPhases, ends: mainEnds(loader.EndSoftDeleteUnseen(loader.ObjectField)),
-			cost: unpaged("GET /fields")},
+			cost: unpaged("GET /fields"), saw: sawNothing},
 		entityListing(StreamPersons, loader.EntityPerson, "/persons", (*Syncer).personsPhases),
 		entityListing(StreamOrganizations, loader.EntityOrganization, "/organizations", (*Syncer).organizationsPhases),
 		entityListing(StreamOpportunities, loader.EntityOpportunity, "/opportunities", (*Syncer).opportunitiesPhases),
@@ -111,7 +114,8 @@ func registry() []stream {
 				return []Cost{{Source: SourceV1, Requests: requests, Chain: requests,
 					Detail: fmt.Sprintf("%d lists, %d entries", len(c.Lists), entries),
 					Bound:  fmt.Sprintf("Σ over %d lists of (size/%d+1)", len(c.Lists), PageSize)}}
-			}},
+			},
+			saw: sawListEntries},
 		{name: StreamFieldValueChanges, stage: 2, dependsOn: []string{StreamFields}, endpoints: []string{"/field-value-changes"},
 			phases: (*Syncer).changesPhases, ends: phaseEnds{PhaseFieldChanges: always(loader.EndNothing())},
 			cost: func(c loader.PlanCounts, _ CostOptions) []Cost {
@@ -119,7 +123,7 @@ func registry() []stream {
 					Detail: fmt.Sprintf("one history per tracked field (%d)", c.TrackedFields),
 					Bound:  fmt.Sprintf("1 per tracked field (%d)", c.TrackedFields)}}
 			},
-			per500: "1 request per tracked field"},
+			saw: sawChanges, per500: "1 request per tracked field"},
 		{name: StreamFieldValues, stage: 3, dependsOn: []string{StreamListEntries, StreamFields},
 			endpoints: []string{"/field-values", "/v2/lists/{id}/list-entries", "/v2/persons", "/v2/companies"},
 			freshness: loader.FreshnessValues, phases: (*Syncer).fieldValuesPhases,
@@ -144,7 +148,7 @@ func registry() []stream {
 				}
 				return []Cost{perEntityCost(due, o, detail, fmt.Sprintf("1 per entity due (%d)", due))}
 			},
-			v2cost: fieldValuesV2Cost,
+			v2cost: fieldValuesV2Cost, saw: sawFieldValues,
 			per500: "every 500 entities due cost 500 requests on v1, 5 v2 pages on v2 (plus a probe of up to 5)"},
 		{name: StreamOrganizationDetails, stage: 4, dependsOn: []string{StreamOrganizations}, endpoints: []string{"/organizations/{id}", "/v2/companies"},
 			freshness: loader.FreshnessDetails, phases: (*Syncer).organizationDetailsPhases,
@@ -153,21 +157,21 @@ func registry() []stream {
 				return []Cost{perEntityCost(c.DetailsDue, o, fmt.Sprintf("%d organizations never fetched or stale", c.DetailsDue),
 					fmt.Sprintf("1 per organization due (%d)", c.DetailsDue))}
 			},
-			v2cost: organizationDetailsV2Cost,
-			per500: fmt.Sprintf("every 500 organizations cost 500 requests on v1, 5 v2 pages on v2 (plus a probe of up to 5, and 1 per organization with more than %d persons)", V2PageSize)},
+			v2cost: organizationDetailsV2Cost, saw: sawDetails,
+			per500: fmt.Sprintf("every 500 organizations cost 500 requests on v1, 5 v2 pages on v2 (plus a probe of up to 5, and 1 per organization with more than %d persons)", loader.V2PageSize)},
 		{name: StreamNotes, stage: 1, endpoints: []string{"/notes"},
 			phases: (*Syncer).notesPhases, ends: mainEnds(loader.EndSoftDeleteUnseen(loader.ObjectNote)),
-			cost: paged(func(c loader.PlanCounts) int64 { return c.Live["notes"] }, "notes"), per500: "every 500 cost 1 request"},
+			cost: paged("notes", "notes"), saw: sawListing("notes"), per500: "every 500 cost 1 request"},
 	}
 }
 
 // entityListing is the entry of a stream that lists every entity of kind k: persons and
 // organizations in two listings (plain, then with interaction dates), opportunities in one.
 func entityListing(name string, k loader.EntityKind, endpoint string, phases func(*Syncer, context.Context, passState) (passPlan, error)) stream {
-	st := stream{name: name, stage: 1, endpoints: []string{endpoint}, phases: phases}
+	st := stream{name: name, stage: 1, endpoints: []string{endpoint}, phases: phases, saw: sawListing(k.Table())}
 	if k == loader.EntityOpportunity {
 		st.ends = mainEnds(loader.EndSoftDeleteUnseen(k.Object()))
-		st.cost = paged(func(c loader.PlanCounts) int64 { return c.Live[k.Table()] }, name)
+		st.cost = paged(k.Table(), name)
 		st.per500 = "every 500 cost 1 request"
 		return st
 	}
@@ -193,10 +197,10 @@ func unpaged(detail string) func(loader.PlanCounts, CostOptions) []Cost {
 	}
 }
 
-// paged is the cost of one paged listing of the rows count gives.
-func paged(count func(loader.PlanCounts) int64, noun string) func(loader.PlanCounts, CostOptions) []Cost {
+// paged is the cost of one paged listing of a table's live rows.
+func paged(table, noun string) func(loader.PlanCounts, CostOptions) []Cost {
 	return func(c loader.PlanCounts, _ CostOptions) []Cost {
-		n := count(c)
+		n := c.Live[table]
 		return []Cost{{Source: SourceV1, Requests: pagesOf(n), Chain: pagesOf(n),
 			Detail: fmt.Sprintf("%d %s", n, noun), Bound: fmt.Sprintf("%d/%d+1", n, PageSize)}}
 	}

@@ -50,6 +50,8 @@ func checkEntry(s stream) error {
 		return fmt.Errorf("stream %s has no endpoints", s.name)
 	case s.cost == nil:
 		return fmt.Errorf("stream %s has no cost model", s.name)
+	case s.saw == nil:
+		return fmt.Errorf("stream %s has no cost model of what a pass saw (saw)", s.name)
 	}
 	for k, end := range s.ends {
 		if end == nil {
@@ -72,6 +74,7 @@ func TestRegistryCheckRefusesIncompleteEntry(t *testing.T) {
 		err    string
 	}{
 		{"no cost model", func(s *stream) { s.cost = nil }, "no cost model"},
+		{"no sizes seen", func(s *stream) { s.saw = nil }, "no cost model of what a pass saw"},
 		{"no end", func(s *stream) { s.ends = nil }, "no end operation"},
 		{"nil end", func(s *stream) { s.ends = phaseEnds{PhaseMain: nil} }, "no end for a phase"},
 		{"no endpoints", func(s *stream) { s.endpoints = nil }, "no endpoints"},

@@ -383,8 +383,16 @@ func TestV2ProbeSpreadsOverLists(t *testing.T) {
 			}
 			require.Equal(t, probed, fv.Rule.ValuesProbe)
 			require.Equal(t, int(pages), h.fake.Requests()[listEntriesV2], "no v2 page read twice")
-			require.Equal(t, pages, fv.V2.Pages)
-			require.Len(t, fv.V2.Lists, len(lists))
+			var v2pages int64
+			var whole []int64
+			for _, p := range fv.Phases {
+				v2pages += p.V2Pages
+				if p.Phase.Kind == extractor.PhaseV2List && p.ReadWhole {
+					whole = append(whole, p.Phase.ID)
+				}
+			}
+			require.Equal(t, pages, v2pages)
+			require.Len(t, whole, len(lists))
 		})
 	}
 }

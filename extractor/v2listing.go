@@ -33,7 +33,7 @@ type v2Listing func(ctx context.Context, cursor string) iter.Seq2[v2ItemPage, er
 
 func (s *Syncer) v2ListEntries(listID int64) v2Listing {
 	return func(ctx context.Context, cursor string) iter.Seq2[v2ItemPage, error] {
-		q := affinity.V2Query{FieldTypes: []string{"global", "enriched", "list"}, Cursor: cursor, Limit: V2PageSize}
+		q := affinity.V2Query{FieldTypes: []string{"global", "enriched", "list"}, Cursor: cursor, Limit: loader.V2PageSize}
 		return v2Convert(s.api.ListEntriesV2(ctx, listID, q), func(e affinity.V2ListEntry) (v2Item, bool) {
 			kind, ok := v2EntryKind(e.Type)
 			entry := e.ID
@@ -43,21 +43,21 @@ func (s *Syncer) v2ListEntries(listID int64) v2Listing {
 }
 
 func (s *Syncer) v2Persons(ctx context.Context, cursor string) iter.Seq2[v2ItemPage, error] {
-	q := affinity.V2Query{FieldTypes: []string{"global", "enriched"}, Cursor: cursor, Limit: V2PageSize}
+	q := affinity.V2Query{FieldTypes: []string{"global", "enriched"}, Cursor: cursor, Limit: loader.V2PageSize}
 	return v2Convert(s.api.PersonsV2(ctx, q), func(p affinity.V2Person) (v2Item, bool) {
 		return v2Item{kind: loader.EntityPerson, id: p.ID, fields: p.Fields}, true
 	})
 }
 
 func (s *Syncer) v2CompanyValues(ctx context.Context, cursor string) iter.Seq2[v2ItemPage, error] {
-	q := affinity.V2Query{FieldTypes: []string{"global", "enriched"}, Cursor: cursor, Limit: V2PageSize}
+	q := affinity.V2Query{FieldTypes: []string{"global", "enriched"}, Cursor: cursor, Limit: loader.V2PageSize}
 	return v2Convert(s.api.CompaniesV2(ctx, q), func(c affinity.V2Company) (v2Item, bool) {
 		return v2Item{kind: loader.EntityOrganization, id: c.ID, fields: c.Fields}, true
 	})
 }
 
 func (s *Syncer) v2CompanyPersons(ctx context.Context, cursor string) iter.Seq2[v2ItemPage, error] {
-	q := affinity.V2Query{FieldIDs: []string{"persons"}, Cursor: cursor, Limit: V2PageSize}
+	q := affinity.V2Query{FieldIDs: []string{"persons"}, Cursor: cursor, Limit: loader.V2PageSize}
 	return v2Convert(s.api.CompaniesV2(ctx, q), func(c affinity.V2Company) (v2Item, bool) {
 		return v2Item{kind: loader.EntityOrganization, id: c.ID, fields: c.Fields}, true
 	})
@@ -221,7 +221,7 @@ func companyPersons(fields []affinity.V2Field) ([]int64, bool) {
 			return nil, false
 		}
 	}
-	if v.TotalCount != nil && *v.TotalCount > len(items) || v.TotalCount == nil && len(items) >= V2PageSize {
+	if v.TotalCount != nil && *v.TotalCount > len(items) || v.TotalCount == nil && len(items) >= loader.V2PageSize {
 		return nil, false
 	}
 	ids := make([]int64, len(items))

@@ -3,10 +3,8 @@ package extractor
 import (
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
-	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // The API v2 sources of the field_values and organization_details streams
@@ -44,48 +42,6 @@ func (m V2Mode) String() string {
 
 // SourceV2 is Affinity's API v2.
 const SourceV2 Source = "v2"
-
-// V2PageSize is the rows of a v2 page: its maximum.
-const V2PageSize = loader.V2PageSize
-
-// probeSize is how many entities of the first v2 pages the probe also reads through v1.
-const probeSize = loader.ProbeSize
-
-// V2Reads is what a run read through API v2 for one stream, and what its probe spent: with
-// the warehouse's sizes, the exact lower bound of the requests the stream sent. It sums the
-// stream's PhaseResults.
-type V2Reads struct {
-	Lists         []int64 // lists whose entries were all read through v2 (field_values)
-	Persons       bool    // every person read through v2 (values of entities on no list)
-	Companies     bool    // every company read through v2 (values on no list, organization links)
-	Pages         int64   // v2 pages read
-	ProbeRequests int64   // v1 requests the probe sent
-}
-
-// readsOf sums what phases read through v2 and the v1 requests they sent for one entity each.
-func readsOf(phases []PhaseResult) (V2Reads, int64) {
-	var v V2Reads
-	var entities int64
-	for _, p := range phases {
-		v.Pages += p.V2Pages
-		v.ProbeRequests += p.ProbeRequests
-		entities += p.EntityRequests
-		if !p.ReadWhole {
-			continue
-		}
-		switch p.Phase.Kind {
-		case PhaseV2List:
-			if !slices.Contains(v.Lists, p.Phase.ID) {
-				v.Lists = append(v.Lists, p.Phase.ID)
-			}
-		case PhaseV2Persons:
-			v.Persons = true
-		case PhaseV2Companies:
-			v.Companies = true
-		}
-	}
-	return v, entities
-}
 
 // PathNote is the path a stream's pass takes, and why.
 type PathNote struct {

@@ -162,6 +162,6 @@ func (s *Syncer) organizationDetailsV2Phases(ctx context.Context, ps passState, 
 	}
 	plan.phases = append([]phase{v2Phase(companies, s.v2CompanyPersons, first, linkRows)}, v1...)
 	plan.path = &PathNote{Path: "v1+v2",
-		Reason: fmt.Sprintf("%d organizations due cost more than %d v2 companies pages; companies with more than %d persons through v1", due, loader.V2PagesOf(orgs), V2PageSize)}
+		Reason: fmt.Sprintf("%d organizations due cost more than %d v2 companies pages; companies with more than %d persons through v1", due, loader.V2PagesOf(orgs), loader.V2PageSize)}
 	return plan, nil
 }

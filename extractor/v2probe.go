@@ -56,13 +56,13 @@ func (o probeOutcome) results(sources []v2Source) []PhaseResult {
 	return out
 }
 
-// probeValues reads the first page of up to probeSize of the v2 listings and, round-robin
-// over them, up to probeSize of their entries that have a value through v1 too: one from
+// probeValues reads the first page of up to loader.ProbeSize of the v2 listings and, round-robin
+// over them, up to loader.ProbeSize of their entries that have a value through v1 too: one from
 // each listing's page, then a second from each, and so on. So a disagreement confined to one
-// list's fields is seen, and a single listing is still probed with probeSize entries.
+// list's fields is seen, and a single listing is still probed with loader.ProbeSize entries.
 func (s *Syncer) probeValues(ctx context.Context, sources []v2Source, cat v2Catalog) (probeOutcome, error) {
 	var out probeOutcome
-	for _, src := range sources[:min(len(sources), probeSize)] {
+	for _, src := range sources[:min(len(sources), loader.ProbeSize)] {
 		first, err := firstV2Page(ctx, src.list)
 		if err != nil {
 			if ae, ok := v2Refusal(err); ok {
@@ -96,10 +96,10 @@ func (s *Syncer) probeValues(ctx context.Context, sources []v2Source, cat v2Cata
 	// An entity on two entries (or lists) is compared on each, but read through v1 once.
 	v1 := map[loader.EntityKey][]loader.FieldValue{}
 	gone := map[loader.EntityKey]bool{} // v1 no longer finds them: skipped
-	for round, picked := 0, 0; picked < probeSize; round++ {
+	for round, picked := 0, 0; picked < loader.ProbeSize; round++ {
 		more := false
 		for i := range candidates {
-			if round >= len(candidates[i]) || picked == probeSize {
+			if round >= len(candidates[i]) || picked == loader.ProbeSize {
 				continue
 			}
 			more = true
@@ -148,7 +148,7 @@ func (s *Syncer) probeLinks(ctx context.Context) (probeOutcome, error) {
 	var picks []v2Item
 	for _, withPersons := range []bool{true, false} {
 		for _, it := range first.items {
-			if ids, ok := companyPersons(it.fields); ok && (len(ids) > 0) == withPersons && len(picks) < probeSize {
+			if ids, ok := companyPersons(it.fields); ok && (len(ids) > 0) == withPersons && len(picks) < loader.ProbeSize {
 				picks = append(picks, it)
 			}
 		}

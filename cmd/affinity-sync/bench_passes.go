@@ -133,7 +133,7 @@ func cmdBenchPasses(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		report, err := p.report(ctx, cfg, title)
+		report, err := p.report(cfg, title)
 		if err != nil {
 			return err
 		}
@@ -179,8 +179,8 @@ func benchPass(ctx context.Context, cfg Config, log *slog.Logger) (passResult, e
 
 // report is the pass with each stream's requests, as the run records them by sender, against
 // its lower bound.
-func (p passResult) report(ctx context.Context, cfg Config, title string) (passReport, error) {
-	bound, err := requestBounds(ctx, cfg, p.sum.result)
+func (p passResult) report(cfg Config, title string) (passReport, error) {
+	bound, err := requestBounds(cfg, p.sum.result)
 	if err != nil {
 		return passReport{}, err
 	}

@@ -97,7 +97,7 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	opts := extractor.CostOptions{WithUnlisted: cfg.Sync.FieldValuesForUnlisted, APIV2: cfg.Affinity.APIV2.extractorMode()}
+	opts := cfg.costOptions()
 	items, err := extractor.Plan(counts, streams, opts)
 	if err != nil {
 		return err
@@ -307,4 +307,10 @@ func printPlan(out io.Writer, items []extractor.PlanItem, st quota.Status, serve
 		fmt.Fprintf(out, "the budget runs out before the plan ends: the run stops at a page boundary (exit 3) and the next one continues\n")
 	}
 	return nil
+}
+
+// costOptions are the settings the registry's cost models read: plan's estimates and bench's
+// bounds alike.
+func (c Config) costOptions() extractor.CostOptions {
+	return extractor.CostOptions{WithUnlisted: c.Sync.FieldValuesForUnlisted, APIV2: c.Affinity.APIV2.extractorMode()}
 }
