@@ -102,8 +102,8 @@ func (c StreamCost) Chain() int64 {
 
 // Costs estimates what a run of streams spends, given the warehouse's sizes: the workspace
 // check first, then each stream's costs, stage by stage (run order within a stage).
-func Costs(c loader.PlanCounts, streams []string, o CostOptions) ([]StreamCost, error) {
-	if err := CheckStreams(streams); err != nil {
+func Costs(c loader.PlanCounts, streams []StreamName, o CostOptions) ([]StreamCost, error) {
+	if err := checkStreams(streams); err != nil {
 		return nil, err
 	}
 	check := []Cost{{Source: SourceV1, Requests: 1, Chain: 1, Detail: "GET /auth/whoami", Bound: "GET /auth/whoami before the streams"}}
@@ -114,7 +114,7 @@ func Costs(c loader.PlanCounts, streams []string, o CostOptions) ([]StreamCost, 
 				continue
 			}
 			s, _ := lookup(name)
-			sc := StreamCost{Stream: name, Stage: stage, Path: SourceV1, OnV1: s.cost(c, o)}
+			sc := StreamCost{Stream: string(name), Stage: stage, Path: SourceV1, OnV1: s.cost(c, o)}
 			sc.Costs = sc.OnV1
 			if s.v2cost != nil {
 				sc.OnV2 = sc.OnV1

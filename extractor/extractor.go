@@ -111,7 +111,7 @@ func New(api API, store Store, opts Options) *Syncer {
 
 // StreamResult is what one stream did in a run.
 type StreamResult struct {
-	Stream      string
+	Stream      StreamName
 	Pages       int64
 	Rows        int64
 	NULs        int64
@@ -185,7 +185,7 @@ func (r Result) Totals() (rows, nuls int64) {
 // stream does not stop the others, but a spent budget stops them all at their
 // next page boundary, and the later stages do not start. An unknown stream name
 // fails that stream alone, before anything runs.
-func (s *Syncer) Run(ctx context.Context, names []string) Result {
+func (s *Syncer) Run(ctx context.Context, names []StreamName) Result {
 	if len(names) == 0 {
 		names = Streams()
 	}
@@ -198,7 +198,7 @@ func (s *Syncer) Run(ctx context.Context, names []string) Result {
 	for i, name := range names {
 		defs[i], known[i] = lookup(name)
 		if !known[i] {
-			results[i] = StreamResult{Stream: name, Err: fmt.Errorf("stream %s: %w", name, CheckStreams([]string{name}))}
+			results[i] = StreamResult{Stream: name, Err: fmt.Errorf("stream %s: %w", name, checkStreams([]StreamName{name}))}
 		}
 	}
 	for stage := range len(Stages()) {
@@ -232,7 +232,7 @@ func (s *Syncer) Run(ctx context.Context, names []string) Result {
 
 // failedDependency names a stream that st reads from and that failed
 // earlier in this run, or "".
-func failedDependency(st stream, names []string, results []StreamResult) string {
+func failedDependency(st stream, names []StreamName, results []StreamResult) StreamName {
 	for _, dep := range st.dependsOn {
 		if i := slices.Index(names, dep); i >= 0 && results[i].Err != nil {
 			return dep
@@ -242,6 +242,6 @@ func failedDependency(st stream, names []string, results []StreamResult) string 
 }
 
 func (s *Syncer) runStream(ctx context.Context, def stream) StreamResult {
-	ctx = WithSender(ctx, def.name) // every request of the stream's run names it (StreamOfRequest)
+	ctx = WithSender(ctx, string(def.name)) // every request of the stream's run names it (StreamOfRequest)
 	return s.runPass(ctx, def)
 }

@@ -23,7 +23,7 @@ type PlanItem struct {
 // order the run spends it: stage by stage, from the stream registry's cost models. A
 // warehouse that has never synced knows no sizes: the estimate then covers only the first
 // page of each listing. An unknown stream name is an error.
-func Plan(c loader.PlanCounts, streams []string, o CostOptions) ([]PlanItem, error) {
+func Plan(c loader.PlanCounts, streams []StreamName, o CostOptions) ([]PlanItem, error) {
 	costs, err := Costs(c, streams, o)
 	if err != nil {
 		return nil, err

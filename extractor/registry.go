@@ -17,18 +17,23 @@ import (
 // reset, progress, metrics and status all read it (see docs/adding-a-stream.md). Which
 // stream sent a request is StreamOfRequest's answer: the tag its run put on the context.
 
+// StreamName is a stream's name, as --streams, sync.streams, checkpoints, logs and metric
+// labels spell it. The streams are the constants below; a name from outside (a flag, the
+// configuration) becomes one through ParseStreams, which refuses any other.
+type StreamName string
+
 // Stream names, in the order a run works through them.
 const (
-	StreamLists               = "lists"
-	StreamFields              = "fields"
-	StreamPersons             = "persons"
-	StreamOrganizations       = "organizations"
-	StreamOpportunities       = "opportunities"
-	StreamListEntries         = "list_entries"
-	StreamFieldValueChanges   = "field_value_changes"
-	StreamFieldValues         = "field_values"
-	StreamOrganizationDetails = "organization_details"
-	StreamNotes               = "notes"
+	StreamLists               StreamName = "lists"
+	StreamFields              StreamName = "fields"
+	StreamPersons             StreamName = "persons"
+	StreamOrganizations       StreamName = "organizations"
+	StreamOpportunities       StreamName = "opportunities"
+	StreamListEntries         StreamName = "list_entries"
+	StreamFieldValueChanges   StreamName = "field_value_changes"
+	StreamFieldValues         StreamName = "field_values"
+	StreamOrganizationDetails StreamName = "organization_details"
+	StreamNotes               StreamName = "notes"
 )
 
 // PageSize is the rows of every paged listing request: Affinity's default and maximum.
@@ -40,9 +45,9 @@ const DefaultWorkers = 4
 
 // stream is one entry of the registry.
 type stream struct {
-	name      string
-	stage     int      // streams of one stage run concurrently; a stage starts when the one before ended
-	dependsOn []string // streams whose rows it reads from the warehouse
+	name      StreamName
+	stage     int          // streams of one stage run concurrently; a stage starts when the one before ended
+	dependsOn []StreamName // streams whose rows it reads from the warehouse
 	endpoints []string // endpoint templates of the requests it sends (a test holds every stream to it)
 	freshness loader.Freshness
 	// phases builds the phases of a pass (streams.go), given where the pass stands.
@@ -72,14 +77,14 @@ func registry() []stream {
 		{name: StreamLists, stage: 0, endpoints: []string{"/lists", "/lists/{id}"},
 			phases: (*Syncer).listsPhases, ends: mainEnds(loader.EndSoftDeleteUnseen(loader.ObjectList)),
 			cost: unpaged("GET /lists"), saw: sawNothing},
-		{name: StreamFields, stage: 1, dependsOn: []string{StreamLists},
+		{name: StreamFields, stage: 1, dependsOn: []StreamName{StreamLists},
 			endpoints: []string{"/fields", "/persons/fields", "/organizations/fields"},
 			phases:    (*Syncer).fieldsPhases, ends: mainEnds(loader.EndSoftDeleteUnseen(loader.ObjectField)),
 			cost: unpaged("GET /fields"), saw: sawNothing},
 		entityListing(StreamPersons, loader.EntityPerson, "/persons", (*Syncer).personsPhases),
 		entityListing(StreamOrganizations, loader.EntityOrganization, "/organizations", (*Syncer).organizationsPhases),
 		entityListing(StreamOpportunities, loader.EntityOpportunity, "/opportunities", (*Syncer).opportunitiesPhases),
-		{name: StreamListEntries, stage: 1, dependsOn: []string{StreamLists}, endpoints: []string{"/lists/{id}/list-entries"},
+		{name: StreamListEntries, stage: 1, dependsOn: []StreamName{StreamLists}, endpoints: []string{"/lists/{id}/list-entries"},
 			phases: (*Syncer).listEntriesPhases,
 			ends:   phaseEnds{PhaseListEntries: func(id int64, _ Options) loader.PhaseEnd { return loader.EndSoftDeleteUnseenEntries(id) }},
 			per500: "every 500 entries cost 1 request",
@@ -94,7 +99,7 @@ func registry() []stream {
 					Bound:  fmt.Sprintf("Σ over %d lists of (size/%d+1)", len(c.Lists), PageSize)}}
 			},
 			saw: sawListEntries},
-		{name: StreamFieldValueChanges, stage: 2, dependsOn: []string{StreamFields}, endpoints: []string{"/field-value-changes"},
+		{name: StreamFieldValueChanges, stage: 2, dependsOn: []StreamName{StreamFields}, endpoints: []string{"/field-value-changes"},
 			phases: (*Syncer).changesPhases, ends: phaseEnds{PhaseFieldChanges: always(loader.EndNothing())},
 			cost: func(c loader.PlanCounts, _ CostOptions) []Cost {
 				return []Cost{{Source: SourceV1, Requests: c.TrackedFields, Chain: c.TrackedFields,
@@ -102,7 +107,7 @@ func registry() []stream {
 					Bound:  fmt.Sprintf("1 per tracked field (%d)", c.TrackedFields)}}
 			},
 			saw: sawChanges, per500: "1 request per tracked field"},
-		{name: StreamFieldValues, stage: 3, dependsOn: []string{StreamListEntries, StreamFields},
+		{name: StreamFieldValues, stage: 3, dependsOn: []StreamName{StreamListEntries, StreamFields},
 			endpoints: []string{"/field-values", "/v2/lists/{id}/list-entries", "/v2/persons", "/v2/companies"},
 			freshness: loader.FreshnessValues, phases: (*Syncer).fieldValuesPhases,
 			ends: phaseEnds{
@@ -128,7 +133,7 @@ func registry() []stream {
 			},
 			v2cost: fieldValuesV2Cost, saw: sawFieldValues,
 			per500: "every 500 entities due cost 500 requests on v1, 5 v2 pages on v2 (plus a probe of up to 5)"},
-		{name: StreamOrganizationDetails, stage: 4, dependsOn: []string{StreamOrganizations}, endpoints: []string{"/organizations/{id}", "/v2/companies"},
+		{name: StreamOrganizationDetails, stage: 4, dependsOn: []StreamName{StreamOrganizations}, endpoints: []string{"/organizations/{id}", "/v2/companies"},
 			freshness: loader.FreshnessDetails, phases: (*Syncer).organizationDetailsPhases,
 			ends: phaseEnds{PhaseMain: always(loader.EndNothing()), PhaseV2Companies: always(loader.EndNothing())},
 			cost: func(c loader.PlanCounts, o CostOptions) []Cost {
@@ -145,11 +150,11 @@ func registry() []stream {
 
 // entityListing is the entry of a stream that lists every entity of kind k: persons and
 // organizations in two listings (plain, then with interaction dates), opportunities in one.
-func entityListing(name string, k loader.EntityKind, endpoint string, phases func(*Syncer, context.Context, passState) (passPlan, error)) stream {
+func entityListing(name StreamName, k loader.EntityKind, endpoint string, phases func(*Syncer, context.Context, passState) (passPlan, error)) stream {
 	st := stream{name: name, stage: 1, endpoints: []string{endpoint}, phases: phases, saw: sawListing(k.Table())}
 	if k == loader.EntityOpportunity {
 		st.ends = mainEnds(loader.EndSoftDeleteUnseen(k.Object()))
-		st.cost = paged(k.Table(), name)
+		st.cost = paged(k.Table(), string(name))
 		st.per500 = "every 500 cost 1 request"
 		return st
 	}
@@ -170,20 +175,20 @@ func mainEnds(end loader.PhaseEnd) phaseEnds { return phaseEnds{PhaseMain: alway
 
 // Per500 says what each 500 rows of stream that the warehouse does not know yet will cost;
 // "" for a stream of fixed cost.
-func Per500(stream string) string {
+func Per500(stream StreamName) string {
 	s, _ := lookup(stream)
 	return s.per500
 }
 
 // DependsOn names the streams whose rows stream reads from the warehouse: its estimate is
 // only as known as theirs.
-func DependsOn(stream string) []string {
+func DependsOn(stream StreamName) []StreamName {
 	s, _ := lookup(stream)
 	return slices.Clone(s.dependsOn)
 }
 
 // lookup returns the registry entry of name.
-func lookup(name string) (stream, bool) {
+func lookup(name StreamName) (stream, bool) {
 	r := registry()
 	i := slices.IndexFunc(r, func(s stream) bool { return s.name == name })
 	if i < 0 {
@@ -193,27 +198,51 @@ func lookup(name string) (stream, bool) {
 }
 
 // Streams returns the names of every stream, in run order.
-func Streams() []string {
-	var names []string
+func Streams() []StreamName {
+	var names []StreamName
 	for _, s := range registry() {
 		names = append(names, s.name)
 	}
 	return names
 }
 
-// CheckStreams returns an error naming the first name that is not a stream.
-func CheckStreams(names []string) error {
+// NamesOf spells streams as strings, for the warehouse's records and for messages.
+func NamesOf(streams []StreamName) []string {
+	out := make([]string, len(streams))
+	for i, s := range streams {
+		out[i] = string(s)
+	}
+	return out
+}
+
+// ParseStreams returns the streams names name, in the order given; an error names the
+// first that is not a stream.
+func ParseStreams(names []string) ([]StreamName, error) {
+	out := make([]StreamName, len(names))
+	for i, n := range names {
+		out[i] = StreamName(n)
+	}
+	return out, checkStreams(out)
+}
+
+// checkStreams returns an error naming the first name that is not a stream: a StreamName
+// converted from a string the registry does not know.
+func checkStreams(names []StreamName) error {
 	for _, n := range names {
 		if _, ok := lookup(n); !ok {
-			return fmt.Errorf("unknown stream %q (known: %s)", n, strings.Join(Streams(), ", "))
+			known := make([]string, 0, len(registry()))
+			for _, s := range Streams() {
+				known = append(known, string(s))
+			}
+			return fmt.Errorf("unknown stream %q (known: %s)", n, strings.Join(known, ", "))
 		}
 	}
 	return nil
 }
 
 // Stages returns the stream names stage by stage, in run order within a stage.
-func Stages() [][]string {
-	var stages [][]string
+func Stages() [][]StreamName {
+	var stages [][]StreamName
 	for _, s := range registry() {
 		for len(stages) <= s.stage {
 			stages = append(stages, nil)
@@ -265,7 +294,7 @@ func StreamOfRequest(info affinity.RequestInfo) string {
 	case info.Endpoint == "/webhook", strings.HasPrefix(info.Endpoint, "/webhook/"):
 		return Webhook
 	}
-	owner := ""
+	var owner StreamName
 	for _, s := range registry() {
 		if !slices.Contains(s.endpoints, info.Endpoint) {
 			continue
@@ -278,7 +307,7 @@ func StreamOfRequest(info affinity.RequestInfo) string {
 	if owner == "" {
 		return Unattributed
 	}
-	return owner
+	return string(owner)
 }
 
 // StreamResetter clears checkpoints and freshness times; *loader.Store satisfies it.
@@ -289,14 +318,14 @@ type StreamResetter interface {
 // ResetStreams makes the next run re-read the named streams from the start: their
 // checkpoints and the per-entity freshness they keep are cleared. An unknown name is an error
 // and nothing is changed.
-func ResetStreams(ctx context.Context, store StreamResetter, names []string) error {
+func ResetStreams(ctx context.Context, store StreamResetter, names []StreamName) error {
 	resets := make([]loader.StreamReset, 0, len(names))
 	for _, n := range names {
 		s, ok := lookup(n)
 		if !ok {
-			return fmt.Errorf("reset streams: %w", CheckStreams([]string{n}))
+			return fmt.Errorf("reset streams: %w", checkStreams([]StreamName{n}))
 		}
-		resets = append(resets, loader.StreamReset{Stream: n, Freshness: s.freshness})
+		resets = append(resets, loader.StreamReset{Stream: string(n), Freshness: s.freshness})
 	}
 	return store.ResetStreams(ctx, resets)
 }

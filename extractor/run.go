@@ -13,8 +13,8 @@ import (
 
 // runPass runs one stream's pass, or continues the one in progress.
 func (s *Syncer) runPass(ctx context.Context, def stream) StreamResult {
-	stream := def.name
-	res := StreamResult{Stream: stream}
+	stream := string(def.name) // as the warehouse's checkpoints and logs spell it
+	res := StreamResult{Stream: def.name}
 	log := s.log.With("stream", stream)
 	fail := func(err error) StreamResult {
 		res.Err = fmt.Errorf("stream %s: %w", stream, err)
@@ -137,7 +137,7 @@ func (r *StreamResult) addPhase(p PhaseResult) {
 // recordPath notes the path the stream's pass takes in its result and in the warehouse.
 func (s *Syncer) recordPath(ctx context.Context, res *StreamResult, note PathNote) error {
 	res.Path = &note
-	return s.store.RecordPath(ctx, res.Stream, loader.StreamPath{Path: note.Path, Reason: note.Reason})
+	return s.store.RecordPath(ctx, string(res.Stream), loader.StreamPath{Path: note.Path, Reason: note.Reason})
 }
 
 // unreadLists are the lists whose entities the v1 phases must read whole when v2 refused

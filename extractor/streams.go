@@ -430,7 +430,7 @@ type CheckpointReader interface {
 
 // UnmetDependencies reports, for a run limited to streams, every stream it
 // depends on that is not part of the run and has never completed a pass.
-func UnmetDependencies(ctx context.Context, store CheckpointReader, streams []string) ([]string, error) {
+func UnmetDependencies(ctx context.Context, store CheckpointReader, streams []StreamName) ([]string, error) {
 	var unmet []string
 	for _, s := range streams {
 		st, _ := lookup(s)
@@ -438,7 +438,7 @@ func UnmetDependencies(ctx context.Context, store CheckpointReader, streams []st
 			if slices.Contains(streams, dep) {
 				continue
 			}
-			cp, err := store.LoadCheckpoint(ctx, dep)
+			cp, err := store.LoadCheckpoint(ctx, string(dep))
 			if err != nil {
 				return nil, err
 			}

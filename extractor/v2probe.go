@@ -187,7 +187,7 @@ func personSetDifference(org int64, v2, v1 []int64) string {
 // probeFallback is what a refused or disagreeing probe means for stream: under on, the
 // stream fails; under auto, the pass reads v1 (its v1 phases, after what the probe read
 // through v1), with one warning. plan carries what the path rule decided on.
-func (s *Syncer) probeFallback(stream string, pr probeOutcome, sources []v2Source, v1 []phase, plan passPlan) (passPlan, error) {
+func (s *Syncer) probeFallback(stream StreamName, pr probeOutcome, sources []v2Source, v1 []phase, plan passPlan) (passPlan, error) {
 	note := PathNote{Path: "v1", Reason: pr.cause + " (fell back to v1 for this pass)", Fallback: true}
 	if pr.diff {
 		note.ProbeDifferences = 1

@@ -19,7 +19,7 @@ type streamBound struct {
 // floor(n/500)+1 requests, a v2 listing ceil(n/100), the probe what it sent, a per-entity
 // read one request per entity, as the registry says.
 func requestBounds(cfg Config, res extractor.Result) (map[string]streamBound, error) {
-	names := make([]string, len(res.Streams))
+	names := make([]extractor.StreamName, len(res.Streams))
 	for i, s := range res.Streams {
 		names[i] = s.Stream
 	}

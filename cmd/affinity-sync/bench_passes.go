@@ -190,8 +190,9 @@ func (p passResult) report(cfg Config, title string) (passReport, error) {
 	r.Streams = append(r.Streams, streamReport{Stream: extractor.WorkspaceCheck, Requests: p.sum.requestsByStream[extractor.WorkspaceCheck],
 		Bound: b.requests, Chain: b.chain, How: b.how})
 	for _, s := range p.sum.result.Streams {
-		b := bound[s.Stream]
-		sr := streamReport{Stream: s.Stream, Pages: s.Pages, Rows: s.Rows, Requests: p.sum.requestsByStream[s.Stream],
+		name := string(s.Stream)
+		b := bound[name]
+		sr := streamReport{Stream: name, Pages: s.Pages, Rows: s.Rows, Requests: p.sum.requestsByStream[name],
 			Bound: b.requests, Chain: b.chain, How: b.how}
 		if s.Path != nil {
 			sr.Path = s.Path.Path

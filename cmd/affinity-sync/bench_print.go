@@ -55,7 +55,10 @@ func printLatencyLimit(out io.Writer, p passReport, latency time.Duration, perMi
 	for _, s := range p.Streams {
 		chainOf[s.Stream] = s.Chain
 	}
-	stages := append([][]string{{extractor.WorkspaceCheck}}, extractor.Stages()...)
+	stages := [][]string{{extractor.WorkspaceCheck}}
+	for _, st := range extractor.Stages() {
+		stages = append(stages, extractor.NamesOf(st))
+	}
 	var chain int64
 	for _, st := range stages {
 		var longest int64

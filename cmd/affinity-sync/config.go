@@ -272,7 +272,7 @@ func (c *Config) check(lines map[string]int) []string {
 		bad("sync.max_delete_share", "must be in [0, 1], got %v", c.Sync.MaxDeleteShare)
 	}
 	for _, s := range c.Sync.Streams {
-		if err := extractor.CheckStreams([]string{s}); err != nil {
+		if _, err := extractor.ParseStreams([]string{s}); err != nil {
 			bad("sync.streams", "%v", err)
 		}
 	}
@@ -315,20 +315,21 @@ func (c *Config) needDatabase() error {
 }
 
 // effectiveStreams resolves --streams (flag) against sync.streams (config).
-func effectiveStreams(flagValue string, configured []string) ([]string, bool, error) {
+func effectiveStreams(flagValue string, configured []string) ([]extractor.StreamName, bool, error) {
 	if flagValue == "" {
 		return configuredStreams(configured), false, nil
 	}
-	var picked []string
+	var picked []extractor.StreamName
 	for _, s := range strings.Split(flagValue, ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			continue
 		}
-		if err := extractor.CheckStreams([]string{s}); err != nil {
+		name, err := extractor.ParseStreams([]string{s})
+		if err != nil {
 			return nil, false, usagef("--streams: %v", err)
 		}
-		picked = append(picked, s)
+		picked = append(picked, name...)
 	}
 	if len(picked) == 0 {
 		return nil, false, usagef("--streams: no stream named")
@@ -338,11 +339,12 @@ func effectiveStreams(flagValue string, configured []string) ([]string, bool, er
 
 // configuredStreams are the streams sync.streams enables (validated with the configuration),
 // in run order; every stream when it names none.
-func configuredStreams(configured []string) []string {
+func configuredStreams(configured []string) []extractor.StreamName {
 	if len(configured) == 0 {
 		return extractor.Streams()
 	}
-	return orderStreams(configured)
+	names, _ := extractor.ParseStreams(configured) // validated with the configuration
+	return orderStreams(names)
 }
 
 // limits are the quota settings in the form the budget takes them.

@@ -17,7 +17,7 @@ import (
 
 // changesStreams is what the "changes" schedule runs: the change feed, then a
 // targeted refresh of the field values it shows to have changed.
-var changesStreams = []string{extractor.StreamFieldValueChanges, extractor.StreamFieldValues}
+var changesStreams = []extractor.StreamName{extractor.StreamFieldValueChanges, extractor.StreamFieldValues}
 
 // stopTimeout bounds how long the daemon waits for a run to commit its page
 // in flight after SIGINT/SIGTERM.
@@ -89,7 +89,7 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 			return nil
 		}
 	}
-	var changes []string
+	var changes []extractor.StreamName
 	for _, s := range changesStreams {
 		for _, enabled := range streams {
 			if s == enabled {

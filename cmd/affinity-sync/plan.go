@@ -127,10 +127,10 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 
 // completedStreams reads which streams have completed a pass: the counts of the others are
 // not known yet.
-func completedStreams(ctx context.Context, store *loader.Store) (map[string]bool, error) {
-	done := map[string]bool{}
+func completedStreams(ctx context.Context, store *loader.Store) (map[extractor.StreamName]bool, error) {
+	done := map[extractor.StreamName]bool{}
 	for _, s := range extractor.Streams() {
-		cp, err := store.LoadCheckpoint(ctx, s)
+		cp, err := store.LoadCheckpoint(ctx, string(s))
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +152,7 @@ type planLearned struct {
 
 // learnForPlan asks GET /lists when the lists were never synced and GET /fields when the
 // fields were never synced.
-func learnForPlan(ctx context.Context, client *affinity.Client, completed map[string]bool, names []string) (planLearned, error) {
+func learnForPlan(ctx context.Context, client *affinity.Client, completed map[extractor.StreamName]bool, names []string) (planLearned, error) {
 	var l planLearned
 	var chosenIDs []int64
 	if !completed[extractor.StreamLists] {
@@ -236,12 +236,12 @@ func (l planLearned) print(out io.Writer) {
 // printUnknown says which counts are not known yet and what each 500 of them will cost: a
 // stream that never completed a pass, or whose input streams never did, unless what it
 // needs was learned.
-func printUnknown(out io.Writer, streams []string, completed map[string]bool, learned planLearned) {
-	known := func(s string) bool {
+func printUnknown(out io.Writer, streams []extractor.StreamName, completed map[extractor.StreamName]bool, learned planLearned) {
+	known := func(s extractor.StreamName) bool {
 		return completed[s] || s == extractor.StreamLists && learned.lists || s == extractor.StreamFields && learned.fields
 	}
-	var unknown func(s string) bool
-	unknown = func(s string) bool {
+	var unknown func(s extractor.StreamName) bool
+	unknown = func(s extractor.StreamName) bool {
 		if completed[s] {
 			return false
 		}
@@ -258,7 +258,7 @@ func printUnknown(out io.Writer, streams []string, completed map[string]bool, le
 		case unknown(s):
 			lines = append(lines, fmt.Sprintf("  %s: not known yet — %s", s, per))
 		default:
-			estimated = append(estimated, s)
+			estimated = append(estimated, string(s))
 		}
 	}
 	if len(estimated) > 0 {

@@ -40,7 +40,8 @@ type streamProgress struct {
 }
 
 // newProgress returns the progress display of a run of streams on w (stderr).
-func newProgress(w io.Writer, log *slog.Logger, streams []string) *progress {
+func newProgress(w io.Writer, log *slog.Logger, run []extractor.StreamName) *progress {
+	streams := extractor.NamesOf(run)
 	p := &progress{out: w, log: log, tty: isTerminal(w), streams: streams, redraw: 250 * time.Millisecond,
 		logEvery: 15 * time.Second, stats: map[string]*streamProgress{}, left: -1}
 	for _, s := range streams {

@@ -38,6 +38,6 @@ func cmdReset(ctx context.Context, e env, args []string) error {
 	if err := extractor.ResetStreams(ctx, store, streams); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "reset %s: the next run re-reads them from the start\n", strings.Join(streams, ", "))
+	fmt.Fprintf(e.stdout, "reset %s: the next run re-reads them from the start\n", strings.Join(extractor.NamesOf(streams), ", "))
 	return nil
 }

@@ -147,8 +147,8 @@ func readStatus(ctx context.Context, cfg Config, store *loader.Store) (statusRep
 	rep.NotSynced = statusNotSynced{Streams: []string{}, Lists: []string{}}
 	if len(cfg.Sync.Streams) > 0 {
 		for _, s := range extractor.Streams() {
-			if !slices.Contains(cfg.Sync.Streams, s) {
-				rep.NotSynced.Streams = append(rep.NotSynced.Streams, s)
+			if !slices.Contains(cfg.Sync.Streams, string(s)) {
+				rep.NotSynced.Streams = append(rep.NotSynced.Streams, string(s))
 			}
 		}
 	}
@@ -236,7 +236,7 @@ func printStatus(out io.Writer, rep statusReport) error {
 // workspace check, the streams in run order, then anything else by name.
 func senderOrder(requests map[string]int64) []string {
 	var names []string
-	for _, name := range append([]string{extractor.WorkspaceCheck}, extractor.Streams()...) {
+	for _, name := range append([]string{extractor.WorkspaceCheck}, extractor.NamesOf(extractor.Streams())...) {
 		if _, ok := requests[name]; ok {
 			names = append(names, name)
 		}

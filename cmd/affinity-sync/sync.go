@@ -18,8 +18,8 @@ import (
 )
 
 // orderStreams puts the named streams in run order, without repeats.
-func orderStreams(names []string) []string {
-	var out []string
+func orderStreams(names []extractor.StreamName) []extractor.StreamName {
+	var out []extractor.StreamName
 	for _, s := range extractor.Streams() {
 		if slices.Contains(names, s) {
 			out = append(out, s)
@@ -56,7 +56,7 @@ func openWarehouse(ctx context.Context, cfg Config, log *slog.Logger) (*loader.S
 
 // syncOptions are the flags of one sync run.
 type syncOptions struct {
-	streams         []string
+	streams         []extractor.StreamName
 	partial         bool // --streams limited the run
 	allowMassDelete bool
 	locked          bool // the caller holds the schema's run lock (the daemon)
@@ -240,7 +240,7 @@ func prepareRun(ctx context.Context, cfg Config, log *slog.Logger, store *loader
 		return nil, err
 	}
 	if !opts.partial {
-		if r.resumeSince, err = store.ResumeSince(ctx, opts.streams); err != nil {
+		if r.resumeSince, err = store.ResumeSince(ctx, extractor.NamesOf(opts.streams)); err != nil {
 			return nil, err
 		}
 		if r.resumeSince != nil {
@@ -248,11 +248,11 @@ func prepareRun(ctx context.Context, cfg Config, log *slog.Logger, store *loader
 		}
 	}
 	r.cleanups = append(r.cleanups, opts.progress.start(ctx, r.budget))
-	if r.sum.runID, err = store.StartRun(ctx, opts.streams); err != nil {
+	if r.sum.runID, err = store.StartRun(ctx, extractor.NamesOf(opts.streams)); err != nil {
 		return nil, fmt.Errorf("record run start: %w", err)
 	}
 	r.started = time.Now()
-	log.Info("sync started", "run", r.sum.runID, "streams", strings.Join(opts.streams, ","))
+	log.Info("sync started", "run", r.sum.runID, "streams", strings.Join(extractor.NamesOf(opts.streams), ","))
 	return r, nil
 }
 
@@ -288,7 +288,7 @@ func (r *preparedRun) record(ctx context.Context) error {
 	rows, nuls := sum.result.Totals()
 	rr := loader.RunResult{
 		Status:           sum.status(),
-		Streams:          r.opts.streams,
+		Streams:          extractor.NamesOf(r.opts.streams),
 		Requests:         sum.requests,
 		Rows:             rows,
 		NULsReplaced:     nuls,

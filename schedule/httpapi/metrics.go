@@ -146,15 +146,15 @@ func (m *Metrics) ObserveRun(job string, took time.Duration, result string, res 
 	m.runSeconds.WithLabelValues(job).Observe(took.Seconds())
 	m.runs.WithLabelValues(job, result).Inc()
 	for _, s := range res.Streams {
-		m.rows.WithLabelValues(s.Stream).Add(float64(s.Rows))
-		m.softDeleted.WithLabelValues(s.Stream).Add(float64(s.SoftDeleted))
+		m.rows.WithLabelValues(string(s.Stream)).Add(float64(s.Rows))
+		m.softDeleted.WithLabelValues(string(s.Stream)).Add(float64(s.SoftDeleted))
 		if s.Path != nil {
-			m.probeDiffs.WithLabelValues(s.Stream).Add(float64(s.Path.ProbeDifferences))
+			m.probeDiffs.WithLabelValues(string(s.Stream)).Add(float64(s.Path.ProbeDifferences))
 			fallback := 0.0
 			if s.Path.Fallback {
 				fallback = 1
 			}
-			m.fallbacks.WithLabelValues(s.Stream).Add(fallback)
+			m.fallbacks.WithLabelValues(string(s.Stream)).Add(fallback)
 		}
 	}
 }
