@@ -48,7 +48,7 @@ type stream struct {
 	name      StreamName
 	stage     int          // streams of one stage run concurrently; a stage starts when the one before ended
 	dependsOn []StreamName // streams whose rows it reads from the warehouse
-	endpoints []string // endpoint templates of the requests it sends (a test holds every stream to it)
+	endpoints []string     // endpoint templates of the requests it sends (a test holds every stream to it)
 	freshness loader.Freshness
 	// phases builds the phases of a pass (streams.go), given where the pass stands.
 	phases func(s *Syncer, ctx context.Context, ps passState) (passPlan, error)
