@@ -80,9 +80,9 @@ var idSegment = regexp.MustCompile(`/[0-9]+(/|$)`)
 func expectedSender(u *url.URL) (stream, endpoint string) {
 	endpoint = idSegment.ReplaceAllString(idSegment.ReplaceAllString(u.Path, "/{id}$1"), "/{id}$1")
 	if endpoint == "/v2/companies" && u.Query().Has("fieldIds") {
-		return StreamOrganizationDetails, endpoint
+		return string(StreamOrganizationDetails), endpoint
 	}
-	stream, ok := map[string]string{
+	sender, ok := map[string]StreamName{
 		"/lists": StreamLists, "/fields": StreamFields, "/persons/fields": StreamFields, "/organizations/fields": StreamFields,
 		"/persons": StreamPersons, "/organizations": StreamOrganizations, "/opportunities": StreamOpportunities,
 		"/lists/{id}/list-entries": StreamListEntries, "/field-value-changes": StreamFieldValueChanges,
@@ -92,7 +92,7 @@ func expectedSender(u *url.URL) (stream, endpoint string) {
 	if !ok {
 		return "(no stream sends " + endpoint + ")", endpoint
 	}
-	return stream, endpoint
+	return string(sender), endpoint
 }
 
 // TestEveryRequestCountsForTheStreamThatSentIt: a sync with api_v2 auto in which both
@@ -117,7 +117,7 @@ func TestEveryRequestCountsForTheStreamThatSentIt(t *testing.T) {
 		}
 	}
 	companyPages := int(loader.V2PagesOf(int64(cfg.Organizations)))
-	require.Equal(t, map[string]int{StreamFieldValues: companyPages, StreamOrganizationDetails: companyPages}, companies,
+	require.Equal(t, map[string]int{string(StreamFieldValues): companyPages, string(StreamOrganizationDetails): companyPages}, companies,
 		"each of the two streams reads every companies page once")
 
 	got := map[[2]string]int{}
@@ -133,22 +133,22 @@ func TestEveryRequestCountsForTheStreamThatSentIt(t *testing.T) {
 func TestStreamOfRequest(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ tag, endpoint, want string }{
-		{StreamOrganizationDetails, "/v2/companies", StreamOrganizationDetails},
-		{StreamFieldValues, "/v2/companies", StreamFieldValues},
+		{string(StreamOrganizationDetails), "/v2/companies", string(StreamOrganizationDetails)},
+		{string(StreamFieldValues), "/v2/companies", string(StreamFieldValues)},
 		{Webhook, "/field-values", Webhook},
 		{WorkspaceCheck, "/auth/whoami", WorkspaceCheck},
 		{"", "/auth/whoami", WorkspaceCheck},
 		{"", "/rate-limit", RateLimitCheck},
 		{"", "/webhook", Webhook},
 		{"", "/webhook/subscribe", Webhook},
-		{"", "/persons", StreamPersons},
-		{"", "/persons/fields", StreamFields},
-		{"", "/lists/{id}/list-entries", StreamListEntries},
-		{"", "/field-values", StreamFieldValues},
-		{"", "/v2/lists/{id}/list-entries", StreamFieldValues},
-		{"", "/organizations/{id}", StreamOrganizationDetails},
-		{"", "/field-value-changes", StreamFieldValueChanges},
-		{"", "/notes", StreamNotes},
+		{"", "/persons", string(StreamPersons)},
+		{"", "/persons/fields", string(StreamFields)},
+		{"", "/lists/{id}/list-entries", string(StreamListEntries)},
+		{"", "/field-values", string(StreamFieldValues)},
+		{"", "/v2/lists/{id}/list-entries", string(StreamFieldValues)},
+		{"", "/organizations/{id}", string(StreamOrganizationDetails)},
+		{"", "/field-value-changes", string(StreamFieldValueChanges)},
+		{"", "/notes", string(StreamNotes)},
 		{"", "/v2/companies", Unattributed},
 		{"", "/persons/{id}", Unattributed},
 		{"", "", Unattributed},

@@ -84,13 +84,13 @@ func newFaultEnv(t *testing.T, cfg affinitytest.Config, o faultEnvOptions) *faul
 
 // run syncs streams (all when none) through api (the client when nil) and
 // records the run the way the command does, so its record is searchable too.
-func (e *faultEnv) run(t *testing.T, api extractor.API, streams ...string) extractor.Result {
+func (e *faultEnv) run(t *testing.T, api extractor.API, streams ...extractor.StreamName) extractor.Result {
 	t.Helper()
 	ctx := t.Context()
-	id, err := e.store.StartRun(ctx, streams)
+	id, err := e.store.StartRun(ctx, extractor.NamesOf(streams))
 	require.NoError(t, err)
 	res := e.syncer(api).Run(ctx, streams)
-	rr := loader.RunResult{Streams: streams, Status: "completed"}
+	rr := loader.RunResult{Streams: extractor.NamesOf(streams), Status: "completed"}
 	var errs []string
 	for _, s := range res.Streams {
 		if s.Err != nil {
@@ -270,7 +270,7 @@ func TestFaultsThatStayBad(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		stream string
+		stream extractor.StreamName
 		inject func(e *faultEnv)
 		want   []string // in the stream's error
 	}{
@@ -312,7 +312,7 @@ func TestFaultsThatStayBad(t *testing.T) {
 			for _, w := range tt.want {
 				require.Contains(t, failed.Err.Error(), w)
 			}
-			rows := map[string]string{extractor.StreamPersons: "persons", extractor.StreamOrganizations: "organizations", extractor.StreamOpportunities: "opportunities"}
+			rows := map[extractor.StreamName]string{extractor.StreamPersons: "persons", extractor.StreamOrganizations: "organizations", extractor.StreamOpportunities: "opportunities"}
 			if tt.stream == extractor.StreamOrganizations {
 				// The first page was good and committed; the bad one wrote nothing.
 				require.Equal(t, faultPageSize, e.count(t, rows[tt.stream]))
@@ -385,7 +385,7 @@ func TestPageTokenRejectedMidPass(t *testing.T) {
 		}}
 		res := e.run(t, api, extractor.StreamLists, extractor.StreamPersons)
 		require.False(t, res.Complete())
-		cp, err := e.store.LoadCheckpoint(t.Context(), extractor.StreamPersons)
+		cp, err := e.store.LoadCheckpoint(t.Context(), string(extractor.StreamPersons))
 		require.NoError(t, err)
 		require.NotEmpty(t, cp.PageToken, "the pass stopped mid-way")
 		passStart := cp.PassStartedAt
@@ -397,7 +397,7 @@ func TestPageTokenRejectedMidPass(t *testing.T) {
 		requireComplete(t, res)
 		require.Equal(t, 1, restarts(e))
 		require.True(t, res.Streams[1].Phases[0].Restarted)
-		cp, err = e.store.LoadCheckpoint(t.Context(), extractor.StreamPersons)
+		cp, err = e.store.LoadCheckpoint(t.Context(), string(extractor.StreamPersons))
 		require.NoError(t, err)
 		require.NotNil(t, cp.LastCompletedAt)
 		require.False(t, cp.LastCompletedAt.Before(passStart), "the pass that started before the refusal completed")
@@ -419,7 +419,7 @@ func TestPageTokenRejectedMidPass(t *testing.T) {
 		require.False(t, res.Complete())
 		require.ErrorContains(t, res.Streams[1].Err, "page token refused again after a restart")
 		require.Equal(t, 1, restarts(e))
-		cp, err := e.store.LoadCheckpoint(t.Context(), extractor.StreamPersons)
+		cp, err := e.store.LoadCheckpoint(t.Context(), string(extractor.StreamPersons))
 		require.NoError(t, err)
 		require.Empty(t, cp.PageToken, "a refused token is dropped: the next run starts the phase over")
 		require.False(t, cp.PassStartedAt.IsZero(), "within the same pass")

@@ -35,7 +35,7 @@ func TestNotesMatchWorkspace(t *testing.T) {
 	cfg.Notes = 700 // two pages
 	h := newHarness(t, cfg)
 	ctx := t.Context()
-	requireComplete(t, h.syncer(nil).Run(ctx, []string{extractor.StreamNotes}))
+	requireComplete(t, h.syncer(nil).Run(ctx, []extractor.StreamName{extractor.StreamNotes}))
 	h.requireNotesEqual(t, h.fake.Snapshot())
 
 	var gone int64
@@ -54,7 +54,7 @@ func TestNotesMatchWorkspace(t *testing.T) {
 		})
 		w.AddNote(affinitytest.Note{CreatorID: w.User.ID, Type: affinitytest.NotePlain, OrganizationIDs: []int64{w.Organizations[0].ID}})
 	})
-	requireComplete(t, h.syncer(nil).Run(ctx, []string{extractor.StreamNotes}))
+	requireComplete(t, h.syncer(nil).Run(ctx, []extractor.StreamName{extractor.StreamNotes}))
 	h.requireNotesEqual(t, h.fake.Snapshot())
 	var deleted bool
 	require.NoError(t, h.pool.QueryRow(ctx, `SELECT deleted_at IS NOT NULL FROM affinity.notes WHERE id = $1`, gone).Scan(&deleted))

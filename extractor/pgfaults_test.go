@@ -49,7 +49,7 @@ func TestPostgresConnectionCut(t *testing.T) {
 	t.Logf("%d connections cut: complete %v, failed %d", cuts, res.Complete(), len(res.Failed()))
 	for _, s := range res.Failed() {
 		e.out.record(s.Err.Error())
-		require.ErrorContains(t, s.Err, "stream "+s.Stream, "a failure names its stream")
+		require.ErrorContains(t, s.Err, "stream "+string(s.Stream), "a failure names its stream")
 	}
 	if len(res.Failed()) > 0 {
 		e.requireNothingDeleted(t)

@@ -116,9 +116,9 @@ func TestPostgresServerCrashMidRun(t *testing.T) {
 	require.False(t, res.Complete(), "the crash interrupted the run")
 	require.NotEmpty(t, res.Failed())
 	for _, f := range res.Failed() {
-		require.Contains(t, f.Err.Error(), "stream "+f.Stream, "each failure names its stream")
+		require.Contains(t, f.Err.Error(), "stream "+string(f.Stream), "each failure names its stream")
 	}
-	var failed []string
+	var failed []extractor.StreamName
 	for _, f := range res.Failed() {
 		failed = append(failed, f.Stream)
 	}

@@ -15,7 +15,7 @@ import (
 // TestRegistryIsComplete: every stream says everything the rest of the program reads.
 func TestRegistryIsComplete(t *testing.T) {
 	t.Parallel()
-	seen := map[string]bool{}
+	seen := map[StreamName]bool{}
 	for _, s := range registry() {
 		require.False(t, seen[s.name], "stream %s listed twice", s.name)
 		seen[s.name] = true
@@ -31,9 +31,9 @@ func TestRegistryIsComplete(t *testing.T) {
 			require.NotEmpty(t, c.Bound, s.name)
 		}
 	}
-	require.Equal(t, []string{StreamLists, StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities,
+	require.Equal(t, []StreamName{StreamLists, StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities,
 		StreamListEntries, StreamFieldValueChanges, StreamFieldValues, StreamOrganizationDetails, StreamNotes}, Streams())
-	require.Equal(t, [][]string{{StreamLists},
+	require.Equal(t, [][]StreamName{{StreamLists},
 		{StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities, StreamListEntries, StreamNotes},
 		{StreamFieldValueChanges}, {StreamFieldValues}, {StreamOrganizationDetails}}, Stages())
 }
@@ -99,9 +99,9 @@ func TestStreamsSendOnlyListedEndpoints(t *testing.T) {
 		{APIV2: V2Auto, FieldValuesForUnlisted: true, MaxDeleteShare: 0.5},
 	} {
 		observed, _ := recordedSync(t, cfg, opts)
-		sent := map[string]bool{}
+		sent := map[StreamName]bool{}
 		for _, info := range observed {
-			s, ok := lookup(info.Label)
+			s, ok := lookup(StreamName(info.Label))
 			require.True(t, ok, "%s %s was sent without a stream's tag (%q)", info.Method, info.Endpoint, info.Label)
 			require.Contains(t, s.endpoints, info.Endpoint,
 				"stream %s sent %s, which its registry entry does not list (api_v2 %s)", s.name, info.Endpoint, opts.APIV2)
@@ -113,14 +113,14 @@ func TestStreamsSendOnlyListedEndpoints(t *testing.T) {
 
 func TestPhaseEnds(t *testing.T) {
 	t.Parallel()
-	end := func(stream string, p PhaseID, o Options) (loader.PhaseEnd, error) {
+	end := func(stream StreamName, p PhaseID, o Options) (loader.PhaseEnd, error) {
 		s, ok := lookup(stream)
 		require.True(t, ok)
 		return endOf(s, p, o)
 	}
 	main := PhaseID{Kind: PhaseMain}
 	for _, tc := range []struct {
-		stream string
+		stream StreamName
 		phase  PhaseID
 		opts   Options
 		want   loader.PhaseEnd
@@ -157,14 +157,15 @@ func TestPhaseEnds(t *testing.T) {
 // wrote it, and every text the versions before typed phases stored still reads.
 func TestPhaseText(t *testing.T) {
 	t.Parallel()
-	ends := func(stream string) phaseEnds {
+	ends := func(stream StreamName) phaseEnds {
 		s, ok := lookup(stream)
 		require.True(t, ok)
 		return s.ends
 	}
 	for _, tc := range []struct {
-		stream, text string
-		want         PhaseID
+		stream StreamName
+		text   string
+		want   PhaseID
 	}{
 		{StreamPersons, "", PhaseID{Kind: PhaseMain}},
 		{StreamPersons, "interaction_dates", PhaseID{Kind: PhaseInteractionDates}},
@@ -181,7 +182,10 @@ func TestPhaseText(t *testing.T) {
 		require.Equal(t, tc.want, got, "%s %q", tc.stream, tc.text)
 		require.Equal(t, tc.text, phaseText(got), "%s %q", tc.stream, tc.text)
 	}
-	for _, tc := range []struct{ stream, text string }{
+	for _, tc := range []struct {
+		stream StreamName
+		text   string
+	}{
 		{StreamListEntries, ""}, {StreamListEntries, "12x"}, {StreamListEntries, "v2:12"}, {StreamListEntries, "012"},
 		{StreamFieldValues, "refresh"}, {StreamFieldValues, "v2:"}, {StreamFieldValues, "v2:x"}, {StreamFieldValues, "12"},
 		{StreamOpportunities, "interaction_dates"}, {StreamNotes, "other"}, {StreamOrganizationDetails, "v2:persons"},
@@ -228,15 +232,15 @@ func TestPlanAndCosts(t *testing.T) {
 	items, err := Plan(c, Streams(), CostOptions{WithUnlisted: true})
 	require.NoError(t, err)
 	var order []string
-	byStream := map[string]PlanItem{}
+	byStream := map[StreamName]PlanItem{}
 	for _, it := range items {
 		order = append(order, it.Stream)
-		byStream[it.Stream] = it
+		byStream[StreamName(it.Stream)] = it
 	}
-	require.Equal(t, []string{WorkspaceCheck, StreamLists, StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities,
-		StreamListEntries, StreamNotes, StreamFieldValueChanges, StreamFieldValues, StreamOrganizationDetails}, order,
+	require.Equal(t, append([]string{WorkspaceCheck}, NamesOf([]StreamName{StreamLists, StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities,
+		StreamListEntries, StreamNotes, StreamFieldValueChanges, StreamFieldValues, StreamOrganizationDetails})...), order,
 		"stage by stage, the order the run spends them")
-	require.Equal(t, PlanItem{Stream: StreamPersons, Requests: 3 + 2, Detail: "1000 persons, 500 with interaction dates",
+	require.Equal(t, PlanItem{Stream: string(StreamPersons), Requests: 3 + 2, Detail: "1000 persons, 500 with interaction dates",
 		Costs: []Cost{{Source: SourceV1, Requests: 5, Chain: 5, Detail: "1000 persons, 500 with interaction dates",
 			Bound: "(1000/500+1) + (500 with dates/500+1)"}}, Path: SourceV1, OnV1: 5}, byStream[StreamPersons])
 	require.Equal(t, int64(1), byStream[StreamNotes].Requests)
@@ -246,13 +250,13 @@ func TestPlanAndCosts(t *testing.T) {
 	require.Equal(t, "1 never fetched, 2 changed, 3 stale (plus those the change feed finds), 4 on no list", byStream[StreamFieldValues].Detail)
 	require.Equal(t, "9 organizations never fetched or stale", byStream[StreamOrganizationDetails].Detail)
 
-	costs, err := Costs(c, []string{StreamOrganizationDetails}, CostOptions{Workers: 2})
+	costs, err := Costs(c, []StreamName{StreamOrganizationDetails}, CostOptions{Workers: 2})
 	require.NoError(t, err)
 	require.Len(t, costs, 2)
 	require.Equal(t, int64(9), costs[1].Requests())
 	require.Equal(t, int64(5), costs[1].Chain(), "9 requests, two at a time")
 
-	_, err = Plan(c, []string{"persns"}, CostOptions{})
+	_, err = Plan(c, []StreamName{"persns"}, CostOptions{})
 	require.ErrorContains(t, err, `unknown stream "persns"`)
 }
 
@@ -268,7 +272,7 @@ func TestV2Costs(t *testing.T) {
 		mode V2Mode
 		path Source
 	}{{V2Off, SourceV1}, {V2Auto, SourceV2}, {V2On, SourceV2}} {
-		costs, err := Costs(c, []string{StreamFieldValues, StreamOrganizationDetails}, CostOptions{APIV2: tc.mode})
+		costs, err := Costs(c, []StreamName{StreamFieldValues, StreamOrganizationDetails}, CostOptions{APIV2: tc.mode})
 		require.NoError(t, err)
 		require.Len(t, costs, 3)
 		fv, od := costs[1], costs[2]
@@ -285,7 +289,7 @@ func TestV2Costs(t *testing.T) {
 	// Nothing cheaper through v2: the v1 path, whatever the mode, at the v1 cost.
 	quiet := loader.PlanCounts{Live: map[string]int64{"organizations": 1234}, DetailsDue: 2, Lists: []loader.ListCount{{ID: 1, Entries: 250, Known: true, Due: 3}},
 		ValuesDue: [3]int64{0, 3, 0}, ValuesDueOffV2: 3}
-	costs, err := Costs(quiet, []string{StreamFieldValues, StreamOrganizationDetails}, CostOptions{APIV2: V2Auto})
+	costs, err := Costs(quiet, []StreamName{StreamFieldValues, StreamOrganizationDetails}, CostOptions{APIV2: V2Auto})
 	require.NoError(t, err)
 	for _, sc := range costs[1:] {
 		require.Equal(t, SourceV1, sc.Path, sc.Stream)
@@ -300,7 +304,7 @@ func TestV2Costs(t *testing.T) {
 	fresh.AddUnreadLists([]loader.ListCount{{ID: 7, Entries: 1000}, {ID: 8, Entries: 1}})
 	require.Equal(t, int64(1001), fresh.ValuesDue[loader.RefreshNew])
 	require.Equal(t, int64(1), fresh.ValuesDueOffV2, "a list of one entry stays on v1")
-	costs, err = Costs(fresh, []string{StreamFieldValues}, CostOptions{APIV2: V2Auto})
+	costs, err = Costs(fresh, []StreamName{StreamFieldValues}, CostOptions{APIV2: V2Auto})
 	require.NoError(t, err)
 	require.Equal(t, int64(10+5+1), costs[1].Requests())
 }
@@ -315,18 +319,18 @@ func (f *fakeResetter) ResetStreams(_ context.Context, r []loader.StreamReset) e
 func TestResetStreams(t *testing.T) {
 	t.Parallel()
 	var f fakeResetter
-	require.NoError(t, ResetStreams(t.Context(), &f, []string{StreamPersons, StreamFieldValues, StreamOrganizationDetails}))
-	require.Equal(t, []loader.StreamReset{{Stream: StreamPersons}, {Stream: StreamFieldValues, Freshness: loader.FreshnessValues},
-		{Stream: StreamOrganizationDetails, Freshness: loader.FreshnessDetails}}, f.got)
+	require.NoError(t, ResetStreams(t.Context(), &f, []StreamName{StreamPersons, StreamFieldValues, StreamOrganizationDetails}))
+	require.Equal(t, []loader.StreamReset{{Stream: string(StreamPersons)}, {Stream: string(StreamFieldValues), Freshness: loader.FreshnessValues},
+		{Stream: string(StreamOrganizationDetails), Freshness: loader.FreshnessDetails}}, f.got)
 
 	f.got = nil
-	require.ErrorContains(t, ResetStreams(t.Context(), &f, []string{StreamPersons, "persns"}), `unknown stream "persns"`)
+	require.ErrorContains(t, ResetStreams(t.Context(), &f, []StreamName{StreamPersons, "persns"}), `unknown stream "persns"`)
 	require.Nil(t, f.got, "an unknown name changes nothing")
 }
 
 func TestRunRefusesUnknownStream(t *testing.T) {
 	t.Parallel()
-	res := New(nil, nil, Options{}).Run(t.Context(), []string{"persns"})
+	res := New(nil, nil, Options{}).Run(t.Context(), []StreamName{"persns"})
 	require.Len(t, res.Streams, 1)
 	require.ErrorContains(t, res.Streams[0].Err, `unknown stream "persns"`)
 	require.False(t, res.Complete())

@@ -138,20 +138,20 @@ func TestSyncResumesAfterCancel(t *testing.T) {
 	// A full, uninterrupted sync of an identical workspace says how many
 	// requests one pass takes.
 	ref := newHarness(t, cfg)
-	requireComplete(t, ref.syncer(nil).Run(t.Context(), []string{extractor.StreamPersons}))
+	requireComplete(t, ref.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamPersons}))
 	want := ref.fake.Requests()["GET /persons"]
 	require.Greater(t, want, 6)
 
 	ctx, cancel := context.WithCancel(t.Context())
 	stopAfter := &cancellingAPI{API: h.client, after: 3, cancel: cancel}
-	res := h.syncer(stopAfter).Run(ctx, []string{extractor.StreamPersons})
+	res := h.syncer(stopAfter).Run(ctx, []extractor.StreamName{extractor.StreamPersons})
 	require.False(t, res.Complete())
-	cp, err := h.store.LoadCheckpoint(t.Context(), extractor.StreamPersons)
+	cp, err := h.store.LoadCheckpoint(t.Context(), string(extractor.StreamPersons))
 	require.NoError(t, err)
 	require.NotEmpty(t, cp.PageToken, "the checkpoint must hold the next page")
 	require.GreaterOrEqual(t, cp.Pages, int64(3))
 
-	requireComplete(t, h.syncer(nil).Run(t.Context(), []string{extractor.StreamPersons}))
+	requireComplete(t, h.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamPersons}))
 	got := h.fake.Requests()["GET /persons"]
 	require.LessOrEqual(t, got, want+1, "at most one page may be fetched twice")
 	h.requirePersonsEqual(t, h.fake.Snapshot())
@@ -161,14 +161,14 @@ func TestMassDeleteGuard(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, smallWorkspace())
 	ctx := t.Context()
-	requireComplete(t, h.syncer(nil).Run(ctx, []string{extractor.StreamOrganizations}))
+	requireComplete(t, h.syncer(nil).Run(ctx, []extractor.StreamName{extractor.StreamOrganizations}))
 
 	h.fake.Mutate(func(w *affinitytest.Workspace) {
 		for _, o := range slices.Clone(w.Organizations)[:400] {
 			w.DeleteOrganization(o.ID)
 		}
 	})
-	res := h.syncer(nil).Run(ctx, []string{extractor.StreamOrganizations})
+	res := h.syncer(nil).Run(ctx, []extractor.StreamName{extractor.StreamOrganizations})
 	require.False(t, res.Complete())
 	var mde *loader.MassDeleteError
 	require.ErrorAs(t, res.Streams[0].Err, &mde)
@@ -177,7 +177,7 @@ func TestMassDeleteGuard(t *testing.T) {
 	require.Zero(t, deleted, "the guard must delete nothing")
 
 	allow := extractor.New(h.client, h.store, extractor.Options{MaxDeleteShare: 0.5, AllowMassDelete: true})
-	requireComplete(t, allow.Run(ctx, []string{extractor.StreamOrganizations}))
+	requireComplete(t, allow.Run(ctx, []extractor.StreamName{extractor.StreamOrganizations}))
 	require.NoError(t, h.pool.QueryRow(ctx, "SELECT count(*) FROM affinity.organizations WHERE deleted_at IS NOT NULL").Scan(&deleted))
 	require.Equal(t, 400, deleted)
 }

@@ -51,7 +51,7 @@ func TestRequestTimeoutsAreRetried(t *testing.T) {
 		affinity.WithReserve(func(context.Context) error { attempts.Add(1); return nil }))
 	require.NoError(t, err)
 
-	res := h.syncer(client).Run(t.Context(), []string{extractor.StreamPersons})
+	res := h.syncer(client).Run(t.Context(), []extractor.StreamName{extractor.StreamPersons})
 	requireComplete(t, res)
 	h.requirePersonsEqual(t, h.fake.Snapshot())
 	require.Equal(t, seen.Load(), attempts.Load(), "every attempt, the timed-out ones too, was reserved")

@@ -63,19 +63,19 @@ func (l logRecorder) WithAttrs(as []slog.Attr) slog.Handler {
 func (l logRecorder) WithGroup(string) slog.Handler { return l }
 
 // warnings returns the records of level warning or above about stream.
-func (l logRecorder) warnings(stream string) []loggedRecord {
+func (l logRecorder) warnings(stream extractor.StreamName) []loggedRecord {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []loggedRecord
 	for _, r := range *l.recs {
-		if r.level >= slog.LevelWarn && r.attrs["stream"] == stream {
+		if r.level >= slog.LevelWarn && r.attrs["stream"] == string(stream) {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
-func streamResult(t *testing.T, res extractor.Result, stream string) extractor.StreamResult {
+func streamResult(t *testing.T, res extractor.Result, stream extractor.StreamName) extractor.StreamResult {
 	t.Helper()
 	i := slices.IndexFunc(res.Streams, func(s extractor.StreamResult) bool { return s.Stream == stream })
 	require.GreaterOrEqual(t, i, 0, "stream %s ran", stream)
@@ -212,7 +212,7 @@ func TestV2RefusalOrDifferenceFailsStreamUnderOn(t *testing.T) {
 				require.Contains(t, fv.Path.Reason, c)
 			}
 			require.Zero(t, h.countRows(t, "field_values", "true"), "the failed stream wrote nothing")
-			cp, err := h.store.LoadCheckpoint(t.Context(), extractor.StreamFieldValues)
+			cp, err := h.store.LoadCheckpoint(t.Context(), string(extractor.StreamFieldValues))
 			require.NoError(t, err)
 			require.True(t, cp.PassStartedAt.IsZero(), "no pass was started")
 
@@ -265,7 +265,7 @@ func TestV2ForeignNextURLIsNeverRequested(t *testing.T) {
 			h := newHarness(t, cfg, affinitytest.WithV2NextURLBase(other.URL))
 			h.opts.APIV2 = mode
 			res := h.syncer(nil).Run(t.Context(), nil)
-			for _, stream := range []string{extractor.StreamFieldValues, extractor.StreamOrganizationDetails} {
+			for _, stream := range []extractor.StreamName{extractor.StreamFieldValues, extractor.StreamOrganizationDetails} {
 				s := streamResult(t, res, stream)
 				require.False(t, s.Complete, stream)
 				var foreign *affinity.ForeignURLError

@@ -204,7 +204,7 @@ func TestV2RefusalMidListingFallsBackUnderAuto(t *testing.T) {
 	require.Equal(t, int64(2), fv.Phases[0].Pages, "the two pages before the refused one were stored")
 	require.Positive(t, fv.Phases[1].EntityRequests, "v1 reads what is still due")
 
-	cp, err := h.store.LoadCheckpoint(t.Context(), extractor.StreamFieldValues)
+	cp, err := h.store.LoadCheckpoint(t.Context(), string(extractor.StreamFieldValues))
 	require.NoError(t, err)
 	require.True(t, cp.PassStartedAt.IsZero(), "the pass completed")
 	requireSameWarehouse(t, v1, h)
@@ -241,7 +241,7 @@ func TestV2RefusalMidListingFailsUnderOn(t *testing.T) {
 	require.Zero(t, h.countRows(t, "field_values", "id IS NULL AND list_entry_id IN ("+strings.Join(ids, ",")+")"),
 		"nothing of the refused page was written")
 	require.Positive(t, h.countRows(t, "field_values", "id IS NULL"), "the pages before it were")
-	cp, err := h.store.LoadCheckpoint(t.Context(), extractor.StreamFieldValues)
+	cp, err := h.store.LoadCheckpoint(t.Context(), string(extractor.StreamFieldValues))
 	require.NoError(t, err)
 	require.Equal(t, "v2:"+listIDOf(t, rf.refused.path), cp.Phase)
 	require.Equal(t, rf.refused.cursor, cp.PageToken, "the checkpoint stands before the refused page")

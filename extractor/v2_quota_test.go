@@ -143,7 +143,7 @@ func TestV2NothingDueSpendsNoV2Request(t *testing.T) {
 	requireComplete(t, res)
 	require.Zero(t, v2Requests(h.fake), "nothing is due: no v2 page, no probe")
 	require.Equal(t, v1.fake.Requests(), h.fake.Requests(), "the same requests as a v1-only second pass")
-	for _, stream := range []string{extractor.StreamFieldValues, extractor.StreamOrganizationDetails} {
+	for _, stream := range []extractor.StreamName{extractor.StreamFieldValues, extractor.StreamOrganizationDetails} {
 		s := streamResult(t, res, stream)
 		require.NotNil(t, s.Path, stream)
 		require.Equal(t, "v1", s.Path.Path, "%s: %s", stream, s.Path.Reason)

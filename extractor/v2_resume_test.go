@@ -120,7 +120,7 @@ func killMidV2(t *testing.T, h *harness) (*killSwitch, *affinity.Client, time.Ti
 	require.NotNil(t, ks.held, "the run was killed inside a v2 phase")
 	require.NotEmpty(t, ks.held.cursor, "the held page is not the first of its list")
 
-	cp, err := h.store.LoadCheckpoint(t.Context(), extractor.StreamFieldValues)
+	cp, err := h.store.LoadCheckpoint(t.Context(), string(extractor.StreamFieldValues))
 	require.NoError(t, err)
 	require.Equal(t, "v2:"+listIDOf(t, ks.held.path), cp.Phase, "the pass stopped in that list's v2 phase")
 	require.Equal(t, int64(2), cp.Pages, "the probe's page and the next one are committed")

@@ -84,7 +84,7 @@ func checkInRange(t *testing.T, cfg Config) {
 		t.Fatalf("valid config with sync.max_delete_share %v", cfg.Sync.MaxDeleteShare)
 	}
 	for _, s := range cfg.Sync.Streams {
-		if !slices.Contains(extractor.Streams(), s) {
+		if !slices.Contains(extractor.Streams(), extractor.StreamName(s)) {
 			t.Fatalf("valid config with unknown stream %q", s)
 		}
 	}

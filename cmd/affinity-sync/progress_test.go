@@ -18,28 +18,28 @@ import (
 // in the total only.
 func TestProgressCountsRequestsOfTheirStream(t *testing.T) {
 	t.Parallel()
-	streams := []string{extractor.StreamFieldValues, extractor.StreamOrganizationDetails}
+	streams := []extractor.StreamName{extractor.StreamFieldValues, extractor.StreamOrganizationDetails}
 	p := newProgress(&bytes.Buffer{}, slog.New(slog.DiscardHandler), streams)
-	send := func(stream, endpoint string, n int) {
+	send := func(sender, endpoint string, n int) {
 		for range n {
-			p.observe(affinity.RequestInfo{Endpoint: endpoint, Label: stream, Status: 200})
+			p.observe(affinity.RequestInfo{Endpoint: endpoint, Label: sender, Status: 200})
 		}
 	}
-	send(extractor.StreamFieldValues, "/v2/lists/{id}/list-entries", 3)
-	send(extractor.StreamFieldValues, "/field-values", 5)
-	send(extractor.StreamOrganizationDetails, "/v2/companies", 7) // the two interleave
-	send(extractor.StreamFieldValues, "/v2/companies", 4)
-	send(extractor.StreamOrganizationDetails, "/organizations/{id}", 1)
-	send(extractor.StreamFieldValues, "/v2/companies", 10)
+	send(string(extractor.StreamFieldValues), "/v2/lists/{id}/list-entries", 3)
+	send(string(extractor.StreamFieldValues), "/field-values", 5)
+	send(string(extractor.StreamOrganizationDetails), "/v2/companies", 7) // the two interleave
+	send(string(extractor.StreamFieldValues), "/v2/companies", 4)
+	send(string(extractor.StreamOrganizationDetails), "/organizations/{id}", 1)
+	send(string(extractor.StreamFieldValues), "/v2/companies", 10)
 	send(extractor.WorkspaceCheck, "/auth/whoami", 1)
-	require.Equal(t, int64(3+5+4+10), p.stats[extractor.StreamFieldValues].requests)
-	require.Equal(t, int64(7+1), p.stats[extractor.StreamOrganizationDetails].requests)
+	require.Equal(t, int64(3+5+4+10), p.stats[string(extractor.StreamFieldValues)].requests)
+	require.Equal(t, int64(7+1), p.stats[string(extractor.StreamOrganizationDetails)].requests)
 	require.Equal(t, int64(31), p.requests)
 }
 
 func TestProgressShow(t *testing.T) {
 	t.Parallel()
-	streams := []string{extractor.StreamPersons, extractor.StreamFieldValues}
+	streams := []extractor.StreamName{extractor.StreamPersons, extractor.StreamFieldValues}
 
 	var term bytes.Buffer
 	p := newProgress(&term, slog.New(slog.DiscardHandler), streams)
@@ -48,9 +48,9 @@ func TestProgressShow(t *testing.T) {
 	for range 3 {
 		p.observe(affinity.RequestInfo{Endpoint: "/persons", Status: 200})
 	}
-	p.stats[extractor.StreamPersons].pages, p.stats[extractor.StreamPersons].rows = 3, 1200
+	p.stats[string(extractor.StreamPersons)].pages, p.stats[string(extractor.StreamPersons)].rows = 3, 1200
 	p.show(false)
-	p.stats[extractor.StreamPersons].done = true
+	p.stats[string(extractor.StreamPersons)].done = true
 	p.show(true)
 	out := term.String()
 	require.Contains(t, out, "1200 rows")

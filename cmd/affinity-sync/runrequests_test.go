@@ -45,7 +45,7 @@ func TestRunRecordsRequestsByStream(t *testing.T) {
 	companyPages := loader.V2PagesOf(int64(len(ws.Organizations)))
 	require.Equal(t, 2*companyPages, int64(served["GET /v2/companies"]), "both streams read every companies page: %v", served)
 	want := map[string]int64{extractor.WorkspaceCheck: 1}
-	for stream, endpoints := range map[string][]string{
+	for stream, endpoints := range map[extractor.StreamName][]string{
 		extractor.StreamLists:               {"/lists"},
 		extractor.StreamFields:              {"/fields", "/persons/fields", "/organizations/fields"},
 		extractor.StreamPersons:             {"/persons"},
@@ -58,11 +58,11 @@ func TestRunRecordsRequestsByStream(t *testing.T) {
 		extractor.StreamOrganizationDetails: {"/organizations/{id}"},
 	} {
 		for _, e := range endpoints {
-			want[stream] += int64(served["GET "+e])
+			want[string(stream)] += int64(served["GET "+e])
 		}
 	}
-	want[extractor.StreamFieldValues] += companyPages
-	want[extractor.StreamOrganizationDetails] += companyPages
+	want[string(extractor.StreamFieldValues)] += companyPages
+	want[string(extractor.StreamOrganizationDetails)] += companyPages
 	for stream, n := range want {
 		if n == 0 {
 			delete(want, stream)
@@ -80,7 +80,7 @@ func TestRunRecordsRequestsByStream(t *testing.T) {
 	require.Equal(t, exitOK, code)
 	require.Contains(t, text, "Requests of the last run (1), by stream:")
 	require.Regexp(t, `(?m)^\(workspace check\)\s+1$`, text)
-	require.Regexp(t, fmt.Sprintf(`(?m)^organization_details\s+%d$`, want[extractor.StreamOrganizationDetails]), text)
+	require.Regexp(t, fmt.Sprintf(`(?m)^organization_details\s+%d$`, want[string(extractor.StreamOrganizationDetails)]), text)
 }
 
 // statusJSON runs status --json and returns its report and its output.

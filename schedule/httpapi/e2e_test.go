@@ -113,13 +113,13 @@ func newDaemonV2(t *testing.T, readyMaxAge time.Duration, apiV2 extractor.V2Mode
 func (d *daemon) sync(t *testing.T) extractor.Result {
 	t.Helper()
 	ctx := t.Context()
-	runID, err := d.store.StartRun(ctx, extractor.Streams())
+	runID, err := d.store.StartRun(ctx, extractor.NamesOf(extractor.Streams()))
 	require.NoError(t, err)
 	started := time.Now()
 	res := extractor.New(d.client, d.store, extractor.Options{MaxDeleteShare: 1, APIV2: d.apiV2}).Run(ctx, nil)
 	require.True(t, res.Complete(), "%+v", res.Failed())
 	rows, _ := res.Totals()
-	require.NoError(t, d.store.FinishRun(ctx, runID, loader.RunResult{Streams: extractor.Streams(), Rows: rows, Status: "completed"}))
+	require.NoError(t, d.store.FinishRun(ctx, runID, loader.RunResult{Streams: extractor.NamesOf(extractor.Streams()), Rows: rows, Status: "completed"}))
 	d.metrics.ObserveRun("sync", time.Since(started), "completed", res)
 	return res
 }
@@ -193,10 +193,10 @@ func TestMetricsAfterSync(t *testing.T) {
 	require.True(t, ok, scrape)
 	require.Equal(t, float64(persons), v)
 	for _, s := range res.Streams {
-		v, ok := metric(t, scrape, `affinity_sync_rows_written_total{stream="`+s.Stream+`"}`)
+		v, ok := metric(t, scrape, `affinity_sync_rows_written_total{stream="`+string(s.Stream)+`"}`)
 		require.True(t, ok, s.Stream)
 		require.Equal(t, float64(s.Rows), v, s.Stream)
-		_, ok = metric(t, scrape, `affinity_sync_last_complete_pass_timestamp_seconds{stream="`+s.Stream+`"}`)
+		_, ok = metric(t, scrape, `affinity_sync_last_complete_pass_timestamp_seconds{stream="`+string(s.Stream)+`"}`)
 		require.True(t, ok, s.Stream)
 	}
 	v, ok = metric(t, scrape, `affinity_sync_runs_total{job="sync",result="completed"}`)
@@ -242,12 +242,12 @@ func TestMetricsOfAPIV2(t *testing.T) {
 		}
 		var byStream float64
 		for _, s := range res.Streams {
-			v, ok := metric(t, scrape, `affinity_sync_stream_requests_total{stream="`+s.Stream+`"}`)
+			v, ok := metric(t, scrape, `affinity_sync_stream_requests_total{stream="`+string(s.Stream)+`"}`)
 			require.True(t, ok, "%s\n%s", s.Stream, scrape)
 			byStream += v
 		}
 		require.Equal(t, float64(d.fake.TotalRequests()), byStream, "every request counts for the stream that sent it")
-		for _, stream := range []string{extractor.StreamFieldValues, extractor.StreamOrganizationDetails} {
+		for _, stream := range extractor.NamesOf([]extractor.StreamName{extractor.StreamFieldValues, extractor.StreamOrganizationDetails}) {
 			v, ok := metric(t, scrape, `affinity_sync_stream_path{path="v1+v2",stream="`+stream+`"}`)
 			require.True(t, ok, "%s\n%s", stream, scrape)
 			require.Equal(t, 1.0, v)
