@@ -279,8 +279,11 @@ func TestMetricsOfAPIV2(t *testing.T) {
 			require.Equal(t, want, v, series)
 		}
 		v, ok := metric(t, scrape, `affinity_sync_api_requests_total{endpoint="/v2/lists/{id}/list-entries",status="200"}`)
-		require.True(t, ok, "the probe read the first v2 page")
-		require.Equal(t, 1.0, v, "only the probe's first page: the pass fell back to v1")
+		require.True(t, ok, "the probe read the first v2 pages")
+		// Three lists of 10 entries, each read through v2 on a first pass: the probe reads the
+		// first page of each (one entry of each compared), and nothing more, as the pass fell
+		// back to v1.
+		require.Equal(t, 3.0, v, "only the probe's first pages: the pass fell back to v1")
 	})
 }
 
