@@ -84,7 +84,7 @@ func listEntryRow(e affinity.ListEntry, listType int) loader.ListEntry {
 }
 
 func fieldRow(f affinity.Field) loader.Field {
-	row := loader.Field{ID: f.ID, Name: f.Name, ListID: f.ListID, EntityType: (*int)(f.EntityType), ValueType: f.ValueType,
+	row := loader.Field{ID: f.ID, Name: f.Name, ListID: f.ListID, EntityType: (*int)(f.EntityType), ValueType: int(f.ValueType),
 		AllowsMultiple: f.AllowsMultiple, TrackChanges: f.TrackChanges, EnrichmentSource: f.EnrichmentSource,
 		Options: make([]loader.DropdownOption, 0, len(f.DropdownOptions))}
 	for _, o := range f.DropdownOptions {
@@ -97,7 +97,7 @@ func projection(v affinity.Value, valueType *int) loader.Projection {
 	if valueType == nil {
 		return loader.Projection{}
 	}
-	p := v.Project(*valueType)
+	p := v.Project(affinity.ValueType(*valueType))
 	return loader.Projection{Text: p.Text, Number: p.Number, Date: p.Date, EntityID: p.EntityID, OptionID: p.OptionID}
 }
 
@@ -114,11 +114,12 @@ func rawValue(v affinity.Value) []byte {
 func entityValuesRow(k loader.EntityKey, values []affinity.FieldValue, types map[int64]int) loader.EntityValues {
 	ev := loader.EntityValues{EntityType: int(k.Type), EntityID: k.ID, Values: make([]loader.FieldValue, 0, len(values))}
 	for _, v := range values {
-		vt := v.ValueType
-		if vt == nil {
-			if t, ok := types[v.FieldID]; ok {
-				vt = &t
-			}
+		var vt *int
+		if v.ValueType != nil {
+			t := int(*v.ValueType)
+			vt = &t
+		} else if t, ok := types[v.FieldID]; ok {
+			vt = &t
 		}
 		row := loader.FieldValue{ID: v.ID, FieldID: v.FieldID, EntityType: int(k.Type), EntityID: k.ID, ListEntryID: v.ListEntryID,
 			ValueType: vt, Value: rawValue(v.Value), Projection: projection(v.Value, vt), UpdatedAt: v.UpdatedAt}
@@ -136,7 +137,7 @@ func entityValuesRow(k loader.EntityKey, values []affinity.FieldValue, types map
 func changeRow(c affinity.FieldValueChange, f loader.Field) loader.FieldValueChange {
 	vt := f.ValueType
 	row := loader.FieldValueChange{ID: c.ID, FieldID: c.FieldID, EntityType: f.EntityType, EntityID: c.EntityID,
-		ListEntryID: c.ListEntryID, ActionType: c.ActionType, ChangedAt: c.ChangedAt,
+		ListEntryID: c.ListEntryID, ActionType: int(c.ActionType), ChangedAt: c.ChangedAt,
 		Value: rawValue(c.Value), Projection: projection(c.Value, &vt)}
 	if c.Changer != nil {
 		id := c.Changer.ID

@@ -20,18 +20,18 @@ func testCatalog() v2Catalog {
 	src := "affinity-data"
 	none := "none"
 	return newV2Catalog([]loader.Field{
-		{ID: 1, Name: "Owner", EntityType: &org, ValueType: affinity.ValuePerson, AllowsMultiple: true},
-		{ID: 2, Name: "Parent", EntityType: &org, ValueType: affinity.ValueOrganization},
-		{ID: 3, Name: "Sector", EntityType: &org, ValueType: affinity.ValueDropdown, AllowsMultiple: true},
-		{ID: 4, Name: "Size", EntityType: &org, ValueType: affinity.ValueNumber},
-		{ID: 5, Name: "Founded", EntityType: &org, ValueType: affinity.ValueDate},
-		{ID: 6, Name: "HQ", EntityType: &org, ValueType: affinity.ValueLocation},
-		{ID: 7, Name: "Notes", EntityType: &org, ValueType: affinity.ValueText, EnrichmentSource: &none},
-		{ID: 8, Name: "Stage", EntityType: &org, ListID: ptr(int64(7)), ValueType: affinity.ValueRankedDropdown,
+		{ID: 1, Name: "Owner", EntityType: &org, ValueType: int(affinity.ValuePerson), AllowsMultiple: true},
+		{ID: 2, Name: "Parent", EntityType: &org, ValueType: int(affinity.ValueOrganization)},
+		{ID: 3, Name: "Sector", EntityType: &org, ValueType: int(affinity.ValueDropdown), AllowsMultiple: true},
+		{ID: 4, Name: "Size", EntityType: &org, ValueType: int(affinity.ValueNumber)},
+		{ID: 5, Name: "Founded", EntityType: &org, ValueType: int(affinity.ValueDate)},
+		{ID: 6, Name: "HQ", EntityType: &org, ValueType: int(affinity.ValueLocation)},
+		{ID: 7, Name: "Notes", EntityType: &org, ValueType: int(affinity.ValueText), EnrichmentSource: &none},
+		{ID: 8, Name: "Stage", EntityType: &org, ListID: ptr(int64(7)), ValueType: int(affinity.ValueRankedDropdown),
 			Options: []loader.DropdownOption{{ID: 31, Text: "Due Diligence", Rank: ptr(3), Color: ptr(2)}}},
-		{ID: 9, Name: "Location", EntityType: &org, ValueType: affinity.ValueLocation, EnrichmentSource: &src},
-		{ID: 10, Name: "Industry", EntityType: &org, ValueType: affinity.ValueFilterableText, EnrichmentSource: &src},
-		{ID: 11, Name: "Industry", EntityType: &org, ValueType: affinity.ValueFilterableText, EnrichmentSource: ptr("dealroom")},
+		{ID: 9, Name: "Location", EntityType: &org, ValueType: int(affinity.ValueLocation), EnrichmentSource: &src},
+		{ID: 10, Name: "Industry", EntityType: &org, ValueType: int(affinity.ValueFilterableText), EnrichmentSource: &src},
+		{ID: 11, Name: "Industry", EntityType: &org, ValueType: int(affinity.ValueFilterableText), EnrichmentSource: ptr("dealroom")},
 		{ID: 12, Name: "Score", EntityType: &org, ValueType: 99},
 	})
 }

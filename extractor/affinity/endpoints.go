@@ -150,7 +150,7 @@ func (c *Client) FieldValues(ctx context.Context, sel EntitySelector) ([]FieldVa
 // entity (at most one selector id).
 type ChangeQuery struct {
 	FieldID    int64
-	ActionType *int
+	ActionType *Action
 	Selector   EntitySelector
 }
 
@@ -171,7 +171,7 @@ func (c *Client) FieldValueChanges(ctx context.Context, q ChangeQuery) iter.Seq2
 		}
 		query.Set("field_id", strconv.FormatInt(q.FieldID, 10))
 		if q.ActionType != nil {
-			query.Set("action_type", strconv.Itoa(*q.ActionType))
+			query.Set("action_type", strconv.Itoa(int(*q.ActionType)))
 		}
 		stopped := false
 		err := c.send(ctx, request{endpoint: "/field-value-changes", path: "/field-value-changes", query: query},

@@ -317,7 +317,7 @@ func requireEntry(t *testing.T, w *affinitytest.Workspace, e *affinitytest.ListE
 
 func wantField(f *affinitytest.Field) affinity.Field {
 	out := affinity.Field{ID: f.ID, Name: f.Name, ListID: f.ListID, EntityType: ptr(f.EntityType),
-		EnrichmentSource: &f.EnrichmentSource, ValueType: f.ValueType, AllowsMultiple: f.AllowsMultiple,
+		EnrichmentSource: &f.EnrichmentSource, ValueType: affinity.ValueType(f.ValueType), AllowsMultiple: f.AllowsMultiple,
 		TrackChanges: f.TrackChanges, DropdownOptions: []affinity.DropdownOption{}}
 	for _, o := range f.DropdownOptions {
 		out.DropdownOptions = append(out.DropdownOptions,
@@ -357,7 +357,7 @@ func wantValue(w *affinitytest.Workspace, v *affinitytest.FieldValue) affinity.F
 		Value: affinity.Value{Raw: rawOrNull(v.Value)}, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: utc(v.UpdatedAt)}
 	if !v.OmitTypes {
 		out.EntityType = ptr(v.EntityType)
-		out.ValueType = ptr(w.Field(v.FieldID).ValueType)
+		out.ValueType = ptr(affinity.ValueType(w.Field(v.FieldID).ValueType))
 	}
 	return out
 }
@@ -370,7 +370,7 @@ func normValue(v affinity.FieldValue) affinity.FieldValue {
 
 func wantChange(w *affinitytest.Workspace, c *affinitytest.FieldValueChange) affinity.FieldValueChange {
 	out := affinity.FieldValueChange{ID: c.ID, FieldID: c.FieldID, EntityID: c.EntityID, ListEntryID: c.ListEntryID,
-		ActionType: c.ActionType, ChangedAt: c.ChangedAt.UTC(), Value: affinity.Value{Raw: rawOrNull(c.Value)}}
+		ActionType: affinity.Action(c.ActionType), ChangedAt: c.ChangedAt.UTC(), Value: affinity.Value{Raw: rawOrNull(c.Value)}}
 	if c.ChangerID != nil {
 		p := w.Person(*c.ChangerID)
 		out.Changer = &affinity.Changer{ID: p.ID, Type: ptr(p.Type), FirstName: p.FirstName,
@@ -665,11 +665,11 @@ func TestFakeFields(t *testing.T) {
 		kinds := map[int]bool{}
 		for _, fd := range got {
 			if len(fd.DropdownOptions) > 0 {
-				kinds[fd.ValueType] = true
+				kinds[int(fd.ValueType)] = true
 				require.NotNil(t, fd.DropdownOptions[0].Rank)
 			}
 		}
-		require.Equal(t, map[int]bool{affinity.ValueDropdown: true, affinity.ValueRankedDropdown: true}, kinds)
+		require.Equal(t, map[int]bool{int(affinity.ValueDropdown): true, int(affinity.ValueRankedDropdown): true}, kinds)
 	})
 }
 
@@ -716,7 +716,7 @@ func richest(w *affinitytest.Workspace, typ loader.EntityKind) int64 {
 // requireProjection checks Value.Project against what the workspace knows about the value.
 func requireProjection(t *testing.T, w *affinitytest.Workspace, fd *affinitytest.Field, v affinity.Value) {
 	t.Helper()
-	p := v.Project(fd.ValueType)
+	p := v.Project(affinity.ValueType(fd.ValueType))
 	if v.IsNull() {
 		require.Equal(t, affinity.Projection{}, p)
 		return
@@ -935,7 +935,7 @@ func TestFakeFieldValueChanges(t *testing.T) {
 			}
 		}
 		got, _ := drain(t, c.FieldValueChanges(t.Context(), affinity.ChangeQuery{FieldID: ch.FieldID,
-			ActionType: &ch.ActionType, Selector: sel}))
+			ActionType: ptr(affinity.Action(ch.ActionType)), Selector: sel}))
 		require.Equal(t, want, got)
 	})
 }

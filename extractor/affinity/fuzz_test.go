@@ -16,7 +16,7 @@ import (
 
 // valueTypes are the documented value types plus codes the API never
 // documented, which must project to nothing rather than fail.
-var valueTypes = []int{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 1 << 20}
+var valueTypes = []affinity.ValueType{-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 1 << 20}
 
 // FuzzValueProject feeds arbitrary bytes as a field value's raw JSON to
 // Project for every value type: it must never panic, and a projection it

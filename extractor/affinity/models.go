@@ -11,25 +11,32 @@ import (
 // fields.entity_type, field_values.entity_type) decode into loader.EntityKind. Other codes may
 // appear and are kept as they are (EntityKind.Valid is then false).
 
+// ValueType is a field value type code of the v1 API (fields.value_type,
+// field_values.value_type).
+type ValueType int
+
 // Field value type codes of the v1 API. ValueFilterableText is undocumented but seen in
 // practice; any other code is kept as received and projects to nothing.
 const (
-	ValuePerson         = 0
-	ValueOrganization   = 1
-	ValueDropdown       = 2
-	ValueNumber         = 3
-	ValueDate           = 4
-	ValueLocation       = 5
-	ValueText           = 6
-	ValueRankedDropdown = 7
-	ValueFilterableText = 10
+	ValuePerson         ValueType = 0
+	ValueOrganization   ValueType = 1
+	ValueDropdown       ValueType = 2
+	ValueNumber         ValueType = 3
+	ValueDate           ValueType = 4
+	ValueLocation       ValueType = 5
+	ValueText           ValueType = 6
+	ValueRankedDropdown ValueType = 7
+	ValueFilterableText ValueType = 10
 )
+
+// Action is the action type code of a field value change.
+type Action int
 
 // Action type codes of a field value change.
 const (
-	ActionCreate = 0
-	ActionDelete = 1
-	ActionUpdate = 2
+	ActionCreate Action = 0
+	ActionDelete Action = 1
+	ActionUpdate Action = 2
 )
 
 // InteractionDates are the interaction summary dates returned with
@@ -108,7 +115,7 @@ type Field struct {
 	ListID           *int64             `json:"list_id"`
 	EntityType       *loader.EntityKind `json:"entity_type"`
 	EnrichmentSource *string            `json:"enrichment_source"`
-	ValueType        int                `json:"value_type"`
+	ValueType        ValueType          `json:"value_type"`
 	AllowsMultiple   bool               `json:"allows_multiple"`
 	TrackChanges     bool               `json:"track_changes"`
 	DropdownOptions  []DropdownOption   `json:"dropdown_options"`
@@ -146,7 +153,7 @@ type FieldValue struct {
 	EntityID    int64              `json:"entity_id"`
 	ListEntryID *int64             `json:"list_entry_id"`
 	EntityType  *loader.EntityKind `json:"entity_type"`
-	ValueType   *int               `json:"value_type"`
+	ValueType   *ValueType         `json:"value_type"`
 	Value       Value              `json:"value"`
 	CreatedAt   time.Time          `json:"created_at"`
 	UpdatedAt   *time.Time         `json:"updated_at"`
@@ -168,7 +175,7 @@ type FieldValueChange struct {
 	FieldID     int64     `json:"field_id"`
 	EntityID    int64     `json:"entity_id"`
 	ListEntryID *int64    `json:"list_entry_id"`
-	ActionType  int       `json:"action_type"`
+	ActionType  Action    `json:"action_type"`
 	Changer     *Changer  `json:"changer"`
 	ChangedAt   time.Time `json:"changed_at"`
 	Value       Value     `json:"value"`

@@ -51,7 +51,7 @@ type Projection struct {
 // state, country, continent; nil when none); Number for number (3); Date for date (4);
 // EntityID for person (0) and organization (1); OptionID for ranked dropdown (7).
 // It never fails: what does not fit projects to nothing.
-func (v Value) Project(valueType int) Projection {
+func (v Value) Project(valueType ValueType) Projection {
 	if v.IsNull() {
 		return Projection{}
 	}

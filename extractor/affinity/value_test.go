@@ -14,7 +14,7 @@ func TestValueProject(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		raw       string // "" = absent
-		valueType int
+		valueType ValueType
 		want      Projection
 	}{
 		{"absent", "", ValueText, Projection{}},
