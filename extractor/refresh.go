@@ -156,13 +156,9 @@ func (r *Refresher) RefreshListEntry(ctx context.Context, listID, entryID int64)
 	if err != nil {
 		return RefreshStats{}, fmt.Errorf("refresh list entry %d: %w", entryID, err)
 	}
-	listType := int(loader.EntityPerson)
-	if e.EntityType != nil {
-		listType = int(*e.EntityType)
-	}
-	row := listEntryRow(e, listType)
+	row := listEntryRow(e, loader.EntityPerson)
 	p := loader.Page{ListEntries: []loader.ListEntry{row}}
-	k := loader.EntityKind(row.EntityType)
+	k := row.EntityType
 	if !k.Valid() {
 		// An entity type this sync does not know: the entry alone.
 		return r.commit(ctx, loader.ObjectListEntry, entryID, p)

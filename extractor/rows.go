@@ -65,15 +65,15 @@ func opportunityRow(o affinity.Opportunity) loader.Opportunity {
 }
 
 func listRow(l affinity.List) loader.List {
-	return loader.List{ID: l.ID, Type: int(l.Type), Name: l.Name, Public: l.Public, OwnerID: l.OwnerID, CreatorID: l.CreatorID, ListSize: l.ListSize}
+	return loader.List{ID: l.ID, Type: l.Type, Name: l.Name, Public: l.Public, OwnerID: l.OwnerID, CreatorID: l.CreatorID, ListSize: l.ListSize}
 }
 
 // listEntryRow takes the entry's entity type from the entry, or from its list
 // when Affinity leaves it out.
-func listEntryRow(e affinity.ListEntry, listType int) loader.ListEntry {
+func listEntryRow(e affinity.ListEntry, listType loader.EntityKind) loader.ListEntry {
 	et := listType
 	if e.EntityType != nil {
-		et = int(*e.EntityType)
+		et = *e.EntityType
 	}
 	created := e.CreatedAt
 	row := loader.ListEntry{ID: e.ID, ListID: e.ListID, EntityType: et, EntityID: e.EntityID, CreatorID: e.CreatorID}
@@ -84,7 +84,7 @@ func listEntryRow(e affinity.ListEntry, listType int) loader.ListEntry {
 }
 
 func fieldRow(f affinity.Field) loader.Field {
-	row := loader.Field{ID: f.ID, Name: f.Name, ListID: f.ListID, EntityType: (*int)(f.EntityType), ValueType: int(f.ValueType),
+	row := loader.Field{ID: f.ID, Name: f.Name, ListID: f.ListID, EntityType: f.EntityType, ValueType: int(f.ValueType),
 		AllowsMultiple: f.AllowsMultiple, TrackChanges: f.TrackChanges, EnrichmentSource: f.EnrichmentSource,
 		Options: make([]loader.DropdownOption, 0, len(f.DropdownOptions))}
 	for _, o := range f.DropdownOptions {
@@ -112,7 +112,7 @@ func rawValue(v affinity.Value) []byte {
 // entityValuesRow is an entity's complete set of values. A value's type is
 // the one it carries, else its field's (types, from the warehouse).
 func entityValuesRow(k loader.EntityKey, values []affinity.FieldValue, types map[int64]int) loader.EntityValues {
-	ev := loader.EntityValues{EntityType: int(k.Type), EntityID: k.ID, Values: make([]loader.FieldValue, 0, len(values))}
+	ev := loader.EntityValues{EntityType: k.Type, EntityID: k.ID, Values: make([]loader.FieldValue, 0, len(values))}
 	for _, v := range values {
 		var vt *int
 		if v.ValueType != nil {
@@ -121,7 +121,7 @@ func entityValuesRow(k loader.EntityKey, values []affinity.FieldValue, types map
 		} else if t, ok := types[v.FieldID]; ok {
 			vt = &t
 		}
-		row := loader.FieldValue{ID: v.ID, FieldID: v.FieldID, EntityType: int(k.Type), EntityID: k.ID, ListEntryID: v.ListEntryID,
+		row := loader.FieldValue{ID: v.ID, FieldID: v.FieldID, EntityType: k.Type, EntityID: k.ID, ListEntryID: v.ListEntryID,
 			ValueType: vt, Value: rawValue(v.Value), Projection: projection(v.Value, vt), UpdatedAt: v.UpdatedAt}
 		if !v.CreatedAt.IsZero() {
 			created := v.CreatedAt

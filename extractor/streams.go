@@ -341,18 +341,18 @@ func (s *Syncer) fields(ctx context.Context) ([]loader.Field, error) {
 	if err != nil {
 		return nil, err
 	}
-	listType := make(map[int64]int, len(lists))
+	listType := make(map[int64]loader.EntityKind, len(lists))
 	for _, l := range lists {
 		listType[l.ID] = l.Type
 	}
-	var globalType map[int64]int
+	var globalType map[int64]loader.EntityKind
 	for i, f := range fields {
 		if f.EntityType != nil {
 			continue
 		}
 		if f.ListID != nil {
 			if t, ok := listType[*f.ListID]; ok {
-				fields[i].EntityType = (*loader.EntityKind)(&t)
+				fields[i].EntityType = &t
 			}
 			continue
 		}
@@ -362,7 +362,7 @@ func (s *Syncer) fields(ctx context.Context) ([]loader.Field, error) {
 			}
 		}
 		if t, ok := globalType[f.ID]; ok {
-			fields[i].EntityType = (*loader.EntityKind)(&t)
+			fields[i].EntityType = &t
 		}
 	}
 	rows := make([]loader.Field, len(fields))
@@ -372,21 +372,21 @@ func (s *Syncer) fields(ctx context.Context) ([]loader.Field, error) {
 	return rows, nil
 }
 
-func (s *Syncer) globalFieldTypes(ctx context.Context) (map[int64]int, error) {
-	types := map[int64]int{}
+func (s *Syncer) globalFieldTypes(ctx context.Context) (map[int64]loader.EntityKind, error) {
+	types := map[int64]loader.EntityKind{}
 	persons, err := s.api.PersonFields(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range persons {
-		types[f.ID] = int(loader.EntityPerson)
+		types[f.ID] = loader.EntityPerson
 	}
 	orgs, err := s.api.OrganizationFields(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, f := range orgs {
-		types[f.ID] = int(loader.EntityOrganization)
+		types[f.ID] = loader.EntityOrganization
 	}
 	return types, nil
 }

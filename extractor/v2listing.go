@@ -35,7 +35,7 @@ func (s *Syncer) v2ListEntries(listID int64) v2Listing {
 	return func(ctx context.Context, cursor string) iter.Seq2[v2ItemPage, error] {
 		q := affinity.V2Query{FieldTypes: []string{"global", "enriched", "list"}, Cursor: cursor, Limit: loader.V2PageSize}
 		return v2Convert(s.api.ListEntriesV2(ctx, listID, q), func(e affinity.V2ListEntry) (v2Item, bool) {
-			kind, ok := v2EntryKind(e.Type)
+			kind, ok := loader.ParseV2EntryType(e.Type)
 			entry := e.ID
 			return v2Item{kind: kind, id: e.Entity.ID, entry: &entry, fields: e.Entity.Fields}, ok
 		})
@@ -61,19 +61,6 @@ func (s *Syncer) v2CompanyPersons(ctx context.Context, cursor string) iter.Seq2[
 	return v2Convert(s.api.CompaniesV2(ctx, q), func(c affinity.V2Company) (v2Item, bool) {
 		return v2Item{kind: loader.EntityOrganization, id: c.ID, fields: c.Fields}, true
 	})
-}
-
-// v2EntryKind maps a v2 list entry type to the entity kind; false for a type v1 does not know.
-func v2EntryKind(t string) (loader.EntityKind, bool) {
-	switch t {
-	case "person":
-		return loader.EntityPerson, true
-	case "company":
-		return loader.EntityOrganization, true
-	case "opportunity":
-		return loader.EntityOpportunity, true
-	}
-	return 0, false
 }
 
 func v2Convert[T any](pages iter.Seq2[affinity.V2Page[T], error], item func(T) (v2Item, bool)) iter.Seq2[v2ItemPage, error] {
@@ -194,7 +181,7 @@ func valueRows(cat v2Catalog) func(v2ItemPage) (loader.Page, error) {
 	return func(p v2ItemPage) (loader.Page, error) {
 		var out loader.Page
 		for _, it := range p.items {
-			r, err := cat.mapV2(int(it.kind), it.id, it.entry, it.fields)
+			r, err := cat.mapV2(it.kind, it.id, it.entry, it.fields)
 			if err != nil {
 				return loader.Page{}, err
 			}

@@ -80,7 +80,7 @@ func (s *Syncer) probeValues(ctx context.Context, sources []v2Source, cat v2Cata
 	candidates := make([][]candidate, len(out.probed))
 	for i, p := range out.probed {
 		for _, it := range p.page.items {
-			r, err := cat.mapV2(int(it.kind), it.id, it.entry, it.fields)
+			r, err := cat.mapV2(it.kind, it.id, it.entry, it.fields)
 			if err != nil {
 				return probeOutcome{}, err
 			}

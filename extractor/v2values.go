@@ -28,7 +28,7 @@ type v2Catalog struct {
 }
 
 type enrichedKey struct {
-	entityType int
+	entityType loader.EntityKind
 	name       string
 }
 
@@ -67,7 +67,7 @@ func isEnriched(src *string) bool {
 // entity type with the same name. Everything else (persons, companies,
 // relationship intelligence, built-ins, redacted "hidden" fields) is not a
 // field value.
-func (c v2Catalog) resolve(entityType int, f affinity.V2Field) (loader.Field, bool) {
+func (c v2Catalog) resolve(entityType loader.EntityKind, f affinity.V2Field) (loader.Field, bool) {
 	if f.Type == "hidden" {
 		return loader.Field{}, false
 	}
@@ -100,7 +100,7 @@ type v2Read struct {
 // a /v2/persons or /v2/companies row) to the rows of a v1 read. The global
 // scope is every global or matched enriched field present in fields, valued
 // or not; the list entry's values are replaced as a whole.
-func (c v2Catalog) mapV2(entityType int, entityID int64, entryID *int64, fields []affinity.V2Field) (v2Read, error) {
+func (c v2Catalog) mapV2(entityType loader.EntityKind, entityID int64, entryID *int64, fields []affinity.V2Field) (v2Read, error) {
 	r := v2Read{values: loader.ScopedValues{EntityType: entityType, EntityID: entityID, ListEntryID: entryID}}
 	for _, f := range fields {
 		field, ok := c.resolve(entityType, f)

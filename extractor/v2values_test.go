@@ -16,7 +16,7 @@ func ptr[T any](v T) *T { return &v }
 // field of list 7, and two enriched fields: one with a unique twin, one
 // ambiguous.
 func testCatalog() v2Catalog {
-	org := int(loader.EntityOrganization)
+	org := loader.EntityOrganization
 	src := "affinity-data"
 	none := "none"
 	return newV2Catalog([]loader.Field{
@@ -73,7 +73,7 @@ func TestMapV2(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := cat.mapV2(int(loader.EntityOrganization), 50001, &entry, []affinity.V2Field{tt.field})
+			r, err := cat.mapV2(loader.EntityOrganization, 50001, &entry, []affinity.V2Field{tt.field})
 			require.NoError(t, err)
 			var got []string
 			for _, v := range r.values.Values {
@@ -97,7 +97,7 @@ func TestMapV2(t *testing.T) {
 
 func TestMapV2Projections(t *testing.T) {
 	cat := testCatalog()
-	r, err := cat.mapV2(int(loader.EntityOrganization), 50001, nil, []affinity.V2Field{
+	r, err := cat.mapV2(loader.EntityOrganization, 50001, nil, []affinity.V2Field{
 		v2f("field-5", "global", "datetime", `"2024-04-01T07:00:00.000Z"`),
 		v2f("field-8", "list", "ranked-dropdown", `{"dropdownOptionId":31,"text":"x","rank":3,"color":"blue"}`),
 	})
@@ -114,7 +114,7 @@ func TestMapV2RefusesMalformedValues(t *testing.T) {
 		v2f("field-8", "list", "ranked-dropdown", `{"text":"no id"}`),
 	} {
 		entry := int64(1)
-		_, err := cat.mapV2(int(loader.EntityOrganization), 50001, &entry, []affinity.V2Field{f})
+		_, err := cat.mapV2(loader.EntityOrganization, 50001, &entry, []affinity.V2Field{f})
 		require.Error(t, err, f.ID)
 		require.Contains(t, err.Error(), f.ID)
 	}
@@ -123,7 +123,7 @@ func TestMapV2RefusesMalformedValues(t *testing.T) {
 func TestProbeDifference(t *testing.T) {
 	cat := testCatalog()
 	entry := int64(880001)
-	r, err := cat.mapV2(int(loader.EntityOrganization), 50001, &entry, []affinity.V2Field{
+	r, err := cat.mapV2(loader.EntityOrganization, 50001, &entry, []affinity.V2Field{
 		v2f("field-3", "global", "dropdown-multi", `[{"dropdownOptionId":1,"text":"AI"},{"dropdownOptionId":1,"text":"AI"}]`),
 		v2f("field-4", "global", "number", `12.5`),
 		v2f("field-5", "global", "datetime", `"2024-04-01T07:00:00.000Z"`),
@@ -133,7 +133,7 @@ func TestProbeDifference(t *testing.T) {
 	v1 := func(field int64, entryID *int64, raw string) loader.FieldValue {
 		vt := cat.fields[field].ValueType
 		v := affinity.Value{Raw: json.RawMessage(raw)}
-		return loader.FieldValue{ID: field * 100, FieldID: field, EntityType: int(loader.EntityOrganization), EntityID: 50001,
+		return loader.FieldValue{ID: field * 100, FieldID: field, EntityType: loader.EntityOrganization, EntityID: 50001,
 			ListEntryID: entryID, ValueType: &vt, Value: rawValue(v), Projection: projection(v, &vt)}
 	}
 	other := int64(990000)

@@ -44,9 +44,9 @@ func TestFieldValuesAsOf(t *testing.T) {
 	stage := func(id int64, text string) loader.Projection { return loader.Projection{OptionID: &id, Text: &text} }
 
 	e.commit(t, loader.Page{SeenAt: t0, Fields: []loader.Field{
-		{ID: 1, Name: "Amount", EntityType: ptr(1), ValueType: 3, TrackChanges: true},
-		{ID: 2, Name: "Leads", EntityType: ptr(1), ValueType: 0, AllowsMultiple: true, TrackChanges: true},
-		{ID: 3, Name: "Status", ListID: ptr[int64](500), EntityType: ptr(8), ValueType: 7, TrackChanges: true},
+		{ID: 1, Name: "Amount", EntityType: ptr(loader.EntityOrganization), ValueType: 3, TrackChanges: true},
+		{ID: 2, Name: "Leads", EntityType: ptr(loader.EntityOrganization), ValueType: 0, AllowsMultiple: true, TrackChanges: true},
+		{ID: 3, Name: "Status", ListID: ptr[int64](500), EntityType: ptr(loader.EntityOpportunity), ValueType: 7, TrackChanges: true},
 	}, ListEntries: []loader.ListEntry{{ID: 3009, ListID: 501, EntityType: 8, EntityID: 77}}})
 
 	var id int64

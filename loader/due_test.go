@@ -14,9 +14,9 @@ func TestFieldCatalogAndDropdownOptions(t *testing.T) {
 	e := newEnv(t, "affinity")
 	ctx := t.Context()
 	e.commit(t, loader.Page{SeenAt: t0, Fields: []loader.Field{
-		{ID: 2, Name: "Status", ListID: ptr[int64](3), EntityType: ptr(8), ValueType: 7, TrackChanges: true, EnrichmentSource: ptr("none"),
+		{ID: 2, Name: "Status", ListID: ptr[int64](3), EntityType: ptr(loader.EntityOpportunity), ValueType: 7, TrackChanges: true, EnrichmentSource: ptr("none"),
 			Options: []loader.DropdownOption{{ID: 1, Text: "New", Rank: ptr(0), Color: ptr(1)}, {ID: 2, Text: "Won", Rank: ptr(1)}, {ID: 3, Text: "Lost"}}},
-		{ID: 1, Name: "Location", EntityType: ptr(1), ValueType: 5, EnrichmentSource: ptr("affinity-data")},
+		{ID: 1, Name: "Location", EntityType: ptr(loader.EntityOrganization), ValueType: 5, EnrichmentSource: ptr("affinity-data")},
 		{ID: 9, Name: "Gone", ValueType: 2, Options: []loader.DropdownOption{{ID: 1, Text: "old"}}},
 	}})
 	for _, stmt := range []string{
@@ -30,8 +30,8 @@ func TestFieldCatalogAndDropdownOptions(t *testing.T) {
 	fields, err := e.store.FieldCatalog(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []loader.Field{
-		{ID: 1, Name: "Location", EntityType: ptr(1), ValueType: 5, EnrichmentSource: ptr("affinity-data")},
-		{ID: 2, Name: "Status", ListID: ptr[int64](3), EntityType: ptr(8), ValueType: 7, TrackChanges: true, EnrichmentSource: ptr("none")},
+		{ID: 1, Name: "Location", EntityType: ptr(loader.EntityOrganization), ValueType: 5, EnrichmentSource: ptr("affinity-data")},
+		{ID: 2, Name: "Status", ListID: ptr[int64](3), EntityType: ptr(loader.EntityOpportunity), ValueType: 7, TrackChanges: true, EnrichmentSource: ptr("none")},
 	}, fields, "live fields, untracked ones included")
 
 	options, err := e.store.DropdownOptions(ctx)

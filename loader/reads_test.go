@@ -16,7 +16,7 @@ func TestLiveListsAndFields(t *testing.T) {
 		Lists: []loader.List{{ID: 3, Type: 8, Name: "c", Public: true, OwnerID: ptr[int64](7), ListSize: ptr[int64](4)},
 			{ID: 1, Name: "a"}, {ID: 2, Type: 1, Name: "b"}},
 		Fields: []loader.Field{
-			{ID: 4, Name: "Status", ListID: ptr[int64](3), EntityType: ptr(8), ValueType: 7, TrackChanges: true, EnrichmentSource: ptr("none"),
+			{ID: 4, Name: "Status", ListID: ptr[int64](3), EntityType: ptr(loader.EntityOpportunity), ValueType: 7, TrackChanges: true, EnrichmentSource: ptr("none"),
 				Options: []loader.DropdownOption{{ID: 1, Text: "x"}}},
 			{ID: 1, Name: "Amount", ValueType: 3, TrackChanges: true, AllowsMultiple: true},
 			{ID: 2, Name: "Notes", ValueType: 6},
@@ -36,7 +36,7 @@ func TestLiveListsAndFields(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []loader.Field{
 		{ID: 1, Name: "Amount", ValueType: 3, TrackChanges: true, AllowsMultiple: true},
-		{ID: 4, Name: "Status", ListID: ptr[int64](3), EntityType: ptr(8), ValueType: 7, TrackChanges: true, EnrichmentSource: ptr("none")},
+		{ID: 4, Name: "Status", ListID: ptr[int64](3), EntityType: ptr(loader.EntityOpportunity), ValueType: 7, TrackChanges: true, EnrichmentSource: ptr("none")},
 	}, fields)
 
 	types, err := e.store.FieldValueTypes(ctx)

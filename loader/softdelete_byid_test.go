@@ -114,7 +114,7 @@ func TestEntityTypeOf(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "affinity")
 	e.commit(t, loader.Page{SeenAt: t0,
-		Fields:      []loader.Field{{ID: 1, Name: "g", ValueType: 6, EntityType: ptr(1)}, {ID: 2, Name: "l", ValueType: 6}},
+		Fields:      []loader.Field{{ID: 1, Name: "g", ValueType: 6, EntityType: ptr(loader.EntityOrganization)}, {ID: 2, Name: "l", ValueType: 6}},
 		ListEntries: []loader.ListEntry{{ID: 10, ListID: 1, EntityType: 8, EntityID: 5}},
 	})
 	for _, tc := range []struct {

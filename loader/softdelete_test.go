@@ -34,7 +34,7 @@ func (e env) ids(t *testing.T, table, where string, args ...any) []int64 {
 	return ids
 }
 
-func textValue(id, fieldID int64, entityType int, entityID int64, entry *int64) loader.FieldValue {
+func textValue(id, fieldID int64, entityType loader.EntityKind, entityID int64, entry *int64) loader.FieldValue {
 	return loader.FieldValue{ID: id, FieldID: fieldID, EntityType: entityType, EntityID: entityID, ListEntryID: entry,
 		Value: []byte(`"x"`), Projection: loader.Projection{Text: ptr("x")}}
 }

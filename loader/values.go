@@ -21,7 +21,7 @@ type Projection struct {
 // FieldValue is one row of field_values.
 type FieldValue struct {
 	ID, FieldID int64
-	EntityType  int
+	EntityType  EntityKind
 	EntityID    int64
 	ListEntryID *int64
 	ValueType   *int   // nil = take the field's value_type when the field is known

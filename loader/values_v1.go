@@ -11,7 +11,7 @@ import (
 // EntityValues is the complete current set of one entity's field values, read through API v1
 // (GET /field-values per entity): every value has its Affinity id.
 type EntityValues struct {
-	EntityType int
+	EntityType EntityKind
 	EntityID   int64
 	Values     []FieldValue
 }
@@ -28,11 +28,7 @@ type entityValueRows struct {
 func entityValueRowsOf(c *cleaner, sets []EntityValues, seenAt time.Time) (entityValueRows, error) {
 	var r entityValueRows
 	r.entities.valueIDs = []int64{} // never NULL: "id <> all of none" holds for every id
-	type entityKey struct {
-		t  int
-		id int64
-	}
-	sets = lastByKey(sets, func(x EntityValues) entityKey { return entityKey{x.EntityType, x.EntityID} })
+	sets = lastByKey(sets, func(x EntityValues) EntityKey { return EntityKey{x.EntityType, x.EntityID} })
 	var values []FieldValue
 	for _, set := range sets {
 		r.entities.types = append(r.entities.types, int16(set.EntityType))

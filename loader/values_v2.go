@@ -18,7 +18,7 @@ import (
 // Stored rows are kept where they can be (see CommitPage): a value equal to a stored row of
 // the same field, entity and list entry keeps that row with its id and times.
 type ScopedValues struct {
-	EntityType int // 0 person, 1 organization, 8 opportunity
+	EntityType EntityKind
 	EntityID   int64
 	// GlobalFields are the global and matched enriched fields the read carries: the entity's
 	// values of these fields on no list entry are replaced as a set (an empty set included).
@@ -55,7 +55,7 @@ func scopedRowsOf(c *cleaner, sets []ScopedValues, seenAt time.Time) (scopedRows
 		return r, nil
 	}
 	type globalKey struct {
-		t         int
+		t         EntityKind
 		id, field int64
 	}
 	globalWinner := make(map[globalKey]int)
@@ -77,14 +77,10 @@ func scopedRowsOf(c *cleaner, sets []ScopedValues, seenAt time.Time) (scopedRows
 		}
 	}
 
-	type entityKey struct {
-		t  int
-		id int64
-	}
-	seenEntity := make(map[entityKey]bool)
+	seenEntity := make(map[EntityKey]bool)
 	emitted := make(map[globalKey]bool)
 	for i, set := range sets {
-		if e := (entityKey{set.EntityType, set.EntityID}); !seenEntity[e] {
+		if e := (EntityKey{set.EntityType, set.EntityID}); !seenEntity[e] {
 			seenEntity[e] = true
 			r.entities.types = append(r.entities.types, int16(set.EntityType))
 			r.entities.ids = append(r.entities.ids, set.EntityID)

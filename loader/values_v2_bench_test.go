@@ -25,9 +25,9 @@ func BenchmarkScopedValues(b *testing.B) {
 	e := newBenchEnv(b)
 	ctx := b.Context()
 	seen := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	fields := []loader.Field{{ID: 1, Name: "entry", ListID: ptr[int64](1), EntityType: ptr(0), ValueType: 6, AllowsMultiple: true}}
+	fields := []loader.Field{{ID: 1, Name: "entry", ListID: ptr[int64](1), EntityType: ptr(loader.EntityPerson), ValueType: 6, AllowsMultiple: true}}
 	for f := int64(2); f <= 9; f++ {
-		fields = append(fields, loader.Field{ID: f, Name: fmt.Sprint("g", f), EntityType: ptr(0), ValueType: 6})
+		fields = append(fields, loader.Field{ID: f, Name: fmt.Sprint("g", f), EntityType: ptr(loader.EntityPerson), ValueType: 6})
 	}
 	value := func(id, entity, field int64, entry *int64, s string) loader.FieldValue {
 		return loader.FieldValue{ID: id, FieldID: field, EntityType: 0, EntityID: entity, ListEntryID: entry,

@@ -89,12 +89,12 @@ func scopedFixture(t *testing.T, e env) {
 	e500, e600 := ptr[int64](500), ptr[int64](600)
 	e.commit(t, loader.Page{SeenAt: t0,
 		Fields: []loader.Field{
-			{ID: 1, Name: "Title", EntityType: ptr(0), ValueType: 6},
-			{ID: 2, Name: "Tags", EntityType: ptr(0), ValueType: 2, AllowsMultiple: true},
-			{ID: 3, Name: "Amount", ListID: ptr[int64](50), EntityType: ptr(0), ValueType: 3, AllowsMultiple: true},
-			{ID: 4, Name: "Location", EntityType: ptr(0), ValueType: 5, EnrichmentSource: ptr("affinity-data")},
-			{ID: 5, Name: "Note", ListID: ptr[int64](60), EntityType: ptr(0), ValueType: 6},
-			{ID: 6, Name: "Odd", EntityType: ptr(0), ValueType: 99},
+			{ID: 1, Name: "Title", EntityType: ptr(loader.EntityPerson), ValueType: 6},
+			{ID: 2, Name: "Tags", EntityType: ptr(loader.EntityPerson), ValueType: 2, AllowsMultiple: true},
+			{ID: 3, Name: "Amount", ListID: ptr[int64](50), EntityType: ptr(loader.EntityPerson), ValueType: 3, AllowsMultiple: true},
+			{ID: 4, Name: "Location", EntityType: ptr(loader.EntityPerson), ValueType: 5, EnrichmentSource: ptr("affinity-data")},
+			{ID: 5, Name: "Note", ListID: ptr[int64](60), EntityType: ptr(loader.EntityPerson), ValueType: 6},
+			{ID: 6, Name: "Odd", EntityType: ptr(loader.EntityPerson), ValueType: 99},
 		},
 		ListEntries: []loader.ListEntry{{ID: 500, ListID: 50, EntityType: 0, EntityID: 7}, {ID: 600, ListID: 60, EntityType: 0, EntityID: 7}},
 		EntityValues: []loader.EntityValues{{EntityType: 0, EntityID: 7, Values: []loader.FieldValue{

@@ -22,19 +22,19 @@ func TestFieldHistoryView(t *testing.T) {
 		{ID: 5, Name: "Closed on", ValueType: 4, TrackChanges: true},
 	}})
 	e.commit(t, loader.Page{SeenAt: t0, Changes: []loader.FieldValueChange{
-		{ID: 1, FieldID: 1, EntityType: ptr(1), EntityID: 50, ActionType: 0, ChangerID: ptr[int64](7), ChangedAt: at(1),
+		{ID: 1, FieldID: 1, EntityType: ptr(loader.EntityOrganization), EntityID: 50, ActionType: 0, ChangerID: ptr[int64](7), ChangedAt: at(1),
 			Value: []byte(`2500000`), Projection: loader.Projection{Number: ptr("2500000")}},
-		{ID: 2, FieldID: 2, EntityType: ptr(1), EntityID: 50, ActionType: 2, ChangedAt: at(2),
+		{ID: 2, FieldID: 2, EntityType: ptr(loader.EntityOrganization), EntityID: 50, ActionType: 2, ChangedAt: at(2),
 			Value:      []byte(`{"street_address": null, "city": "Berlin", "state": "", "country": "Germany", "continent": null}`),
 			Projection: loader.Projection{Text: ptr("Berlin, Germany")}},
-		{ID: 3, FieldID: 1, EntityType: ptr(1), EntityID: 50, ActionType: 1, ChangedAt: at(3), Value: []byte(`null`)},
+		{ID: 3, FieldID: 1, EntityType: ptr(loader.EntityOrganization), EntityID: 50, ActionType: 1, ChangedAt: at(3), Value: []byte(`null`)},
 		{ID: 4, FieldID: 99, EntityID: 50, ActionType: 2, ChangedAt: at(4), Value: []byte(`"hello"`)},
-		{ID: 5, FieldID: 5, EntityType: ptr(1), EntityID: 50, ActionType: 0, ChangedAt: at(5), Value: []byte(`"2025-01-01T00:00:00Z"`),
+		{ID: 5, FieldID: 5, EntityType: ptr(loader.EntityOrganization), EntityID: 50, ActionType: 0, ChangedAt: at(5), Value: []byte(`"2025-01-01T00:00:00Z"`),
 			Projection: loader.Projection{Date: ptr(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))}},
-		{ID: 6, FieldID: 3, EntityType: ptr(8), EntityID: 60, ListEntryID: ptr[int64](70), ActionType: 2, ChangedAt: at(6),
+		{ID: 6, FieldID: 3, EntityType: ptr(loader.EntityOpportunity), EntityID: 60, ListEntryID: ptr[int64](70), ActionType: 2, ChangedAt: at(6),
 			Value:      []byte(`{"id": 3, "text": "Won", "rank": 2, "color": 1}`),
 			Projection: loader.Projection{Text: ptr("Won"), OptionID: ptr[int64](3)}},
-		{ID: 7, FieldID: 1, EntityType: ptr(1), EntityID: 50, ActionType: 9, ChangedAt: at(7), Value: []byte(`-0.5`)},
+		{ID: 7, FieldID: 1, EntityType: ptr(loader.EntityOrganization), EntityID: 50, ActionType: 9, ChangedAt: at(7), Value: []byte(`-0.5`)},
 	}})
 
 	type row struct {
@@ -167,7 +167,7 @@ func TestStageDurationsView(t *testing.T) {
 			loader.Projection{Text: ptr(text), OptionID: ptr(id)}
 	}
 	change := func(id int64, field int64, entry int64, action int, hour int, optionID int64, text string) loader.FieldValueChange {
-		c := loader.FieldValueChange{ID: id, FieldID: field, EntityType: ptr(8), EntityID: 100 + entry - 10, ListEntryID: ptr(entry),
+		c := loader.FieldValueChange{ID: id, FieldID: field, EntityType: ptr(loader.EntityOpportunity), EntityID: 100 + entry - 10, ListEntryID: ptr(entry),
 			ActionType: action, ChangedAt: at(hour)}
 		if optionID != 0 {
 			c.Value, c.Projection = option(optionID, text)

@@ -11,7 +11,7 @@ import (
 // List is one row of lists.
 type List struct {
 	ID                           int64
-	Type                         int
+	Type                         EntityKind // the kind of its entries
 	Name                         string
 	Public                       bool
 	OwnerID, CreatorID, ListSize *int64
@@ -20,7 +20,7 @@ type List struct {
 // ListEntry is one row of list_entries.
 type ListEntry struct {
 	ID, ListID int64
-	EntityType int
+	EntityType EntityKind
 	EntityID   int64
 	CreatorID  *int64
 	CreatedAt  *time.Time
@@ -38,7 +38,7 @@ type Field struct {
 	ID                           int64
 	Name                         string
 	ListID                       *int64 // nil = global field
-	EntityType                   *int
+	EntityType                   *EntityKind
 	ValueType                    int
 	AllowsMultiple, TrackChanges bool
 	EnrichmentSource             *string
@@ -48,7 +48,7 @@ type Field struct {
 // FieldValueChange is one row of field_value_changes.
 type FieldValueChange struct {
 	ID, FieldID int64
-	EntityType  *int // from the field
+	EntityType  *EntityKind // from the field
 	EntityID    int64
 	ListEntryID *int64
 	ActionType  int

@@ -116,7 +116,7 @@ func TestCommitPageFieldsAndOptions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "affinity")
 	ctx := t.Context()
-	status := loader.Field{ID: 1, Name: "Status", ListID: ptr[int64](9), EntityType: ptr(8), ValueType: 7, TrackChanges: true,
+	status := loader.Field{ID: 1, Name: "Status", ListID: ptr[int64](9), EntityType: ptr(loader.EntityOpportunity), ValueType: 7, TrackChanges: true,
 		EnrichmentSource: ptr("none"), Options: []loader.DropdownOption{
 			{ID: 1, Text: "Lead", Rank: ptr(0), Color: ptr(1)},
 			{ID: 2, Text: "Diligence", Rank: ptr(1)},
@@ -324,7 +324,7 @@ func TestChangesInsertedOnce(t *testing.T) {
 	e := newEnv(t, "affinity")
 	ctx := t.Context()
 	changed := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-	first := loader.FieldValueChange{ID: 1, FieldID: 3, EntityType: ptr(8), EntityID: 100, ListEntryID: ptr[int64](10), ActionType: 0,
+	first := loader.FieldValueChange{ID: 1, FieldID: 3, EntityType: ptr(loader.EntityOpportunity), EntityID: 100, ListEntryID: ptr[int64](10), ActionType: 0,
 		ChangerID: ptr[int64](7), ChangedAt: changed, Value: []byte(`{"id": 2, "text": "Diligence"}`),
 		Projection: loader.Projection{Text: ptr("Diligence"), OptionID: ptr[int64](2)}}
 	nullChange := loader.FieldValueChange{ID: 2, FieldID: 3, EntityID: 100, ActionType: 1, ChangedAt: changed, Value: []byte("null")}

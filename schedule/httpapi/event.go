@@ -134,11 +134,7 @@ func (s *Server) targetOf(ctx context.Context, eventType string, obj object) (ta
 		if obj.EntityID == nil {
 			return target{}, false, nil
 		}
-		var et *loader.EntityKind
-		if obj.EntityType != nil {
-			k := loader.EntityKind(*obj.EntityType)
-			et = &k
-		}
+		et := obj.EntityType
 		if et == nil && obj.FieldID != nil {
 			found, ok, err := s.opts.Deliveries.EntityTypeOf(ctx, *obj.FieldID, obj.ListEntryID)
 			if err != nil {

@@ -33,12 +33,12 @@ type delivery struct {
 
 // object is what the handler reads from a delivery's body; every field is optional.
 type object struct {
-	ID          *int64 `json:"id"`
-	EntityID    *int64 `json:"entity_id"`
-	EntityType  *int   `json:"entity_type"`
-	ListID      *int64 `json:"list_id"`
-	ListEntryID *int64 `json:"list_entry_id"`
-	FieldID     *int64 `json:"field_id"`
+	ID          *int64             `json:"id"`
+	EntityID    *int64             `json:"entity_id"`
+	EntityType  *loader.EntityKind `json:"entity_type"`
+	ListID      *int64             `json:"list_id"`
+	ListEntryID *int64             `json:"list_entry_id"`
+	FieldID     *int64             `json:"field_id"`
 
 	// organization.merged has a body of its own: the organization merged away
 	// (removed_company) and the one that remains (company).
