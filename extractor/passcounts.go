@@ -65,11 +65,20 @@ func sawChanges(r StreamResult, c *loader.PlanCounts) {
 // sawFieldValues: what the path rule decided on (the lists, entities on no list, the probe),
 // and the entities still fetched one by one through v1.
 func sawFieldValues(r StreamResult, c *loader.PlanCounts) {
+	whole := map[PhaseID]bool{} // the v2 listings the pass read to their end
+	for _, p := range r.Phases {
+		if p.Phase.Kind.V2() && p.ReadWhole {
+			whole[p.Phase] = true
+		}
+	}
 	for _, l := range r.Rule.Lists {
 		lc := listCount(c, l.ID)
-		lc.Entries, lc.Due, lc.ThroughV2 = max(lc.Entries, l.Entries), l.Due, l.ThroughV2
+		// A list the rule chose but the pass did not read to its end (v2 refused it, and the
+		// pass fell back to v1) costs what its v1 reads cost, not its v2 pages.
+		lc.Entries, lc.Due, lc.ThroughV2 = max(lc.Entries, l.Entries), l.Due, l.ThroughV2 && whole[PhaseID{Kind: PhaseV2List, ID: l.ID}]
 	}
-	c.UnlistedThroughV2, c.UnlistedDue, c.ValuesProbe = r.Rule.UnlistedThroughV2, r.Rule.UnlistedDue, r.Rule.ValuesProbe
+	c.UnlistedThroughV2 = r.Rule.UnlistedThroughV2 && whole[PhaseID{Kind: PhaseV2Persons}] && whole[PhaseID{Kind: PhaseV2Companies}]
+	c.UnlistedDue, c.ValuesProbe = r.Rule.UnlistedDue, r.Rule.ValuesProbe
 	for _, p := range r.Phases {
 		switch p.Phase.Kind {
 		case PhaseMain:
@@ -85,12 +94,14 @@ func sawFieldValues(r StreamResult, c *loader.PlanCounts) {
 // may cut short on the v2 path — and the probe.
 func sawDetails(r StreamResult, c *loader.PlanCounts) {
 	var v1 int64
+	whole := false // the companies listing read to its end
 	for _, p := range r.Phases {
 		v1 += p.EntityRequests
+		whole = whole || p.Phase.Kind == PhaseV2Companies && p.ReadWhole
 	}
 	orgs := loader.EntityOrganization.Table()
 	c.Live[orgs] = max(c.Live[orgs], r.Rule.Live[orgs])
-	c.DetailsThroughV2, c.LinksProbe, c.DetailsDue = r.Rule.DetailsThroughV2, r.Rule.LinksProbe, v1
+	c.DetailsThroughV2, c.LinksProbe, c.DetailsDue = r.Rule.DetailsThroughV2 && whole, r.Rule.LinksProbe, v1
 	if c.DetailsThroughV2 {
 		c.DetailsDue, c.DetailsCutShort = r.Rule.DetailsDue, v1
 	}

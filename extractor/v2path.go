@@ -72,7 +72,7 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, ps passState, v1 []pha
 		}
 		unlisted = loader.UnlistedCheaperThroughV2(persons, orgs, due) || ps.at.Kind == PhaseV2Persons || ps.at.Kind == PhaseV2Companies
 		plan.rule.UnlistedDue, plan.rule.UnlistedThroughV2 = due, unlisted
-		plan.rule.Live = map[string]int64{"persons": persons, "organizations": orgs}
+		plan.rule.Live = map[string]int64{loader.EntityPerson.Table(): persons, loader.EntityOrganization.Table(): orgs}
 	}
 	if lists == 0 && !unlisted {
 		plan.phases = v1
@@ -140,7 +140,7 @@ func (s *Syncer) organizationDetailsV2Phases(ctx context.Context, ps passState, 
 	if err != nil {
 		return passPlan{}, err
 	}
-	plan := passPlan{rule: loader.PlanCounts{DetailsDue: due, Live: map[string]int64{"organizations": orgs},
+	plan := passPlan{rule: loader.PlanCounts{DetailsDue: due, Live: map[string]int64{loader.EntityOrganization.Table(): orgs},
 		DetailsThroughV2: loader.CheaperThroughV2(orgs, due) || ps.at == companies}}
 	if !plan.rule.DetailsThroughV2 {
 		plan.phases = v1
