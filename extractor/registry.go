@@ -81,9 +81,9 @@ func registry() []stream {
 			endpoints: []string{"/fields", "/persons/fields", "/organizations/fields"},
 			phases:    (*Syncer).fieldsPhases, ends: mainEnds(loader.EndSoftDeleteUnseen(loader.ObjectField)),
 			cost: unpaged("GET /fields"), saw: sawNothing},
-		entityListing(StreamPersons, loader.EntityPerson, "/persons", (*Syncer).personsPhases),
-		entityListing(StreamOrganizations, loader.EntityOrganization, "/organizations", (*Syncer).organizationsPhases),
-		entityListing(StreamOpportunities, loader.EntityOpportunity, "/opportunities", (*Syncer).opportunitiesPhases),
+		entityListing(StreamPersons, loader.EntityPerson, (*Syncer).personsPhases),
+		entityListing(StreamOrganizations, loader.EntityOrganization, (*Syncer).organizationsPhases),
+		entityListing(StreamOpportunities, loader.EntityOpportunity, (*Syncer).opportunitiesPhases),
 		{name: StreamListEntries, stage: 1, dependsOn: []StreamName{StreamLists}, endpoints: []string{"/lists/{id}/list-entries"},
 			phases: (*Syncer).listEntriesPhases,
 			ends:   phaseEnds{PhaseListEntries: func(id int64, _ Options) loader.PhaseEnd { return loader.EndSoftDeleteUnseenEntries(id) }},
@@ -132,7 +132,8 @@ func registry() []stream {
 				return []Cost{perEntityCost(due, o, detail, fmt.Sprintf("1 per entity due (%d)", due))}
 			},
 			v2cost: fieldValuesV2Cost, saw: sawFieldValues,
-			per500: "every 500 entities due cost 500 requests on v1, 5 v2 pages on v2 (plus a probe of up to 5)"},
+			per500: fmt.Sprintf("every 500 entities due cost 500 requests on v1, %d v2 pages on v2 (plus a probe of up to %d)",
+				loader.V2PagesOf(500), loader.ProbeSize)},
 		{name: StreamOrganizationDetails, stage: 4, dependsOn: []StreamName{StreamOrganizations}, endpoints: []string{"/organizations/{id}", "/v2/companies"},
 			freshness: loader.FreshnessDetails, phases: (*Syncer).organizationDetailsPhases,
 			ends: phaseEnds{PhaseMain: always(loader.EndNothing()), PhaseV2Companies: always(loader.EndNothing())},
@@ -141,7 +142,8 @@ func registry() []stream {
 					fmt.Sprintf("1 per organization due (%d)", c.DetailsDue))}
 			},
 			v2cost: organizationDetailsV2Cost, saw: sawDetails,
-			per500: fmt.Sprintf("every 500 organizations cost 500 requests on v1, 5 v2 pages on v2 (plus a probe of up to 5, and 1 per organization with more than %d persons)", loader.V2PageSize)},
+			per500: fmt.Sprintf("every 500 organizations cost 500 requests on v1, %d v2 pages on v2 (plus a probe of up to %d, and 1 per organization with more than %d persons)",
+				loader.V2PagesOf(500), loader.ProbeSize, loader.V2PageSize)},
 		{name: StreamNotes, stage: 1, endpoints: []string{"/notes"},
 			phases: (*Syncer).notesPhases, ends: mainEnds(loader.EndSoftDeleteUnseen(loader.ObjectNote)),
 			cost: paged("notes", "notes"), saw: sawListing("notes"), per500: "every 500 cost 1 request"},
@@ -150,7 +152,8 @@ func registry() []stream {
 
 // entityListing is the entry of a stream that lists every entity of kind k: persons and
 // organizations in two listings (plain, then with interaction dates), opportunities in one.
-func entityListing(name StreamName, k loader.EntityKind, endpoint string, phases func(*Syncer, context.Context, passState) (passPlan, error)) stream {
+func entityListing(name StreamName, k loader.EntityKind, phases func(*Syncer, context.Context, passState) (passPlan, error)) stream {
+	endpoint := "/" + k.V1Noun()
 	st := stream{name: name, stage: 1, endpoints: []string{endpoint}, phases: phases, saw: sawListing(k.Table())}
 	if k == loader.EntityOpportunity {
 		st.ends = mainEnds(loader.EndSoftDeleteUnseen(k.Object()))

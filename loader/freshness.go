@@ -81,8 +81,8 @@ func (s *Store) RefreshCandidates(ctx context.Context, q RefreshQuery) ([]Refres
 func (s *Store) dueValuesSQL(unlisted bool, lists []int64) string {
 	entities := `SELECT DISTINCT entity_type, entity_id FROM ` + s.table("list_entries") + ` WHERE deleted_at IS NULL` + listIDFilter("list_id", lists)
 	if unlisted {
-		entities = `SELECT ` + sqlCode(EntityPerson) + `::smallint AS entity_type, id AS entity_id FROM ` + s.table("persons") + ` WHERE deleted_at IS NULL
-			UNION ALL SELECT ` + sqlCode(EntityOrganization) + `::smallint, id FROM ` + s.table("organizations") + ` WHERE deleted_at IS NULL
+		entities = `SELECT ` + sqlCode(EntityPerson) + `::smallint AS entity_type, id AS entity_id FROM ` + s.table(EntityPerson.Table()) + ` WHERE deleted_at IS NULL
+			UNION ALL SELECT ` + sqlCode(EntityOrganization) + `::smallint, id FROM ` + s.table(EntityOrganization.Table()) + ` WHERE deleted_at IS NULL
 			EXCEPT SELECT entity_type, entity_id FROM ` + s.table("list_entries") + ` WHERE deleted_at IS NULL`
 	}
 	return `WITH candidates AS (
@@ -135,7 +135,7 @@ type DetailsQuery struct {
 func (s *Store) dueDetailsSQL() string {
 	return `WITH due AS (
 			SELECT o.id, f.details_synced_at
-			FROM ` + s.table("organizations") + ` o
+			FROM ` + s.table(EntityOrganization.Table()) + ` o
 			LEFT JOIN ` + s.table("sync_entity_freshness") + ` f ON f.entity_type = ` + sqlCode(EntityOrganization) + ` AND f.entity_id = o.id
 			WHERE o.deleted_at IS NULL
 			  AND (f.details_synced_at IS NULL OR (f.details_synced_at < $1 AND f.details_synced_at < $2))

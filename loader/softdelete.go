@@ -68,7 +68,7 @@ var (
 
 // entityValues are the field values of an entity of kind k, those of its list entries included.
 func entityValues(k EntityKind) cascade {
-	return cascade{table: "field_values", on: "c.entity_type = " + strconv.Itoa(int(k)) + " AND c.entity_id = p.id"}
+	return cascade{table: "field_values", on: "c.entity_type = " + sqlCode(k) + " AND c.entity_id = p.id"}
 }
 
 // table is the warehouse table of an object kind; ok is false for a kind the warehouse does
@@ -115,7 +115,7 @@ func contractCascades(kind ObjectKind) []cascade {
 // list's fields and their options; a field's values.
 func deletedWith(kind ObjectKind) []cascade {
 	if k, ok := kind.Entity(); ok {
-		return []cascade{{table: "list_entries", on: "c.entity_type = " + strconv.Itoa(int(k)) + " AND c.entity_id = p.id"}}
+		return []cascade{{table: "list_entries", on: "c.entity_type = " + sqlCode(k) + " AND c.entity_id = p.id"}}
 	}
 	switch kind {
 	case ObjectList:

@@ -3,6 +3,8 @@ package affinitytest
 import (
 	"net/http"
 	"slices"
+
+	"github.com/affinity-sync/affinity-sync/loader"
 )
 
 // API v1 notes: GET /notes and /notes/{id}.
@@ -30,9 +32,9 @@ func listNotes(ws *Workspace, _ *index, r *http.Request, _ []int64) (any, *apiEr
 		name string
 		ids  func(*Note) []int64
 	}{
-		{"person_id", (*Note).PersonIDs},
-		{"organization_id", func(n *Note) []int64 { return n.OrganizationIDs }},
-		{"opportunity_id", func(n *Note) []int64 { return n.OpportunityIDs }},
+		{loader.EntityPerson.SelectorParam(), (*Note).PersonIDs},
+		{loader.EntityOrganization.SelectorParam(), func(n *Note) []int64 { return n.OrganizationIDs }},
+		{loader.EntityOpportunity.SelectorParam(), func(n *Note) []int64 { return n.OpportunityIDs }},
 	} {
 		id, ok, err := intParam(r, f.name)
 		if err != nil {
