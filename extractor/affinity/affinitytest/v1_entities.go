@@ -197,23 +197,8 @@ func both[T any](a, b func(T) bool) func(T) bool {
 }
 
 func listPersons(ws *Workspace, x *index, r *http.Request, _ []int64) (any, *apiError) {
-	q := r.URL.Query()
-	pg, err := readPage(q, nil)
-	if err != nil {
-		return nil, err
-	}
-	ranges, err := readDateRanges(q)
-	if err != nil {
-		return nil, err
-	}
-	f := flagsOf(r)
-	all := ws.Persons
-	if f.dates {
-		all = x.personsWithDates
-	}
-	var keep func(*Person) bool
-	if term := strings.ToLower(q.Get("term")); term != "" {
-		keep = func(p *Person) bool {
+	return listDated(r, loader.EntityPerson, ws.Persons, x.personsWithDates,
+		func(p *Person, term string) bool {
 			if containsFold(p.FirstName, term) || containsFold(p.LastName, term) {
 				return true
 			}
@@ -223,17 +208,9 @@ func listPersons(ws *Workspace, x *index, r *http.Request, _ []int64) (any, *api
 				}
 			}
 			return false
-		}
-	}
-	if len(ranges) > 0 {
-		keep = both(keep, func(p *Person) bool { return keepDates(p.Interactions, ranges) })
-	}
-	items := scan(all, pg, keep)
-	out := make([]obj, len(items))
-	for i, p := range items {
-		out[i] = renderPerson(ws, x, p, f, false)
-	}
-	return obj{loader.EntityPerson.V1Noun(): out, "next_page_token": pg.next(len(items))}, nil
+		},
+		func(p *Person) *InteractionDates { return p.Interactions },
+		func(p *Person, f entityFlags) obj { return renderPerson(ws, x, p, f, false) })
 }
 
 func getPerson(ws *Workspace, x *index, r *http.Request, ids []int64) (any, *apiError) {
@@ -245,6 +222,19 @@ func getPerson(ws *Workspace, x *index, r *http.Request, ids []int64) (any, *api
 }
 
 func listOrganizations(ws *Workspace, x *index, r *http.Request, _ []int64) (any, *apiError) {
+	return listDated(r, loader.EntityOrganization, ws.Organizations, x.orgsWithDates,
+		func(o *Organization, term string) bool {
+			return strings.Contains(strings.ToLower(o.Name), term) || containsFold(o.Domain, term)
+		},
+		func(o *Organization) *InteractionDates { return o.Interactions },
+		func(o *Organization, f entityFlags) obj { return renderOrg(ws, x, o, f, false) })
+}
+
+// listDated serves a v1 listing of persons or organizations (kind k): a page of all, or of
+// withDates when with_interaction_dates is set, kept by the term (matches, given it in lower
+// case) and by the interaction date ranges, each rendered as render says.
+func listDated[T any](r *http.Request, k loader.EntityKind, all, withDates []*T, matches func(*T, string) bool,
+	dates func(*T) *InteractionDates, render func(*T, entityFlags) obj) (any, *apiError) {
 	q := r.URL.Query()
 	pg, err := readPage(q, nil)
 	if err != nil {
@@ -255,25 +245,22 @@ func listOrganizations(ws *Workspace, x *index, r *http.Request, _ []int64) (any
 		return nil, err
 	}
 	f := flagsOf(r)
-	all := ws.Organizations
 	if f.dates {
-		all = x.orgsWithDates
+		all = withDates
 	}
-	var keep func(*Organization) bool
+	var keep func(*T) bool
 	if term := strings.ToLower(q.Get("term")); term != "" {
-		keep = func(o *Organization) bool {
-			return strings.Contains(strings.ToLower(o.Name), term) || containsFold(o.Domain, term)
-		}
+		keep = func(v *T) bool { return matches(v, term) }
 	}
 	if len(ranges) > 0 {
-		keep = both(keep, func(o *Organization) bool { return keepDates(o.Interactions, ranges) })
+		keep = both(keep, func(v *T) bool { return keepDates(dates(v), ranges) })
 	}
 	items := scan(all, pg, keep)
 	out := make([]obj, len(items))
-	for i, o := range items {
-		out[i] = renderOrg(ws, x, o, f, false)
+	for i, v := range items {
+		out[i] = render(v, f)
 	}
-	return obj{loader.EntityOrganization.V1Noun(): out, "next_page_token": pg.next(len(items))}, nil
+	return obj{k.V1Noun(): out, "next_page_token": pg.next(len(items))}, nil
 }
 
 func getOrganization(ws *Workspace, x *index, r *http.Request, ids []int64) (any, *apiError) {
