@@ -156,12 +156,19 @@ func (c *Client) ListEntriesV2(ctx context.Context, listID int64, q V2Query) ite
 
 // CompaniesV2 pages through every company (GET /v2/companies).
 func (c *Client) CompaniesV2(ctx context.Context, q V2Query) iter.Seq2[V2Page[V2Company], error] {
-	return pagesV2[V2Company](ctx, c, "/v2/companies", "/v2/companies", q)
+	return entityPagesV2[V2Company](ctx, c, loader.EntityOrganization, q)
 }
 
 // PersonsV2 pages through every person (GET /v2/persons).
 func (c *Client) PersonsV2(ctx context.Context, q V2Query) iter.Seq2[V2Page[V2Person], error] {
-	return pagesV2[V2Person](ctx, c, "/v2/persons", "/v2/persons", q)
+	return entityPagesV2[V2Person](ctx, c, loader.EntityPerson, q)
+}
+
+// entityPagesV2 pages through the v2 collection of an entity kind (GET /v2/persons,
+// /v2/companies), named by its v2 noun.
+func entityPagesV2[T any](ctx context.Context, c *Client, k loader.EntityKind, q V2Query) iter.Seq2[V2Page[T], error] {
+	path := "/v2/" + k.V2Noun()
+	return pagesV2[T](ctx, c, path, path, q)
 }
 
 // pagesV2 walks a cursor-paged v2 listing. The first request is built from the base URL, path
