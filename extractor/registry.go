@@ -233,11 +233,7 @@ func ParseStreams(names []string) ([]StreamName, error) {
 func checkStreams(names []StreamName) error {
 	for _, n := range names {
 		if _, ok := lookup(n); !ok {
-			known := make([]string, 0, len(registry()))
-			for _, s := range Streams() {
-				known = append(known, string(s))
-			}
-			return fmt.Errorf("unknown stream %q (known: %s)", n, strings.Join(known, ", "))
+			return fmt.Errorf("unknown stream %q (known: %s)", n, strings.Join(NamesOf(Streams()), ", "))
 		}
 	}
 	return nil
