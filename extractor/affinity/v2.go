@@ -176,9 +176,13 @@ func entityPagesV2[T any](ctx context.Context, c *Client, k loader.EntityKind, q
 // given, but only once checkFollow accepted it. It stops after yielding an error, on the last
 // page, or when the consumer stops. A page whose nextUrl is refused is not yielded.
 func pagesV2[T any](ctx context.Context, c *Client, endpoint, path string, q V2Query) iter.Seq2[V2Page[T], error] {
+	return pagesV2With[T](ctx, c, endpoint, path, q.params(), q.Cursor)
+}
+
+// pagesV2With is pagesV2 for a query already encoded (with the cursor to start at, if any).
+func pagesV2With[T any](ctx context.Context, c *Client, endpoint, path string, query url.Values, cursor string) iter.Seq2[V2Page[T], error] {
 	return func(yield func(V2Page[T], error) bool) {
-		r := request{version: apiV2, endpoint: endpoint, path: path, query: q.params(), pageToken: q.Cursor}
-		cursor := q.Cursor
+		r := request{version: apiV2, endpoint: endpoint, path: path, query: query, pageToken: cursor}
 		for {
 			var items []T
 			var next string
