@@ -195,3 +195,29 @@ func probeCost(n int64) Cost {
 	return Cost{Source: SourceV1, Requests: n, Chain: n, Detail: fmt.Sprintf("probe: %d through v1 too", n),
 		Bound: fmt.Sprintf("probe (%d)", n)}
 }
+
+// changesCost is field_value_changes through v1: one history per tracked field in scope.
+func changesCost(c loader.PlanCounts, _ CostOptions) []Cost {
+	return []Cost{{Source: SourceV1, Requests: c.TrackedFields, Chain: c.TrackedFields,
+		Detail: fmt.Sprintf("one history per tracked field (%d)", c.TrackedFields),
+		Bound:  fmt.Sprintf("1 per tracked field (%d)", c.TrackedFields)}}
+}
+
+// changesV2Cost is field_value_changes where the change feed may be read: the v1 histories
+// of the fields that have none yet, the feed's pages (plan expects one: a quiet feed), the
+// probe's v1 request, and the histories read again when a pass fell back to v1.
+func changesV2Cost(c loader.PlanCounts, _ CostOptions) []Cost {
+	if c.TrackedFields == 0 {
+		return nil
+	}
+	var out []Cost
+	if n := c.HistoriesDue + c.HistoriesFallback; n > 0 {
+		out = append(out, Cost{Source: SourceV1, Requests: n, Chain: n,
+			Detail: fmt.Sprintf("%d histories without a complete v1 read, %d read again after a fall back", c.HistoriesDue, c.HistoriesFallback),
+			Bound:  "1 per tracked field without a history (and per field after a fall back to v1)"})
+	}
+	out = append(out, Cost{Source: SourceV2, Requests: c.FeedPages + c.FeedProbe, Chain: c.FeedPages + c.FeedProbe,
+		Detail: fmt.Sprintf("the change feed: %d pages, %d probe requests", c.FeedPages, c.FeedProbe),
+		Bound:  fmt.Sprintf("1 per 100 changes since the watermark (at most %d), +1 v1 request when the probe is due and the feed has changes", c.TrackedFields)})
+	return out
+}

@@ -36,6 +36,8 @@ type Store interface {
 	UnlistedDueCount(ctx context.Context, passStart, staleBefore time.Time) (persons, organizations, due int64, err error)
 	CountLive(ctx context.Context, k loader.EntityKind) (int64, error)
 	RecordPath(ctx context.Context, stream string, p loader.StreamPath) error
+	// What the change feed reads.
+	ChangeFeedState(ctx context.Context, scope []int64) (loader.ChangeFeedState, error)
 }
 
 // commitTimeout bounds the commit of a batch that is finished after the run

@@ -55,10 +55,25 @@ func sawListEntries(r StreamResult, c *loader.PlanCounts) {
 
 // sawChanges: one history per tracked field read.
 func sawChanges(r StreamResult, c *loader.PlanCounts) {
+	feed := false
+	var histories int64
 	for _, p := range r.Phases {
-		if p.Phase.Kind == PhaseFieldChanges {
-			c.TrackedFields++
+		switch {
+		case p.Phase.Kind == PhaseV2Changes:
+			feed = true
+			c.FeedPages += p.V2Pages
+			c.FeedProbe += p.ProbeRequests
+		case p.Phase.Kind == PhaseFieldChanges && feed:
+			c.HistoriesFallback++
+		case p.Phase.Kind == PhaseFieldChanges:
+			c.HistoriesDue++
+			histories++
 		}
+	}
+	if r.Rule.TrackedFields > 0 {
+		c.TrackedFields += r.Rule.TrackedFields // the fields in scope, as the pass counted them
+	} else {
+		c.TrackedFields += histories // a pass through v1: one history per field
 	}
 }
 

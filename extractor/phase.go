@@ -39,6 +39,9 @@ const (
 	// PhaseV2Companies is every company through API v2: its values (field_values) or its
 	// persons (organization_details).
 	PhaseV2Companies
+	// PhaseV2Changes is the change feed through API v2 (field_value_changes), from its
+	// watermark.
+	PhaseV2Changes
 )
 
 // hasID reports whether phases of kind k are one of many, told apart by an id.
@@ -48,7 +51,7 @@ func (k PhaseKind) hasID() bool {
 
 // V2 reports whether phases of kind k read through API v2.
 func (k PhaseKind) V2() bool {
-	return k == PhaseV2List || k == PhaseV2Persons || k == PhaseV2Companies
+	return k == PhaseV2List || k == PhaseV2Persons || k == PhaseV2Companies || k == PhaseV2Changes
 }
 
 // PhaseID names a phase within its stream: its kind and, for a phase of one list or field,
@@ -66,7 +69,7 @@ const v2Prefix = "v2:"
 
 // phaseText is the text form of a phase, as sync_checkpoints.phase stores it: "" for the main
 // phase, "interaction_dates", "unlisted", "<list id>" (list_entries), "<field id>"
-// (field_value_changes), "v2:<list id>", "v2:persons", "v2:companies". parsePhase reads it.
+// (field_value_changes), "v2:<list id>", "v2:persons", "v2:companies", "v2:changes". parsePhase reads it.
 func phaseText(p PhaseID) string {
 	switch p.Kind {
 	case PhaseInteractionDates:
@@ -81,6 +84,8 @@ func phaseText(p PhaseID) string {
 		return v2Prefix + "persons"
 	case PhaseV2Companies:
 		return v2Prefix + "companies"
+	case PhaseV2Changes:
+		return v2Prefix + "changes"
 	}
 	return ""
 }
@@ -89,7 +94,7 @@ func phaseText(p PhaseID) string {
 // id names a list of list_entries, a field of field_value_changes). ok is false for a text no
 // phase of that stream writes.
 func parsePhase(text string, ends phaseEnds) (p PhaseID, ok bool) {
-	for _, k := range []PhaseKind{PhaseMain, PhaseInteractionDates, PhaseUnlisted, PhaseV2Persons, PhaseV2Companies} {
+	for _, k := range []PhaseKind{PhaseMain, PhaseInteractionDates, PhaseUnlisted, PhaseV2Persons, PhaseV2Companies, PhaseV2Changes} {
 		if _, has := ends[k]; has && text == phaseText(PhaseID{Kind: k}) {
 			return PhaseID{Kind: k}, true
 		}
@@ -125,6 +130,9 @@ type phase struct {
 	id     PhaseID
 	end    loader.PhaseEnd
 	pages  func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error]
+	// fallback marks a v1 phase read only when the pass fell back from API v2 (the change
+	// feed's per-field histories); a pass on v2 skips it.
+	fallback bool
 }
 
 // withDates reports whether the phase's rows carry interaction dates.

@@ -66,6 +66,8 @@ type stream struct {
 	saw func(r StreamResult, counts *loader.PlanCounts)
 	// per500 says what each 500 rows the warehouse does not know yet will cost.
 	per500 string
+	// keepsFeed: the stream keeps the change feed's bookkeeping, which a reset forgets too.
+	keepsFeed bool
 }
 
 // registry is every stream, in run order. Stages order the streams by what they read from the
@@ -99,14 +101,9 @@ func registry() []stream {
 					Bound:  fmt.Sprintf("Σ over %d lists of (size/%d+1)", len(c.Lists), PageSize)}}
 			},
 			saw: sawListEntries},
-		{name: StreamFieldValueChanges, stage: 2, dependsOn: []StreamName{StreamFields}, endpoints: []string{"/field-value-changes"},
-			phases: (*Syncer).changesPhases, ends: phaseEnds{PhaseFieldChanges: always(loader.EndNothing())},
-			cost: func(c loader.PlanCounts, _ CostOptions) []Cost {
-				return []Cost{{Source: SourceV1, Requests: c.TrackedFields, Chain: c.TrackedFields,
-					Detail: fmt.Sprintf("one history per tracked field (%d)", c.TrackedFields),
-					Bound:  fmt.Sprintf("1 per tracked field (%d)", c.TrackedFields)}}
-			},
-			saw: sawChanges, per500: "1 request per tracked field"},
+		{name: StreamFieldValueChanges, stage: 2, dependsOn: []StreamName{StreamFields}, endpoints: []string{"/field-value-changes", "/v2/field-value-changes"},
+			phases: (*Syncer).changesPhases, ends: phaseEnds{PhaseFieldChanges: always(loader.EndNothing()), PhaseV2Changes: always(loader.EndNothing())},
+			cost: changesCost, v2cost: changesV2Cost, saw: sawChanges, per500: "1 request per tracked field; through v2 1 per 100 changes", keepsFeed: true},
 		{name: StreamFieldValues, stage: 3, dependsOn: []StreamName{StreamListEntries, StreamFields},
 			endpoints: []string{"/field-values", "/v2/lists/{id}/list-entries", "/v2/persons", "/v2/companies"},
 			freshness: loader.FreshnessValues, phases: (*Syncer).fieldValuesPhases,
@@ -324,7 +321,7 @@ func ResetStreams(ctx context.Context, store StreamResetter, names []StreamName)
 		if !ok {
 			return fmt.Errorf("reset streams: %w", checkStreams([]StreamName{n}))
 		}
-		resets = append(resets, loader.StreamReset{Stream: string(n), Freshness: s.freshness})
+		resets = append(resets, loader.StreamReset{Stream: string(n), Freshness: s.freshness, ChangeFeed: s.keepsFeed})
 	}
 	return store.ResetStreams(ctx, resets)
 }

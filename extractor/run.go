@@ -2,6 +2,7 @@ package extractor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -72,7 +73,9 @@ func (s *Syncer) runPass(ctx context.Context, def stream) StreamResult {
 		}
 		log.Info("pass resumed", "phase", cp.Phase, "pages_done", cp.Pages, "rows_done", cp.Rows)
 	}
-	onV1 := false // the pass fell back to v1: its remaining v2 phases are skipped
+	// onV1: the pass fell back to v1, so its remaining v2 phases are skipped and its fallback
+	// phases read; a pass resumed in a fallback phase had fallen back.
+	onV1 := start < len(phases) && phases[start].fallback
 	for i := start; i < len(phases); i = nextPhase(phases, i, onV1) {
 		ph := phases[i]
 		pr, err := s.runPhase(ctx, &cp, ph)
@@ -86,14 +89,19 @@ func (s *Syncer) runPass(ctx context.Context, def stream) StreamResult {
 					if rerr := s.recordPath(ctx, &res, note); rerr != nil {
 						log.Warn("record path", "error", rerr)
 					}
-					err = fmt.Errorf("api_v2 is on: %s: %w", cause, err)
+					if errors.As(err, new(*feedFallback)) {
+						err = fmt.Errorf("api_v2 is on: %w", err) // its text is the cause
+					} else {
+						err = fmt.Errorf("api_v2 is on: %s: %w", cause, err)
+					}
 				}
 				res.Err = fmt.Errorf("stream %s: %w", stream, err)
 				log.Warn("stream stopped", "phase", ph.id.String(), "pages", res.Pages, "rows", res.Rows, "error", res.Err)
 				return res
 			}
-			// Under auto, v2 refused a page: what was read stays, and v1 reads what is still
-			// due. The phase ends with nothing but the checkpoint moving on.
+			// Under auto, v2 refused a page (or the change feed cost what v1 would): what was
+			// read stays, and v1 reads what is still due. The phase ends with nothing but the
+			// checkpoint moving on.
 			onV1, end = true, loader.EndNothing()
 			if plan.reread != nil {
 				plan.reread(s.opts.Now(), unreadLists(phases, i))
@@ -157,9 +165,10 @@ func unreadLists(phases []phase, i int) []int64 {
 }
 
 // nextPhase is the index of the phase that follows phase i: the next one, or once the pass
-// fell back to v1 the next one that does not read through v2; len(phases) after the last.
+// fell back to v1 the next one that does not read through v2, and until then the next one
+// that is not a fallback phase; len(phases) after the last.
 func nextPhase(phases []phase, i int, onV1 bool) int {
-	for i++; i < len(phases) && onV1 && phases[i].id.Kind.V2(); i++ {
+	for i++; i < len(phases) && (onV1 && phases[i].id.Kind.V2() || !onV1 && phases[i].fallback); i++ {
 	}
 	return i
 }
@@ -170,6 +179,10 @@ func nextPhase(phases []phase, i int, onV1 bool) int {
 func (s *Syncer) v2FallsBack(ph phase, err error) (cause string, fallBack bool) {
 	if !ph.id.Kind.V2() {
 		return "", false
+	}
+	var fb *feedFallback
+	if errors.As(err, &fb) {
+		return fb.cause, s.opts.APIV2 == V2Auto || fb.cheaper
 	}
 	ae, ok := v2Refusal(err)
 	if !ok {

@@ -35,6 +35,7 @@ type API interface {
 	ListEntriesV2(ctx context.Context, listID int64, q affinity.V2Query) iter.Seq2[affinity.V2Page[affinity.V2ListEntry], error]
 	CompaniesV2(ctx context.Context, q affinity.V2Query) iter.Seq2[affinity.V2Page[affinity.V2Company], error]
 	PersonsV2(ctx context.Context, q affinity.V2Query) iter.Seq2[affinity.V2Page[affinity.V2Person], error]
+	FieldValueChangesV2(ctx context.Context, q affinity.V2ChangeQuery) iter.Seq2[affinity.V2Page[affinity.V2FieldValueChange], error]
 }
 
 // entitiesPerBatch is how many entity keys the per-entity streams read from
@@ -110,29 +111,6 @@ func (s *Syncer) listEntriesPhases(ctx context.Context, _ passState) (passPlan, 
 			return convertPages(s.api.ListEntries(ctx, l.ID, q), func(e affinity.ListEntry, out *loader.Page) {
 				out.ListEntries = append(out.ListEntries, listEntryRow(e, l.Type))
 			})
-		}})
-	}
-	return only(phases...)
-}
-
-func (s *Syncer) changesPhases(ctx context.Context, _ passState) (passPlan, error) {
-	// One phase per tracked field; its history is one bare array, read as
-	// a stream in chunks.
-	fields, err := s.store.TrackedFields(ctx)
-	if err != nil {
-		return passPlan{}, err
-	}
-	chosen, err := s.chosenListIDs(ctx)
-	if err != nil {
-		return passPlan{}, err
-	}
-	phases := make([]phase, 0, len(fields))
-	for _, f := range fields {
-		if f.ListID != nil && chosen != nil && !slices.Contains(chosen, *f.ListID) {
-			continue
-		}
-		phases = append(phases, phase{id: PhaseID{Kind: PhaseFieldChanges, ID: f.ID}, pages: func(ctx context.Context, _ loader.Checkpoint) iter.Seq2[fetched, error] {
-			return s.changes(ctx, f)
 		}})
 	}
 	return only(phases...)
@@ -389,25 +367,6 @@ func (s *Syncer) globalFieldTypes(ctx context.Context) (map[int64]loader.EntityK
 		types[f.ID] = loader.EntityOrganization
 	}
 	return types, nil
-}
-
-// changes reads a tracked field's whole history, a chunk at a time.
-func (s *Syncer) changes(ctx context.Context, f loader.Field) iter.Seq2[fetched, error] {
-	return func(yield func(fetched, error) bool) {
-		for chunk, err := range s.api.FieldValueChanges(ctx, affinity.ChangeQuery{FieldID: f.ID}) {
-			if err != nil {
-				yield(fetched{}, err)
-				return
-			}
-			var out loader.Page
-			for _, c := range chunk {
-				out.Changes = append(out.Changes, changeRow(c, f))
-			}
-			if !yield(fetched{rows: out, n: len(chunk)}, nil) {
-				return
-			}
-		}
-	}
 }
 
 // selectorOf is the /field-values query of an entity.

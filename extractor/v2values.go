@@ -235,7 +235,13 @@ func probeKey(v loader.FieldValue) string {
 	if v.ValueType != nil {
 		fmt.Fprintf(&b, " type %d", *v.ValueType)
 	}
-	p := v.Projection
+	b.WriteString(projectionKey(v.Projection))
+	return b.String()
+}
+
+// projectionKey is a value's typed projections in a canonical form.
+func projectionKey(p loader.Projection) string {
+	var b strings.Builder
 	if p.Text != nil {
 		fmt.Fprintf(&b, " text %q", *p.Text)
 	}

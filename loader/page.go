@@ -67,7 +67,12 @@ type Page struct {
 	// EntityValues.
 	ScopedValues []ScopedValues
 	// Changes are inserted once: a change already stored is never modified.
-	Changes             []FieldValueChange
+	Changes []FieldValueChange
+	// HistoriesRead are the tracked fields whose whole v1 change history this page completes;
+	// Feed moves the v2 change feed's watermark and probe time. Both are written with the
+	// page's changes.
+	HistoriesRead       []ChangeHistoryRead
+	Feed                FeedMark
 	OrganizationPersons []OrganizationPersons // replaces those organizations' person sets
 	// Notes are upserted; each note's persons, organizations and opportunities replace the
 	// stored sets.
@@ -167,6 +172,9 @@ func (s *Store) CommitPage(ctx context.Context, p Page) (PageStats, error) {
 		}
 		stats.Rows += n
 		if _, err := s.recordFreshness(ctx, tx, rest, p.SeenAt); err != nil {
+			return err
+		}
+		if err := s.commitChangeFeed(ctx, tx, p.HistoriesRead, p.Feed); err != nil {
 			return err
 		}
 		if p.noCheckpoint {
@@ -296,6 +304,8 @@ func (p *Page) Append(src Page) {
 	p.EntityValues = append(p.EntityValues, src.EntityValues...)
 	p.ScopedValues = append(p.ScopedValues, src.ScopedValues...)
 	p.Changes = append(p.Changes, src.Changes...)
+	p.HistoriesRead = append(p.HistoriesRead, src.HistoriesRead...)
+	p.Feed.merge(src.Feed)
 	p.OrganizationPersons = append(p.OrganizationPersons, src.OrganizationPersons...)
 	p.Notes = append(p.Notes, src.Notes...)
 }

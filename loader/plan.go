@@ -22,9 +22,13 @@ type PlanCounts struct {
 	// due entities and whether the API v2 path rule reads them through v2.
 	Lists         []ListCount
 	TrackedFields int64
-	ValuesDue     [3]int64 // listed entities whose field values are due, by RefreshReason
-	UnlistedDue   int64    // entities on no list whose field values are due
-	DetailsDue    int64    // organizations whose persons are due
+	// The change feed (field_value_changes through API v2): the tracked fields in scope
+	// without a complete v1 history, read whole first; the feed's pages (plan expects one, a
+	// quiet feed); the probe's v1 request; the histories read again after a fall back to v1.
+	HistoriesDue, FeedPages, FeedProbe, HistoriesFallback int64
+	ValuesDue                                             [3]int64 // listed entities whose field values are due, by RefreshReason
+	UnlistedDue                                           int64    // entities on no list whose field values are due
+	DetailsDue                                            int64    // organizations whose persons are due
 	// What the API v2 path rule decides (CheaperThroughV2): whether the values of entities on
 	// no list, and the organizations' persons, are read through the v2 persons and companies
 	// listings.
@@ -153,6 +157,13 @@ func (s *Store) PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+s.table("fields")+` WHERE deleted_at IS NULL AND track_changes
 `+trackedFilter(lists)).Scan(&c.TrackedFields); err != nil {
 			return err
+		}
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+s.table("fields")+` f WHERE deleted_at IS NULL AND track_changes
+`+trackedFilter(lists)+` AND NOT EXISTS (SELECT 1 FROM `+s.table("sync_change_histories")+` h WHERE h.field_id = f.id)`).Scan(&c.HistoriesDue); err != nil {
+			return err
+		}
+		if c.TrackedFields > 0 {
+			c.FeedPages = 1
 		}
 		rows, err := tx.Query(ctx, s.dueValuesSQL(false, lists)+` SELECT priority, count(*) FROM due GROUP BY 1`, valuesStaleBefore, now)
 		if err != nil {

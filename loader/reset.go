@@ -33,6 +33,9 @@ func (f Freshness) column() string {
 type StreamReset struct {
 	Stream    string
 	Freshness Freshness
+	// ChangeFeed: the stream keeps the change feed's bookkeeping (which fields' histories
+	// were read, the feed's watermark), forgotten too, so every history is read whole again.
+	ChangeFeed bool
 }
 
 // ResetStreams makes the next run re-read the given streams from the start, in one
@@ -53,6 +56,13 @@ func (s *Store) ResetStreams(ctx context.Context, streams []StreamReset) error {
 			return fmt.Errorf("delete checkpoints: %w", err)
 		}
 		for _, r := range streams {
+			if r.ChangeFeed {
+				for _, t := range []string{"sync_change_histories", "sync_change_feed"} {
+					if _, err := tx.Exec(ctx, `DELETE FROM `+s.table(t)); err != nil {
+						return fmt.Errorf("forget the change feed: %w", err)
+					}
+				}
+			}
 			col := r.Freshness.column()
 			if col == "" {
 				continue

@@ -78,3 +78,17 @@ func (s *Store) CheckWorkspace(ctx context.Context, tenantID int64, name, subdom
 	}
 	return existing, nil
 }
+
+// RecordedWorkspace returns the workspace the schema holds, nil before the first check.
+func (s *Store) RecordedWorkspace(ctx context.Context) (*Workspace, error) {
+	var have Workspace
+	err := s.pool.QueryRow(ctx, `SELECT tenant_id, name, subdomain, first_seen FROM `+s.table("sync_workspace")).
+		Scan(&have.TenantID, &have.Name, &have.Subdomain, &have.FirstSeen)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read workspace: %w", err)
+	}
+	return &have, nil
+}

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // and its bookkeeping (docs/warehouse.md), its views, the request ledger (docs/quota.md),
 // the entities' freshness, the notes, the as-of function and the workspace guard, the
 // webhook deliveries the daemon records, field values without an Affinity id, the API
-// path of each stream's last pass, and each run's requests by stream.
+// path of each stream's last pass, each run's requests by stream, and the change feed's state.
 var migrationTables = [][]string{
 	{"dropdown_options", "field_value_changes", "field_values", "fields", "list_entries", "lists",
 		"opportunities", "opportunity_organizations", "opportunity_persons", "organization_persons",
@@ -36,6 +36,7 @@ var migrationTables = [][]string{
 	{}, // 00009 lets field_values hold values without an Affinity id
 	{"sync_stream_paths"},
 	{}, // 00011 adds sync_runs.requests_by_stream
+	{"sync_change_feed", "sync_change_histories"},
 }
 
 // tablesAfter is what information_schema.tables lists after the first n migrations, sorted.

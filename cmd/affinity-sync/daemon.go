@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -60,6 +61,9 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 		return err
 	}
 	defer store.Close()
+	if err := checkWorkspaceAtStart(ctx, cfg, log, store); err != nil {
+		return err
+	}
 
 	// The HTTP side: metrics, health, webhooks.
 	metrics := httpapi.NewMetrics(httpapi.MetricsOptions{
@@ -136,6 +140,27 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 		return err
 	}
 	log.Info("daemon stopped")
+	return nil
+}
+
+// checkWorkspaceAtStart asks once which workspace the key belongs to: the scheduled changes
+// runs trust the workspace recorded, full passes check it again. A key of another workspace,
+// or one Affinity refuses, stops the daemon; any other failure is left to the first run.
+func checkWorkspaceAtStart(ctx context.Context, cfg Config, log *slog.Logger, store *loader.Store) error {
+	budget := quota.New(store, cfg.limits(), time.Now, log)
+	defer closeBudget(ctx, budget, log)
+	err := checkWorkspace(ctx, cfg, log, store, budget)
+	var usage *usageError
+	var refused *keyRefusedError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &usage), errors.As(err, &refused):
+		return err
+	case ctx.Err() != nil:
+		return nil
+	}
+	log.Warn("could not check the workspace at start; the first run checks it", "error", err)
 	return nil
 }
 

@@ -222,6 +222,7 @@ func (l planLearned) apply(c *loader.PlanCounts, chosen bool) {
 	}
 	if l.fields {
 		c.TrackedFields = l.tracked[chosen]
+		c.HistoriesDue, c.FeedPages = c.TrackedFields, min(c.TrackedFields, 1)
 	}
 }
 

@@ -229,8 +229,19 @@ func prepareRun(ctx context.Context, cfg Config, log *slog.Logger, store *loader
 		return nil, err
 	}
 	// A key of another workspace changes nothing (not even a run record);
-	// any other failure to ask is recorded as a failed run.
-	r.guardErr = checkWorkspace(ctx, cfg, log, store, r.budget)
+	// any other failure to ask is recorded as a failed run. A changes run trusts the
+	// workspace recorded: full passes and the daemon's start check it.
+	trusted := false
+	if changesRun(opts) {
+		ws, err := store.RecordedWorkspace(ctx)
+		if err != nil {
+			return nil, err
+		}
+		trusted = ws != nil
+	}
+	if !trusted {
+		r.guardErr = checkWorkspace(ctx, cfg, log, store, r.budget)
+	}
 	var usage *usageError
 	if errors.As(r.guardErr, &usage) {
 		return nil, r.guardErr
@@ -340,6 +351,21 @@ func newClient(cfg Config, log *slog.Logger, budget *quota.Budget, observers ...
 		return nil, usagef("affinity: %v", err)
 	}
 	return client, nil
+}
+
+// changesRun reports whether a run syncs only the streams of the changes schedule (the change
+// feed and the field values it shows to have changed): such a run does not ask which
+// workspace the key belongs to once the schema has recorded one.
+func changesRun(opts syncOptions) bool {
+	if !opts.partial || len(opts.streams) == 0 {
+		return false
+	}
+	for _, s := range opts.streams {
+		if !slices.Contains(changesStreams, s) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkWorkspace makes sure the key belongs to the workspace the schema holds
