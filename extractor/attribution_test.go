@@ -85,7 +85,7 @@ func expectedSender(u *url.URL) (stream, endpoint string) {
 	sender, ok := map[string]StreamName{
 		"/lists": StreamLists, "/fields": StreamFields, "/persons/fields": StreamFields, "/organizations/fields": StreamFields,
 		"/persons": StreamPersons, "/organizations": StreamOrganizations, "/opportunities": StreamOpportunities,
-		"/lists/{id}/list-entries": StreamListEntries, "/field-value-changes": StreamFieldValueChanges,
+		"/lists/{id}/list-entries": StreamListEntries, "/field-value-changes": StreamFieldValueChanges, "/v2/field-value-changes": StreamFieldValueChanges,
 		"/field-values": StreamFieldValues, "/v2/lists/{id}/list-entries": StreamFieldValues, "/v2/persons": StreamFieldValues,
 		"/v2/companies": StreamFieldValues, "/organizations/{id}": StreamOrganizationDetails, "/notes": StreamNotes,
 	}[endpoint]

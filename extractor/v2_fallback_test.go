@@ -227,9 +227,18 @@ func TestV2RefusalOrDifferenceFailsStreamUnderOn(t *testing.T) {
 				require.NoError(t, od.Err)
 				require.True(t, od.Complete)
 			}
-			// Every other stream completed.
+			// The change feed is refused like every v2 read; every other stream completed.
+			fc := streamResult(t, res, extractor.StreamFieldValueChanges)
+			if fault.links {
+				require.ErrorContains(t, fc.Err, "api_v2 is on: API v2 refused: HTTP "+fault.name)
+				require.ErrorContains(t, fc.Err, "/v2/field-value-changes")
+			} else {
+				require.NoError(t, fc.Err)
+			}
 			for _, s := range res.Streams {
-				if s.Stream != extractor.StreamFieldValues && s.Stream != extractor.StreamOrganizationDetails {
+				switch s.Stream {
+				case extractor.StreamFieldValues, extractor.StreamOrganizationDetails, extractor.StreamFieldValueChanges:
+				default:
 					require.NoError(t, s.Err, s.Stream)
 				}
 			}
