@@ -114,6 +114,8 @@ func TestRunUsageErrors(t *testing.T) {
 		{"plan unknown stream", unreachableDB, []string{"plan", "--streams", "nope"}, "nope"},
 		{"fake-api negative size", nil, []string{"fake-api", "--addr", "127.0.0.1:0", "--persons", "-1"}, "negative"},
 		{"fake-api unknown v2 mode", nil, []string{"fake-api", "--addr", "127.0.0.1:0", "--v2", "maybe"}, "--v2"},
+		{"fake-api unknown v2 changes mode", nil, []string{"fake-api", "--addr", "127.0.0.1:0", "--v2-changes", "maybe"}, "--v2-changes"},
+		{"demo unknown v2 changes mode", nil, []string{"demo", "--v2-changes", "sometimes"}, "--v2-changes"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

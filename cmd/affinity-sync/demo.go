@@ -27,6 +27,7 @@ type fakeFlags struct {
 	latency                               time.Duration
 	v2                                    string // fake-api only: ok, 403 or 404
 	v2Disagree                            bool   // fake-api only
+	v2Changes                             string // the change feed: ok, 403, 404 or disagree
 }
 
 func (f *fakeFlags) register(fs interface {
@@ -52,6 +53,21 @@ func (f *fakeFlags) register(fs interface {
 func (f *fakeFlags) registerV2(fs *flag.FlagSet) {
 	fs.StringVar(&f.v2, "v2", "ok", "how API v2 answers: ok, 403 (a key without export permission) or 404 (no API v2)")
 	fs.BoolVar(&f.v2Disagree, "v2-disagree", false, "make API v2 serve one text value differently from v1")
+	f.registerV2Changes(fs)
+}
+
+// registerV2Changes adds --v2-changes, the change feed's mode, of fake-api and demo.
+func (f *fakeFlags) registerV2Changes(fs *flag.FlagSet) {
+	fs.StringVar(&f.v2Changes, "v2-changes", "ok", "how GET /v2/field-value-changes answers: ok, 403, 404, "+
+		"or disagree (the first record of every page carries another value than v1's)")
+}
+
+// checkV2Changes validates --v2-changes for the command cmd.
+func (f *fakeFlags) checkV2Changes(cmd string) error {
+	if _, err := affinitytest.ParseV2ChangesMode(f.v2Changes); err != nil {
+		return usagef("%s: --v2-changes: %v", cmd, err)
+	}
+	return nil
 }
 
 func (f *fakeFlags) server() *affinitytest.Server {
@@ -69,6 +85,9 @@ func (f *fakeFlags) server() *affinitytest.Server {
 	}
 	if f.v2Disagree {
 		opts = append(opts, affinitytest.WithV2Disagree())
+	}
+	if mode, err := affinitytest.ParseV2ChangesMode(f.v2Changes); err == nil { // checked by checkV2Changes
+		opts = append(opts, affinitytest.WithV2Changes(mode))
 	}
 	return affinitytest.NewServer(affinitytest.Generate(cfg), opts...)
 }
@@ -109,6 +128,9 @@ func cmdFakeAPI(ctx context.Context, e env, args []string) error {
 	if _, err := affinitytest.ParseV2Mode(ff.v2); err != nil {
 		return usagef("fake-api: --v2: %v", err)
 	}
+	if err := ff.checkV2Changes("fake-api"); err != nil {
+		return err
+	}
 	if min(ff.persons, ff.organizations, ff.opportunities, ff.personLists, ff.organizationLists, ff.opportunityLists, ff.entriesPerList) < 0 {
 		return usagef("fake-api: sizes must not be negative")
 	}
@@ -125,7 +147,11 @@ func cmdDemo(ctx context.Context, e env, args []string) error {
 	keep := fs.Bool("keep", false, "keep the database (and the fake API) running until Ctrl-C")
 	var ff fakeFlags
 	ff.register(fs)
+	ff.registerV2Changes(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := ff.checkV2Changes("demo"); err != nil {
 		return err
 	}
 	cfg := defaultConfig()

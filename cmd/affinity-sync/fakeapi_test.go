@@ -150,3 +150,33 @@ func TestFakeAPIV2Flags(t *testing.T) {
 	require.Equal(t, http.StatusNotFound, code)
 	require.Contains(t, body, `"code":"not-found"`)
 }
+
+func TestFakeAPIV2ChangesFlag(t *testing.T) {
+	t.Parallel()
+	status := func(args ...string) map[string]int {
+		base, stop := startFakeAPI(t, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
+		defer func() {
+			code, rest := stop()
+			require.Equal(t, exitOK, code)
+			require.Empty(t, rest)
+		}()
+		out := map[string]int{}
+		for _, p := range []string{"/v2/field-value-changes?limit=1", "/v2/persons?limit=1"} {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, base+p, nil)
+			require.NoError(t, err)
+			req.Header.Set("Authorization", "Bearer demo-key")
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			_ = resp.Body.Close()
+			out[strings.Split(p, "?")[0]] = resp.StatusCode
+		}
+		return out
+	}
+	for _, c := range []struct {
+		mode string
+		feed int
+	}{{"ok", http.StatusOK}, {"403", http.StatusForbidden}, {"404", http.StatusNotFound}, {"disagree", http.StatusOK}} {
+		got := status("--v2-changes", c.mode)
+		require.Equal(t, map[string]int{"/v2/field-value-changes": c.feed, "/v2/persons": http.StatusOK}, got, "--v2-changes %s", c.mode)
+	}
+}

@@ -63,7 +63,8 @@ type V2ChangeQuery struct {
 	Limit   int    // default and max 100 (0 or more than 100 means 100)
 }
 
-// V2ChangeFilterTime is how a time is written in a change feed filter.
+// V2ChangeFilterTime is how a time is written in a change feed filter. Its Z is literal:
+// format the time in UTC (t.UTC().Format(V2ChangeFilterTime)).
 const V2ChangeFilterTime = "2006-01-02T15:04:05.000Z"
 
 // FieldValueChangesV2 pages through the change feed (GET /v2/field-value-changes), following

@@ -5,7 +5,9 @@
 // It owns these things:
 //
 //   - the Workspace model and its generator (Generate, from a Config and a seed), exported so
-//     tests can compare a warehouse with it, plus mutation helpers to change it between syncs;
+//     tests can compare a warehouse with it, plus mutation helpers to change it between syncs
+//     (ChangeTrackedValues makes a trickle of value changes on tracked fields, at w.Now(), one
+//     change record each, spread over distinct entities);
 //   - the Server, which answers the read endpoints a sync uses (persons, organizations,
 //     opportunities, lists, list entries, fields, field values, field value changes, notes,
 //     whoami, rate-limit), enforces optional per-minute and monthly limits and counts requests;
@@ -33,6 +35,27 @@
 //     has no v2 counterpart. Options answer every v2 request with 403 "authorization"
 //     (V2Forbidden) or 404 "not-found" (V2NotFound), or make v2 alter exactly one text value
 //     (WithV2Disagree, Workspace.V2DisagreeValue).
+//   - the v2 change feed (v2_changes.go): GET /v2/field-value-changes serves Workspace.Changes,
+//     the history v1's /field-value-changes serves, with the same ids, changes of tracked
+//     fields only. A record is {id, type (V2ValueType of the field), actionType (add, delete,
+//     update for v1 0, 1, 2), changedAt (UTC, milliseconds), field {id "field-n", entityType
+//     person|company|opportunity, name, type global|list}, entity {id}, listEntry {id, listId}
+//     or null, changer {id, firstName, lastName, emailAddress} or null, value}, value being one
+//     item in the v2 shape the other v2 endpoints give a value of that type, or null when
+//     v1's is null. filter takes changedAt with >, >=, <, <= (an RFC 3339 time), field.id,
+//     listEntry.id, changer.id and actionType with =, combined with & (spaces allowed, values
+//     may be double-quoted); | and parentheses, other properties and operators are refused
+//     with 400 validation (param "filter"), so is an unknown orderBy or a bad cursor. orderBy
+//     changedAt (the default: changedAt, then id) or -changedAt; limit 1-100, 10 when absent
+//     (V2ChangesDefaultLimit); a keyset cursor on (changedAt, id), so changes recorded between
+//     two pages are neither skipped nor served twice; nextUrl and prevUrl as the other v2
+//     listings give them. WithV2Changes answers the feed alone with 403 "authorization"
+//     (V2ChangesForbidden) or 404 "not-found" (V2ChangesNotFound), the other v2 endpoints
+//     keeping WithV2Mode's answer, or makes the first record of every page carry a value that
+//     maps to another v1 value (V2ChangesDisagree): the v1 value altered as DisagreeV1Value
+//     says (a number plus 1, a person or company id plus 1, a date one hour later, the city of
+//     a location with " (v2)" appended, a ranked dropdown's next option; null read as the
+//     type's zero first).
 //
 // Each file has one job, so that a new endpoint or a new kind of data has an obvious home:
 // workspace.go the Workspace types (workspace_index.go its lookups, workspace_snapshot.go its
@@ -40,10 +63,11 @@
 // generate_<what>.go per kind of generated data (entities, lists, values, notes), server.go
 // the transport (auth, limits, faults, counters), v1.go the v1 route table with
 // v1_<resource>.go per resource, v2.go the v2 modes and transport with v2_<job>.go (paging,
-// fields, values, entities, list entries), token.go v1 page tokens, webhooks.go webhooks.
+// fields, values, entities, list entries, changes), token.go v1 page tokens, webhooks.go
+// webhooks, mutate_changes.go the changes made between syncs.
 //
 // Not modelled yet: interactions, entity files, relationship strengths and the other v2
-// endpoints (field metadata, field value changes, notes...). Deleting an entity removes its
+// endpoints (field metadata, notes, a list entry's own field value changes...). Deleting an entity removes its
 // list entries, values and history, but
 // values of other entities that point at it (person/organization values) stay, and so does its
 // id on notes.

@@ -52,14 +52,9 @@ type generator struct {
 // Opportunities are generated only when there is at least one opportunity list.
 func Generate(cfg Config) *Workspace {
 	g := &generator{
-		cfg: cfg,
-		rng: rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(cfg.Seed)^0x9e3779b97f4a7c15)),
-		zones: []*time.Location{
-			time.UTC,
-			time.FixedZone("", -7*3600),
-			time.FixedZone("", -4*3600),
-			time.FixedZone("", -8*3600),
-		},
+		cfg:     cfg,
+		rng:     rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(cfg.Seed)^0x9e3779b97f4a7c15)),
+		zones:   zones(),
 		ws:      &Workspace{},
 		valueID: 2_000_000_000,
 		present: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
@@ -77,6 +72,16 @@ func Generate(cfg Config) *Workspace {
 	g.finishChanges()
 	g.notes() // last, so the rest of the workspace does not depend on Config.Notes
 	return g.ws
+}
+
+// zones are the time zones generated times are in; values of date fields use the second.
+func zones() []*time.Location {
+	return []*time.Location{
+		time.UTC,
+		time.FixedZone("", -7*3600),
+		time.FixedZone("", -4*3600),
+		time.FixedZone("", -8*3600),
+	}
 }
 
 // ---- small helpers ----

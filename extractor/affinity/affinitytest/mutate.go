@@ -331,6 +331,7 @@ func (w *Workspace) SetFieldValue(fieldID, entityID int64, listEntryID *int64, v
 		}
 		w.Changes = append(w.Changes, c)
 		x.changesByField[f.ID] = append(x.changesByField[f.ID], c)
+		x.changesByTime = insertChange(x.changesByTime, c)
 	}
 	create := func(v json.RawMessage) {
 		nv := &FieldValue{

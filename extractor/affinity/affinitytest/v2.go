@@ -64,7 +64,8 @@ func ParseV2Mode(s string) (V2Mode, error) {
 type v2Options struct {
 	mode     V2Mode
 	disagree bool
-	nextBase string // scheme://host[:port] of nextUrl/prevUrl; "" = the request's own
+	changes  V2ChangesMode // GET /v2/field-value-changes only (v2_changes.go)
+	nextBase string        // scheme://host[:port] of nextUrl/prevUrl; "" = the request's own
 }
 
 // WithV2Mode sets how API v2 answers (default V2OK).
@@ -142,6 +143,7 @@ var v2Routes = map[string]v2Handler{
 	"/v2/lists/{id}/list-entries": v2ListEntries,
 	"/v2/persons":                 v2Persons,
 	"/v2/companies":               v2Companies,
+	"/v2/field-value-changes":     v2FieldValueChanges,
 }
 
 func matchV2Route(path string) route {
@@ -158,6 +160,7 @@ type v2Request struct {
 	ids      []int64
 	base     string // scheme://host of nextUrl/prevUrl
 	disagree int64  // id of the value served altered; 0 = none
+	changes  V2ChangesMode
 }
 
 // v2Code is the error code of an HTTP status.
@@ -294,7 +297,7 @@ func (s *Server) serveV2(w http.ResponseWriter, r *http.Request, rt route, endpo
 	}
 	var buf bytes.Buffer
 	s.mu.RLock()
-	rq := &v2Request{ws: s.ws, x: s.ws.index(), r: r, ids: rt.ids, base: base}
+	rq := &v2Request{ws: s.ws, x: s.ws.index(), r: r, ids: rt.ids, base: base, changes: opts.changes}
 	if opts.disagree {
 		if v := s.ws.V2DisagreeValue(); v != nil {
 			rq.disagree = v.ID

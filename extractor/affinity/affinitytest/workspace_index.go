@@ -31,6 +31,7 @@ type index struct {
 	globalValues     map[entityKey][]*FieldValue
 	entryValues      map[int64][]*FieldValue
 	changesByField   map[int64][]*FieldValueChange
+	changesByTime    []*FieldValueChange // the history in feed order: changedAt, then id
 	oppsByPerson     map[int64][]int64
 	oppsByOrg        map[int64][]int64
 	notes            map[int64]*Note
@@ -120,6 +121,7 @@ func buildIndex(w *Workspace) *index {
 	for _, c := range w.Changes {
 		x.changesByField[c.FieldID] = append(x.changesByField[c.FieldID], c)
 	}
+	x.changesByTime = sortedChanges(w.Changes)
 	return x
 }
 
