@@ -490,6 +490,7 @@ func TestV2ChangeValueShapes(t *testing.T) {
 		{"company", named("Employer", loader.EntityPerson, false), person.ID, nil,
 			strconv.FormatInt(org.ID, 10), string(rawValue(t, map[string]any{"id": org.ID, "name": org.Name, "domain": org.Domain})), "company"},
 		{"number", named("Potential Users", loader.EntityOrganization, false), org.ID, nil, `1234.5`, `1234.5`, "number"},
+		{"null", named("Potential Users", loader.EntityOrganization, false), ws.Organizations[4].ID, nil, `null`, `null`, "number"},
 		{"datetime", named("Birthday", loader.EntityPerson, false), person.ID, nil,
 			`"1990-05-17T00:00:00.000-07:00"`, `"1990-05-17T07:00:00.000Z"`, "datetime"},
 		{"location", named("Headquarters", loader.EntityOrganization, false), org.ID, nil,
