@@ -1,0 +1,246 @@
+package extractor_test
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/affinity-sync/affinity-sync/extractor"
+	"github.com/affinity-sync/affinity-sync/extractor/affinity"
+	"github.com/affinity-sync/affinity-sync/extractor/affinity/affinitytest"
+)
+
+// changesRun is what the daemon's changes schedule runs.
+var changesRun = []extractor.StreamName{extractor.StreamFieldValueChanges, extractor.StreamFieldValues}
+
+// feedHarness is a workspace synced once under api_v2 auto (every history read through v1),
+// with values due only when they changed, and a clock shared by the fake and the syncer.
+func feedHarness(t *testing.T, seed int64, fakeOpts ...affinitytest.Option) *harness {
+	t.Helper()
+	cfg := affinitytest.DefaultConfig()
+	cfg.Seed = seed
+	h := newHarness(t, cfg, fakeOpts...)
+	h.opts.APIV2 = extractor.V2Auto
+	h.opts.ValuesMaxAge = 30 * 24 * time.Hour
+	requireComplete(t, h.syncer(nil).Run(t.Context(), nil))
+	return h
+}
+
+// makeChanges makes n changes in the fake, all at one instant, and returns the distinct
+// entities they changed.
+func (h *harness) makeChanges(t *testing.T, seed uint64, n int) (made []affinitytest.ChangeMade, entities int) {
+	t.Helper()
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	h.fake.Mutate(func(w *affinitytest.Workspace) {
+		w.SetClock(func() time.Time { return at })
+		made = w.ChangeTrackedValues(rand.New(rand.NewPCG(seed, 1)), n)
+		w.SetClock(nil)
+	})
+	require.Len(t, made, n)
+	type key struct {
+		kind int
+		id   int64
+	}
+	seen := map[key]bool{}
+	for _, c := range made {
+		seen[key{int(c.EntityType), c.EntityID}] = true
+	}
+	return made, len(seen)
+}
+
+func (h *harness) trackedFields(t *testing.T) int {
+	return h.countRows(t, "fields", "deleted_at IS NULL AND track_changes")
+}
+
+// TestChangeFeedStoresWhatV1Stores: after the backfill, a changes run with 10 changes made
+// stores each exactly once, every column as a v1 read stores it, for at most 3 requests plus
+// one per changed entity; a run with nothing changed then costs 1 request.
+func TestChangeFeedStoresWhatV1Stores(t *testing.T) {
+	t.Parallel()
+	h := feedHarness(t, 71)
+	h.fake.ResetCounters()
+	_, entities := h.makeChanges(t, 1, 10)
+
+	res := h.syncer(nil).Run(t.Context(), changesRun)
+	requireComplete(t, res)
+	fc := streamResult(t, res, extractor.StreamFieldValueChanges)
+	require.NotNil(t, fc.Path)
+	require.Equal(t, "v2", fc.Path.Path, fc.Path.Reason)
+	got := h.fake.Requests()
+	require.Equal(t, 1, got["/v2/field-value-changes"], "10 changes: one feed page")
+	require.LessOrEqual(t, got["/field-value-changes"], 1, "at most the probe's v1 history")
+	require.LessOrEqual(t, h.fake.TotalRequests(), 3+entities, "requests: %v", got)
+	h.requireChangesEqual(t, h.fake.Snapshot())
+	h.requireWarehouseEquals(t, h.fake.Snapshot())
+
+	h.fake.ResetCounters()
+	requireComplete(t, h.syncer(nil).Run(t.Context(), changesRun))
+	require.Equal(t, map[string]int{"/v2/field-value-changes": 1}, h.fake.Requests(), "nothing changed: one request")
+	h.requireChangesEqual(t, h.fake.Snapshot())
+}
+
+// TestChangeFeedSharedTimestampAcrossPages: 150 changes share one changedAt, so the page
+// boundary falls inside it: each is stored once.
+func TestChangeFeedSharedTimestampAcrossPages(t *testing.T) {
+	t.Parallel()
+	h := feedHarness(t, 72)
+	h.makeChanges(t, 2, 150)
+	h.fake.ResetCounters()
+	requireComplete(t, h.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamFieldValueChanges}))
+	require.Equal(t, 2, h.fake.Requests()["/v2/field-value-changes"])
+	h.requireChangesEqual(t, h.fake.Snapshot())
+}
+
+// TestChangeFeedBurstFallsBackWithinTheRun: more than T × 100 changes: the feed stops at T
+// pages and the run reads each field's history through v1, ending exact; the next run reads
+// the feed again.
+func TestChangeFeedBurstFallsBackWithinTheRun(t *testing.T) {
+	t.Parallel()
+	h := feedHarness(t, 73)
+	tracked := h.trackedFields(t)
+	require.Positive(t, tracked)
+	logs := newLogRecorder()
+	h.opts.Logger = slog.New(logs)
+	h.makeChanges(t, 3, tracked*100+1)
+	h.fake.ResetCounters()
+	res := h.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamFieldValueChanges})
+	requireComplete(t, res)
+	got := h.fake.Requests()
+	require.Equal(t, tracked, got["/v2/field-value-changes"], "T feed pages")
+	require.Equal(t, tracked, got["/field-value-changes"], "then one history per field")
+	fc := streamResult(t, res, extractor.StreamFieldValueChanges)
+	require.True(t, fc.Path.Fallback, fc.Path.Reason)
+	require.Contains(t, fc.Path.Reason, "the change feed reached")
+	require.Len(t, logs.warnings(extractor.StreamFieldValueChanges), 1)
+	h.requireChangesEqual(t, h.fake.Snapshot())
+
+	h.fake.ResetCounters()
+	h.makeChanges(t, 4, 5)
+	requireComplete(t, h.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamFieldValueChanges}))
+	got = h.fake.Requests()
+	require.Equal(t, 1, got["/v2/field-value-changes"], "the feed again")
+	require.Equal(t, 1, got["/field-value-changes"], "probed after a v1 run")
+	h.requireChangesEqual(t, h.fake.Snapshot())
+}
+
+// TestChangeFeedRefusedOrDisagreeing: under auto a refused feed (403, 404) or one that
+// disagrees with v1 falls back to v1 with one warning naming the cause and ends exact; under
+// on the stream fails with nothing of the refused page written.
+func TestChangeFeedRefusedOrDisagreeing(t *testing.T) {
+	t.Parallel()
+	for i, tc := range []struct {
+		mode  affinitytest.V2ChangesMode
+		cause string
+	}{
+		{affinitytest.V2ChangesForbidden, "API v2 refused: HTTP 403"},
+		{affinitytest.V2ChangesNotFound, "API v2 refused: HTTP 404"},
+		{affinitytest.V2ChangesDisagree, "the change feed disagrees with API v1: field "},
+	} {
+		for _, mode := range []extractor.V2Mode{extractor.V2Auto, extractor.V2On} {
+			t.Run(tc.mode.String()+"/"+mode.String(), func(t *testing.T) {
+				t.Parallel()
+				h := feedHarness(t, 80+int64(i))
+				made, _ := h.makeChanges(t, 5, 10)
+				h.fake.SetV2Changes(tc.mode)
+				logs := newLogRecorder()
+				h.opts.Logger = slog.New(logs)
+				h.opts.APIV2 = mode
+				before := h.countRows(t, "field_value_changes", "true")
+				h.fake.ResetCounters()
+				res := h.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamFieldValueChanges})
+				fc := streamResult(t, res, extractor.StreamFieldValueChanges)
+				if mode == extractor.V2On {
+					require.ErrorContains(t, fc.Err, "api_v2 is on: "+tc.cause)
+					require.Equal(t, before, h.countRows(t, "field_value_changes", "true"), "nothing of the refused page written")
+					return
+				}
+				require.NoError(t, fc.Err)
+				require.True(t, fc.Path.Fallback)
+				require.Contains(t, fc.Path.Reason, tc.cause)
+				warns := logs.warnings(extractor.StreamFieldValueChanges)
+				require.Len(t, warns, 1)
+				require.Contains(t, fc.Path.Reason, warns[0].attrs["cause"])
+				require.Equal(t, 1, h.fake.Requests()["/v2/field-value-changes"])
+				require.Equal(t, before+len(made), h.countRows(t, "field_value_changes", "true"))
+				h.requireChangesEqual(t, h.fake.Snapshot())
+			})
+		}
+	}
+}
+
+// cutFeed serves the change feed's first pages and then fails, as a kill mid-feed would
+// leave it.
+type cutFeed struct {
+	*affinity.Client
+	pages int
+}
+
+var errCut = errors.New("the process died here")
+
+func (c *cutFeed) FieldValueChangesV2(ctx context.Context, q affinity.V2ChangeQuery) iter.Seq2[affinity.V2Page[affinity.V2FieldValueChange], error] {
+	return func(yield func(affinity.V2Page[affinity.V2FieldValueChange], error) bool) {
+		n := 0
+		for p, err := range c.Client.FieldValueChangesV2(ctx, q) {
+			if err != nil || n == c.pages {
+				if err == nil {
+					err = errCut
+				}
+				yield(p, err)
+				return
+			}
+			n++
+			if !yield(p, nil) {
+				return
+			}
+		}
+	}
+}
+
+// TestChangeFeedResumesAfterAKill: a run that dies after two feed pages keeps them and their
+// watermark; the next run queries again from there and ends with every change once.
+func TestChangeFeedResumesAfterAKill(t *testing.T) {
+	t.Parallel()
+	h := feedHarness(t, 74)
+	h.makeChanges(t, 6, 120)
+	time.Sleep(2 * time.Millisecond) // the second batch is newer than the first
+	h.makeChanges(t, 7, 150)
+	res := h.syncer(&cutFeed{Client: h.client, pages: 2}).Run(t.Context(), []extractor.StreamName{extractor.StreamFieldValueChanges})
+	fc := streamResult(t, res, extractor.StreamFieldValueChanges)
+	require.ErrorIs(t, fc.Err, errCut)
+	var stored int
+	require.NoError(t, h.pool.QueryRow(t.Context(), `SELECT count(*) FROM affinity.field_value_changes`).Scan(&stored))
+	require.Positive(t, h.countRows(t, "sync_change_feed", "watermark IS NOT NULL"), "the pages committed moved the watermark")
+
+	h.fake.ResetCounters()
+	requireComplete(t, h.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamFieldValueChanges}))
+	require.LessOrEqual(t, h.fake.Requests()["/v2/field-value-changes"], 2, "from the watermark, not from the start")
+	h.requireChangesEqual(t, h.fake.Snapshot())
+}
+
+// TestChangeFeedNewFieldGetsItsHistoryFirst: a field that comes into scope is read whole
+// through v1 before the feed is read.
+func TestChangeFeedNewFieldGetsItsHistoryFirst(t *testing.T) {
+	t.Parallel()
+	h := feedHarness(t, 75)
+	var field int64
+	require.NoError(t, h.pool.QueryRow(t.Context(), `SELECT min(field_id) FROM affinity.sync_change_histories`).Scan(&field))
+	_, err := h.pool.Exec(t.Context(), `DELETE FROM affinity.sync_change_histories WHERE field_id = $1`, field)
+	require.NoError(t, err)
+	h.makeChanges(t, 8, 10)
+	h.fake.ResetCounters()
+	res := h.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamFieldValueChanges})
+	requireComplete(t, res)
+	fc := streamResult(t, res, extractor.StreamFieldValueChanges)
+	require.Equal(t, "v1+v2", fc.Path.Path, fc.Path.Reason)
+	require.Equal(t, 1, h.fake.Requests()["/v2/field-value-changes"])
+	require.LessOrEqual(t, h.fake.Requests()["/field-value-changes"], 2, "its history, and at most the probe")
+	require.Equal(t, 1, h.countRows(t, "sync_change_histories", "field_id = "+strconv.FormatInt(field, 10)))
+	h.requireChangesEqual(t, h.fake.Snapshot())
+}
