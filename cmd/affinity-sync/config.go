@@ -88,10 +88,10 @@ type Config struct {
 		Schema string `yaml:"schema"`
 	} `yaml:"database"`
 	Quota struct {
-		DailyRequests   int64   `yaml:"daily_requests"`
-		MonthlyRequests int64   `yaml:"monthly_requests"`
-		PerMinute       int     `yaml:"per_minute"`
-		Reserve         float64 `yaml:"reserve"`
+		DailyRequests   int64    `yaml:"daily_requests"`
+		MonthlyRequests int64    `yaml:"monthly_requests"`
+		PerMinute       int      `yaml:"per_minute"`
+		Reserve         float64  `yaml:"reserve"`
 		Pace            PaceMode `yaml:"pace" oneof:"month,off"`
 	} `yaml:"quota"`
 	Sync struct {
