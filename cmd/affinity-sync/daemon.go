@@ -209,7 +209,11 @@ func printBudget(out io.Writer, st quota.Status) {
 		}
 		return fmt.Sprint(n)
 	}
-	fmt.Fprintf(out, "requests today (UTC): %d spent, cap %s, %s left, resets %s\n", st.DayUsed, capText(st.DayCap), leftText(st.DayLeft),
+	dayCap := capText(st.DayCap)
+	if st.DayPaced {
+		dayCap = fmt.Sprintf("%d (the month's pace)", st.DayCap)
+	}
+	fmt.Fprintf(out, "requests today (UTC): %d spent, cap %s, %s left, resets %s\n", st.DayUsed, dayCap, leftText(st.DayLeft),
 		st.DayResets.Format(time.RFC3339))
 	fmt.Fprintf(out, "requests this month (UTC): %d spent, cap %s, %s left, resets %s\n", st.MonthUsed, capText(st.MonthCap),
 		leftText(st.MonthLeft), st.MonthResets.Format(time.RFC3339))

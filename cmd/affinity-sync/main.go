@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 )
@@ -61,12 +62,20 @@ type env struct {
 	// errLog, once the log format in effect is json, is the logger that prints
 	// the command's final error, so that every stderr line is JSON. nil = none.
 	errLog *errorLog
+	// now is the clock of the request budget and the month's projection (tests fake it).
+	now func() time.Time
 }
 
 // errorLog holds the logger the command's final error goes through.
 type errorLog struct{ log *slog.Logger }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	return runAt(ctx, args, stdout, stderr, getenv, time.Now)
+}
+
+// runAt is run on the clock now: the request budget's days and months, and the month's
+// projection, are taken from it.
+func runAt(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, now func() time.Time) int {
 	global := flag.NewFlagSet("affinity-sync", flag.ContinueOnError)
 	global.SetOutput(stderr)
 	global.Usage = func() { fmt.Fprint(stderr, usageText) }
@@ -82,7 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprint(stderr, usageText)
 		return exitUsage
 	}
-	e := env{stdout: stdout, stderr: stderr, getenv: getenv, configPath: *configPath, errLog: &errorLog{}}
+	e := env{stdout: stdout, stderr: stderr, getenv: getenv, configPath: *configPath, errLog: &errorLog{}, now: now}
 	cmd, cmdArgs := rest[0], rest[1:]
 	var err error
 	switch cmd {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
@@ -39,7 +38,7 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	budget := quota.New(store, cfg.limits(), time.Now, log)
+	budget := quota.New(store, cfg.limits(), e.now, log)
 	completed, err := completedStreams(ctx, store)
 	if err != nil {
 		return err
@@ -71,7 +70,7 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 	if err := budget.Close(ctx); err != nil {
 		return err
 	}
-	now := time.Now()
+	now := e.now()
 	var listIDs []int64
 	switch {
 	case learned.lists && len(cfg.Sync.Lists) > 0:

@@ -62,9 +62,11 @@ type statusStream struct {
 }
 
 type statusBudget struct {
-	DayUsed     int64     `json:"day_used"`
-	DayCap      int64     `json:"day_cap"`  // 0 = none
-	DayLeft     int64     `json:"day_left"` // -1 = unlimited
+	DayUsed int64 `json:"day_used"`
+	DayCap  int64 `json:"day_cap"`  // 0 = none
+	DayLeft int64 `json:"day_left"` // -1 = unlimited
+	// DayPaced says day_cap is the month's pace (quota.pace: month), below daily_requests.
+	DayPaced    bool      `json:"day_paced"`
 	DayResets   time.Time `json:"day_resets"`
 	MonthUsed   int64     `json:"month_used"`
 	MonthCap    int64     `json:"month_cap"`
@@ -94,7 +96,7 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("open warehouse: %w", err)
 	}
 	defer store.Close()
-	rep, err := readStatus(ctx, cfg, store)
+	rep, err := readStatus(ctx, cfg, store, e.now)
 	if err != nil {
 		return err
 	}
@@ -106,7 +108,7 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	return printStatus(e.stdout, rep)
 }
 
-func readStatus(ctx context.Context, cfg Config, store *loader.Store) (statusReport, error) {
+func readStatus(ctx context.Context, cfg Config, store *loader.Store, now func() time.Time) (statusReport, error) {
 	rep := statusReport{Schema: cfg.Database.Schema, Runs: []statusRun{}, Streams: []statusStream{},
 		APIV2: string(cfg.Affinity.APIV2), Paths: []statusPath{}}
 	runs, err := store.RecentRuns(ctx, 10)
@@ -137,11 +139,11 @@ func readStatus(ctx context.Context, cfg Config, store *loader.Store) (statusRep
 	for _, p := range paths {
 		rep.Paths = append(rep.Paths, statusPath{Stream: p.Stream, Path: p.Path, Reason: p.Reason, DecidedAt: p.DecidedAt})
 	}
-	b, err := quota.New(store, cfg.limits(), time.Now, nil).Status(ctx)
+	b, err := quota.New(store, cfg.limits(), now, nil).Status(ctx)
 	if err != nil {
 		return rep, err
 	}
-	rep.Budget = statusBudget{DayUsed: b.DayUsed, DayCap: b.DayCap, DayLeft: b.DayLeft, DayResets: b.DayResets,
+	rep.Budget = statusBudget{DayUsed: b.DayUsed, DayCap: b.DayCap, DayLeft: b.DayLeft, DayPaced: b.DayPaced, DayResets: b.DayResets,
 		MonthUsed: b.MonthUsed, MonthCap: b.MonthCap, MonthLeft: b.MonthLeft, MonthResets: b.MonthResets}
 
 	rep.NotSynced = statusNotSynced{Streams: []string{}, Lists: []string{}}
@@ -221,7 +223,8 @@ func printStatus(out io.Writer, rep statusReport) error {
 		return err
 	}
 	fmt.Fprintln(out)
-	printBudget(out, quota.Status{DayUsed: rep.Budget.DayUsed, DayCap: rep.Budget.DayCap, DayLeft: rep.Budget.DayLeft, DayResets: rep.Budget.DayResets,
+	printBudget(out, quota.Status{DayUsed: rep.Budget.DayUsed, DayCap: rep.Budget.DayCap, DayLeft: rep.Budget.DayLeft, DayPaced: rep.Budget.DayPaced,
+		DayResets: rep.Budget.DayResets,
 		MonthUsed: rep.Budget.MonthUsed, MonthCap: rep.Budget.MonthCap, MonthLeft: rep.Budget.MonthLeft, MonthResets: rep.Budget.MonthResets})
 	if len(rep.NotSynced.Streams) > 0 {
 		fmt.Fprintf(out, "streams not synced (sync.streams leaves them out; their rows stay as they were): %s\n", strings.Join(rep.NotSynced.Streams, ", "))

@@ -61,6 +61,7 @@ type syncOptions struct {
 	allowMassDelete bool
 	locked          bool // the caller holds the schema's run lock (the daemon)
 
+	now      func() time.Time           // the request budget's clock; nil = time.Now
 	observe  func(affinity.RequestInfo) // also sees every request (the daemon's metrics)
 	progress *progress                  // shows the run's progress (progress.go); nil = none
 }
@@ -91,7 +92,7 @@ func cmdSync(ctx context.Context, e env, args []string) (int, error) {
 	}
 	log := newLogger(e.stderr, cfg)
 	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: streams, partial: partial, allowMassDelete: *allowMassDelete,
-		progress: newProgress(e.stderr, log, streams)})
+		progress: newProgress(e.stderr, log, streams), now: e.now})
 	if err != nil {
 		return 0, err
 	}
@@ -223,7 +224,7 @@ func prepareRun(ctx context.Context, cfg Config, log *slog.Logger, store *loader
 		}
 	}
 
-	r.budget = quota.New(store, cfg.limits(), time.Now, log)
+	r.budget = quota.New(store, cfg.limits(), opts.now, log)
 	r.cleanups = append(r.cleanups, func() { closeBudget(ctx, r.budget, log) })
 	if r.client, err = newClient(cfg, log, r.budget, opts.observe, opts.progress.observe); err != nil {
 		return nil, err
