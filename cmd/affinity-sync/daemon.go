@@ -73,6 +73,7 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 	runJob := func(name string, opts syncOptions) func(ctx context.Context) error {
 		opts.observe = metrics.ObserveRequest
 		opts.locked = true // the scheduler took the run lock
+		opts.job = name
 		return func(ctx context.Context) error {
 			started := time.Now()
 			sum, err := syncWith(ctx, cfg, log, store, opts)
@@ -89,19 +90,12 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 			return nil
 		}
 	}
-	var changes []extractor.StreamName
-	for _, s := range changesStreams {
-		for _, enabled := range streams {
-			if s == enabled {
-				changes = append(changes, s)
-			}
-		}
-	}
-	jobs := []schedule.Job{{Name: "sync", Spec: cfg.Schedule.Sync, Coalesce: true,
-		Run: runJob("sync", syncOptions{streams: streams})}}
+	changes := changesJobStreams(streams)
+	jobs := []schedule.Job{{Name: jobSync, Spec: cfg.Schedule.Sync, Coalesce: true,
+		Run: runJob(jobSync, syncOptions{streams: streams})}}
 	if cfg.Schedule.Changes != "" && len(changes) > 0 {
-		jobs = append(jobs, schedule.Job{Name: "changes", Spec: cfg.Schedule.Changes,
-			Run: runJob("changes", syncOptions{streams: changes, partial: true})})
+		jobs = append(jobs, schedule.Job{Name: jobChanges, Spec: cfg.Schedule.Changes,
+			Run: runJob(jobChanges, syncOptions{streams: changes, partial: true})})
 	}
 	d, err := schedule.New(jobs, runLocker{store}, schedule.Options{
 		Logger:      log,

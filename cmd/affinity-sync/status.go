@@ -17,15 +17,19 @@ import (
 
 // statusReport is everything status prints, as text or (--json) as JSON.
 type statusReport struct {
-	Schema    string          `json:"schema"`
-	Runs      []statusRun     `json:"runs"`
-	Streams   []statusStream  `json:"streams"`
-	Budget    statusBudget    `json:"budget"`
+	Schema  string         `json:"schema"`
+	Runs    []statusRun    `json:"runs"`
+	Streams []statusStream `json:"streams"`
+	Budget  statusBudget   `json:"budget"`
+	// Month is the month's projection (plan --month in one object).
+	Month     statusMonth     `json:"month"`
 	NotSynced statusNotSynced `json:"not_synced"`
 	// APIV2 is the affinity.api_v2 setting in effect (auto, on, off); Paths is the API path
 	// the last pass of each stream that has two (field_values, organization_details) took.
 	APIV2 string       `json:"api_v2"`
 	Paths []statusPath `json:"paths"`
+
+	monthLine string // the month's projection in one line (text only)
 }
 
 // statusPath is the API path a stream's last pass took, and why.
@@ -143,6 +147,13 @@ func readStatus(ctx context.Context, cfg Config, store *loader.Store, now func()
 	if err != nil {
 		return rep, err
 	}
+	monthBudget := quota.New(store, cfg.limits(), now, nil)
+	p, err := projectMonth(ctx, cfg, monthBudget, store, warehouseEstimator(cfg, store, now))
+	if err != nil {
+		return rep, err
+	}
+	rep.Month = newStatusMonth(p)
+	rep.monthLine = monthLine(p)
 	rep.Budget = statusBudget{DayUsed: b.DayUsed, DayCap: b.DayCap, DayLeft: b.DayLeft, DayPaced: b.DayPaced, DayResets: b.DayResets,
 		MonthUsed: b.MonthUsed, MonthCap: b.MonthCap, MonthLeft: b.MonthLeft, MonthResets: b.MonthResets}
 
@@ -226,6 +237,9 @@ func printStatus(out io.Writer, rep statusReport) error {
 	printBudget(out, quota.Status{DayUsed: rep.Budget.DayUsed, DayCap: rep.Budget.DayCap, DayLeft: rep.Budget.DayLeft, DayPaced: rep.Budget.DayPaced,
 		DayResets: rep.Budget.DayResets,
 		MonthUsed: rep.Budget.MonthUsed, MonthCap: rep.Budget.MonthCap, MonthLeft: rep.Budget.MonthLeft, MonthResets: rep.Budget.MonthResets})
+	if rep.monthLine != "" {
+		fmt.Fprintln(out, rep.monthLine)
+	}
 	if len(rep.NotSynced.Streams) > 0 {
 		fmt.Fprintf(out, "streams not synced (sync.streams leaves them out; their rows stay as they were): %s\n", strings.Join(rep.NotSynced.Streams, ", "))
 	}

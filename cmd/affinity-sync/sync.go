@@ -59,7 +59,8 @@ type syncOptions struct {
 	streams         []extractor.StreamName
 	partial         bool // --streams limited the run
 	allowMassDelete bool
-	locked          bool // the caller holds the schema's run lock (the daemon)
+	locked          bool   // the caller holds the schema's run lock (the daemon)
+	job             string // the daemon's scheduled job (sync_runs.job); "" for the sync command
 
 	now      func() time.Time           // the request budget's clock; nil = time.Now
 	observe  func(affinity.RequestInfo) // also sees every request (the daemon's metrics)
@@ -249,7 +250,7 @@ func prepareRun(ctx context.Context, cfg Config, log *slog.Logger, store *loader
 		}
 	}
 	r.cleanups = append(r.cleanups, opts.progress.start(ctx, r.budget))
-	if r.sum.runID, err = store.StartRun(ctx, extractor.NamesOf(opts.streams)); err != nil {
+	if r.sum.runID, err = store.StartJobRun(ctx, opts.job, extractor.NamesOf(opts.streams)); err != nil {
 		return nil, fmt.Errorf("record run start: %w", err)
 	}
 	r.started = time.Now()
