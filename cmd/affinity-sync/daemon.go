@@ -6,9 +6,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
+	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 	"github.com/affinity-sync/affinity-sync/extractor/quota"
 	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/affinity-sync/affinity-sync/schedule"
@@ -61,9 +63,23 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 	}
 	defer store.Close()
 
+	clock := hooks.now
+	if clock == nil {
+		clock = time.Now
+	}
+	// The budget the metrics, status-like reads and the month's projection see; it learns the
+	// allowance Affinity reports from every request the runs send.
+	watch := quota.New(store, cfg.limits(), clock, log)
+	month := monthReader{cfg: cfg, budget: watch, store: store, now: clock}
+	warner := &monthWarner{project: month.Month, now: clock, log: log}
+
 	// The HTTP side: metrics, health, webhooks.
 	metrics := httpapi.NewMetrics(httpapi.MetricsOptions{
-		Budget: quota.New(store, cfg.limits(), time.Now, log), Checkpoints: store, Paths: store, Logger: log})
+		Budget: watch, Checkpoints: store, Paths: store, Month: month, Logger: log})
+	observe := func(info affinity.RequestInfo) {
+		watch.Observe(info)
+		metrics.ObserveRequest(info)
+	}
 	serveHTTP, err := startHTTP(ctx, cfg, log, store, metrics)
 	if err != nil {
 		return err
@@ -71,13 +87,15 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 	defer serveHTTP()
 
 	runJob := func(name string, opts syncOptions) func(ctx context.Context) error {
-		opts.observe = metrics.ObserveRequest
+		opts.observe = observe
 		opts.locked = true // the scheduler took the run lock
 		opts.job = name
+		opts.now = clock
 		return func(ctx context.Context) error {
 			started := time.Now()
 			sum, err := syncWith(ctx, cfg, log, store, opts)
 			metrics.ObserveRun(name, time.Since(started), runResult(sum, err), sum.result)
+			warner.check(ctx) // once a day
 			if err != nil {
 				return err
 			}
@@ -113,6 +131,7 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 	if err != nil {
 		return usagef("schedule: %v", err)
 	}
+	warner.check(ctx) // at start
 	if err := d.Start(ctx); err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopped while starting")
@@ -131,6 +150,46 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 	}
 	log.Info("daemon stopped")
 	return nil
+}
+
+// monthReader projects the month of the configured schedule (httpapi.MonthReader).
+type monthReader struct {
+	cfg    Config
+	budget *quota.Budget
+	store  *loader.Store
+	now    func() time.Time
+}
+
+func (m monthReader) Month(ctx context.Context) (quota.MonthProjection, error) {
+	return projectMonth(ctx, m.cfg, m.budget, m.store, warehouseEstimator(m.cfg, m.store, m.now))
+}
+
+// monthWarner logs warnMonth's warning at most once per UTC day of its clock: at start, and
+// after the first run of each day.
+type monthWarner struct {
+	project func(context.Context) (quota.MonthProjection, error)
+	now     func() time.Time
+	log     *slog.Logger
+
+	mu  sync.Mutex
+	day time.Time // the UTC day last checked
+}
+
+func (w *monthWarner) check(ctx context.Context) {
+	day, _ := quota.Periods(w.now())
+	w.mu.Lock()
+	checked := day.Equal(w.day)
+	w.day = day
+	w.mu.Unlock()
+	if checked {
+		return
+	}
+	p, err := w.project(ctx)
+	if err != nil {
+		w.log.Warn("project the month's requests", "error", err)
+		return
+	}
+	warnMonth(w.log, p)
 }
 
 // runResult names how a daemon run ended, for the metrics: the run record's status, or
