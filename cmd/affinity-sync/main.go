@@ -35,7 +35,8 @@ commands:
   sync [--streams a,b] [--allow-mass-delete]
                              run one pass of every enabled stream, then exit
   daemon                     run on the configured schedule until SIGINT/SIGTERM
-  plan                       the requests the next sync would spend, against the budget
+  plan [--month]             the requests the next sync would spend, against the budget;
+                             --month: the month's projection against the allowance
   status [--json]            last runs, per-stream checkpoints, requests spent and left
   reset --streams a,b        clear those streams' checkpoints: the next run re-reads them
   demo [--keep]              fake API + local Postgres, one full sync, a summary
