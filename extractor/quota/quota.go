@@ -2,7 +2,9 @@
 // Every request is reserved in a Postgres ledger before it is sent, in
 // small blocks, so restarts, crashes and replicas never reset or under-count
 // it; the caps come from the configuration, less the reserve left for the
-// key's other users, and are tightened by what the server reports.
+// key's other users, and are tightened by what the server reports. With
+// Limits.PaceMonth a day's cap is also an even share of what is left of the
+// month's allowance, and Budget.Month projects the month to its end.
 package quota
 
 import (
