@@ -25,8 +25,8 @@ func TestJobRunRequests(t *testing.T) {
 	record("changes", changes, "partial", 11)
 	record("", []string{"field_values", "field_value_changes"}, "partial", 12) // the sync command, any order
 	record("", []string{"field_values"}, "partial", 99)                        // other streams
-	record("sync", []string{"lists"}, "completed", 98)                          // another job
-	record("changes", changes, "budget_spent", 97)                              // stopped early
+	record("sync", []string{"lists"}, "completed", 98)                         // another job
+	record("changes", changes, "budget_spent", 97)                             // stopped early
 	record("changes", changes, "failed", 96)
 	record("changes", changes, "partial", 13)
 	running, err := e.store.StartJobRun(ctx, "changes", changes)
