@@ -34,10 +34,20 @@ type Run struct {
 
 // StartRun records a new run in status "running" and returns its id.
 func (s *Store) StartRun(ctx context.Context, streams []string) (int64, error) {
+	return s.StartJobRun(ctx, "", streams)
+}
+
+// StartJobRun records a new run of the daemon's scheduled job (sync_runs.job: "sync",
+// "changes"; "" = none, a run of the sync command) in status "running" and returns its id.
+func (s *Store) StartJobRun(ctx context.Context, job string, streams []string) (int64, error) {
 	var c cleaner
 	var id int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO `+s.table("sync_runs")+` (status, streams)
-		VALUES ('running', $1) RETURNING id`, c.strs(streams)).Scan(&id)
+	var jobName *string
+	if job != "" {
+		jobName = &job
+	}
+	err := s.pool.QueryRow(ctx, `INSERT INTO `+s.table("sync_runs")+` (status, streams, job)
+		VALUES ('running', $1, $2) RETURNING id`, c.strs(streams), jobName).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("start run: %w", err)
 	}
@@ -92,6 +102,25 @@ func (s *Store) RecentRuns(ctx context.Context, n int) ([]Run, error) {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	return runs, nil
+}
+
+// JobRunRequests returns the requests of the newest n runs of job that did all their work
+// (status completed or partial), newest first: the runs recorded with that job, and the runs
+// recorded without one (the sync command, runs from before sync_runs.job) whose streams are
+// exactly streams, in any order.
+func (s *Store) JobRunRequests(ctx context.Context, job string, streams []string, n int) ([]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT requests FROM `+s.table("sync_runs")+`
+		WHERE status IN ('completed', 'partial')
+		  AND (job = $1 OR (job IS NULL AND streams @> $2::text[] AND streams <@ $2::text[]))
+		ORDER BY started_at DESC, id DESC LIMIT $3`, job, streams, max(n, 0))
+	if err != nil {
+		return nil, fmt.Errorf("read the requests of %s runs: %w", job, err)
+	}
+	requests, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, fmt.Errorf("read the requests of %s runs: %w", job, err)
+	}
+	return requests, nil
 }
 
 // TableCount is the size of one warehouse table.

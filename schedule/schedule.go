@@ -180,6 +180,10 @@ func New(jobs []Job, locker Locker, opts Options) (*Daemon, error) {
 	return d, nil
 }
 
+// ParseSpec parses a job's Spec as the Daemon does (UTC; no time-zone prefix), for callers
+// that count a schedule's activations, such as the month's projection.
+func ParseSpec(spec string) (cron.Schedule, error) { return parseSpec(spec) }
+
 // parseSpec parses a standard cron spec. Schedules are UTC by contract, so a time-zone
 // prefix is refused (cron v3 also panics on some malformed prefixes).
 func parseSpec(spec string) (sched cron.Schedule, err error) {

@@ -50,6 +50,18 @@ const (
 	APIV2Off APIV2Mode = "off"
 )
 
+// PaceMode says whether the daily cap is paced to the month's allowance (setting
+// quota.pace, docs/quota.md).
+type PaceMode string
+
+const (
+	// PaceMonth keeps each day's spending within an even share of what is left of the
+	// month's allowance, when one is known.
+	PaceMonth PaceMode = "month"
+	// PaceOff caps a day by quota.daily_requests only.
+	PaceOff PaceMode = "off"
+)
+
 // extractorMode is the setting as the streams take it.
 func (m APIV2Mode) extractorMode() extractor.V2Mode {
 	switch m {
@@ -76,10 +88,11 @@ type Config struct {
 		Schema string `yaml:"schema"`
 	} `yaml:"database"`
 	Quota struct {
-		DailyRequests   int64   `yaml:"daily_requests"`
-		MonthlyRequests int64   `yaml:"monthly_requests"`
-		PerMinute       int     `yaml:"per_minute"`
-		Reserve         float64 `yaml:"reserve"`
+		DailyRequests   int64    `yaml:"daily_requests"`
+		MonthlyRequests int64    `yaml:"monthly_requests"`
+		PerMinute       int      `yaml:"per_minute"`
+		Reserve         float64  `yaml:"reserve"`
+		Pace            PaceMode `yaml:"pace" oneof:"month,off"`
 	} `yaml:"quota"`
 	Sync struct {
 		FieldValuesForUnlisted bool          `yaml:"field_values_for_unlisted"`
@@ -116,6 +129,7 @@ func defaultConfig() Config {
 	c.Quota.DailyRequests = 40000
 	c.Quota.PerMinute = 900
 	c.Quota.Reserve = 0.10
+	c.Quota.Pace = PaceMonth
 	c.Sync.MaxDeleteShare = 0.5
 	c.Sync.ValuesMaxAge = 20 * time.Hour
 	c.Sync.UnlistedValuesMaxAge = 7 * 24 * time.Hour
@@ -268,6 +282,11 @@ func (c *Config) check(lines map[string]int) []string {
 	if !(c.Quota.Reserve >= 0 && c.Quota.Reserve < 1) { // also refuses NaN
 		bad("quota.reserve", "must be in [0, 1), got %v", c.Quota.Reserve)
 	}
+	switch c.Quota.Pace {
+	case PaceMonth, PaceOff:
+	default:
+		bad("quota.pace", "must be month or off, got %q", c.Quota.Pace)
+	}
 	if !(c.Sync.MaxDeleteShare >= 0 && c.Sync.MaxDeleteShare <= 1) {
 		bad("sync.max_delete_share", "must be in [0, 1], got %v", c.Sync.MaxDeleteShare)
 	}
@@ -349,5 +368,6 @@ func configuredStreams(configured []string) []extractor.StreamName {
 
 // limits are the quota settings in the form the budget takes them.
 func (c *Config) limits() quota.Limits {
-	return quota.Limits{Daily: c.Quota.DailyRequests, Monthly: c.Quota.MonthlyRequests, PerMinute: c.Quota.PerMinute, Reserve: c.Quota.Reserve}
+	return quota.Limits{Daily: c.Quota.DailyRequests, Monthly: c.Quota.MonthlyRequests, PerMinute: c.Quota.PerMinute, Reserve: c.Quota.Reserve,
+		PaceMonth: c.Quota.Pace != PaceOff}
 }

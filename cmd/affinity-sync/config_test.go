@@ -68,6 +68,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 			require.EqualValues(t, 0, cfg.Quota.MonthlyRequests)
 			require.Equal(t, 900, cfg.Quota.PerMinute)
 			require.InDelta(t, 0.10, cfg.Quota.Reserve, 1e-12)
+			require.Equal(t, PaceMonth, cfg.Quota.Pace)
+			require.True(t, cfg.limits().PaceMonth)
 			require.False(t, cfg.Sync.FieldValuesForUnlisted)
 			require.InDelta(t, 0.5, cfg.Sync.MaxDeleteShare, 1e-12)
 			require.Equal(t, 20*time.Hour, cfg.Sync.ValuesMaxAge)
@@ -307,6 +309,7 @@ func TestConfigErrorsExit2(t *testing.T) {
 		{"reserve above 1", "quota:\n  reserve: 1.5\n", nil, []string{"quota.reserve"}},
 		{"reserve negative", "quota:\n  reserve: -0.1\n", nil, []string{"quota.reserve"}},
 		{"reserve NaN", "quota:\n  reserve: .nan\n", nil, []string{"quota.reserve"}},
+		{"bad pace", "quota:\n  pace: weekly\n", nil, []string{"quota.pace", "weekly", "month or off"}},
 		{"max delete share above 1", "sync:\n  max_delete_share: 1.01\n", nil, []string{"sync.max_delete_share"}},
 		{"max delete share negative", "sync:\n  max_delete_share: -1\n", nil, []string{"sync.max_delete_share"}},
 		{"max delete share NaN", "sync:\n  max_delete_share: .nan\n", nil, []string{"sync.max_delete_share"}},
@@ -470,7 +473,7 @@ func TestConfigErrorMessages(t *testing.T) {
 		{"unknown top-level key", "affinty:\n  api_key: x\n",
 			"line 1: unknown key affinty (did you mean affinity?)"},
 		{"unknown key, nothing close", "quota:\n  bananas: 5\n",
-			"line 2: unknown key quota.bananas (accepted here: daily_requests, monthly_requests, per_minute, reserve)"},
+			"line 2: unknown key quota.bananas (accepted here: daily_requests, monthly_requests, per_minute, reserve, pace)"},
 		{"unknown top-level key, nothing close", "\n\nwhatever: 1\n",
 			"line 3: unknown key whatever (accepted here: affinity, database, quota, sync, schedule, server, webhook, log)"},
 		{"whole number", "\n\n\nquota:\n  daily_requests: lots\n",
@@ -492,7 +495,7 @@ func TestConfigErrorMessages(t *testing.T) {
 		{"one value given a list", "schedule:\n  sync: [a, b]\n",
 			"line 2: schedule.sync: expected one value, got a list"},
 		{"section given a value", "quota: 5\n",
-			`line 1: quota must be a mapping of keys (daily_requests, monthly_requests, per_minute, reserve), got "5"`},
+			`line 1: quota must be a mapping of keys (daily_requests, monthly_requests, per_minute, reserve, pace), got "5"`},
 		{"log level", "log:\n  level: loud\n",
 			`line 2: log.level: "loud" is not one of debug, info, warn or error`},
 		{"log format", "log:\n  format: xml\n",
@@ -578,6 +581,9 @@ func TestConfigAPIV2(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.Affinity.APIV2 = "maybe"
 	require.ErrorContains(t, cfg.validate(), `affinity.api_v2: must be auto, on or off, got "maybe"`)
+	cfg = defaultConfig()
+	cfg.Quota.Pace = "weekly"
+	require.ErrorContains(t, cfg.validate(), `quota.pace: must be month or off, got "weekly"`)
 }
 
 func TestSuggestKey(t *testing.T) {

@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
+	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 	"github.com/affinity-sync/affinity-sync/extractor/quota"
 	"github.com/affinity-sync/affinity-sync/loader"
 	"github.com/affinity-sync/affinity-sync/schedule"
@@ -61,13 +63,26 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 		return err
 	}
 	defer store.Close()
-	if err := checkWorkspaceAtStart(ctx, cfg, log, store); err != nil {
+	clock := hooks.now
+	if clock == nil {
+		clock = time.Now
+	}
+	if err := checkWorkspaceAtStart(ctx, cfg, log, store, clock); err != nil {
 		return err
 	}
+	// The budget the metrics, status-like reads and the month's projection see; it learns the
+	// allowance Affinity reports from every request the runs send.
+	watch := quota.New(store, cfg.limits(), clock, log)
+	month := monthReader{cfg: cfg, budget: watch, store: store, now: clock}
+	warner := &monthWarner{project: month.Month, now: clock, log: log}
 
 	// The HTTP side: metrics, health, webhooks.
 	metrics := httpapi.NewMetrics(httpapi.MetricsOptions{
-		Budget: quota.New(store, cfg.limits(), time.Now, log), Checkpoints: store, Paths: store, Logger: log})
+		Budget: watch, Checkpoints: store, Paths: store, Month: month, Logger: log})
+	observe := func(info affinity.RequestInfo) {
+		watch.Observe(info)
+		metrics.ObserveRequest(info)
+	}
 	serveHTTP, err := startHTTP(ctx, cfg, log, store, metrics)
 	if err != nil {
 		return err
@@ -75,12 +90,15 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 	defer serveHTTP()
 
 	runJob := func(name string, opts syncOptions) func(ctx context.Context) error {
-		opts.observe = metrics.ObserveRequest
+		opts.observe = observe
 		opts.locked = true // the scheduler took the run lock
+		opts.job = name
+		opts.now = clock
 		return func(ctx context.Context) error {
 			started := time.Now()
 			sum, err := syncWith(ctx, cfg, log, store, opts)
 			metrics.ObserveRun(name, time.Since(started), runResult(sum, err), sum.result)
+			warner.check(ctx) // once a day
 			if err != nil {
 				return err
 			}
@@ -93,19 +111,12 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 			return nil
 		}
 	}
-	var changes []extractor.StreamName
-	for _, s := range changesStreams {
-		for _, enabled := range streams {
-			if s == enabled {
-				changes = append(changes, s)
-			}
-		}
-	}
-	jobs := []schedule.Job{{Name: "sync", Spec: cfg.Schedule.Sync, Coalesce: true,
-		Run: runJob("sync", syncOptions{streams: streams})}}
+	changes := changesJobStreams(streams)
+	jobs := []schedule.Job{{Name: jobSync, Spec: cfg.Schedule.Sync, Coalesce: true,
+		Run: runJob(jobSync, syncOptions{streams: streams})}}
 	if cfg.Schedule.Changes != "" && len(changes) > 0 {
-		jobs = append(jobs, schedule.Job{Name: "changes", Spec: cfg.Schedule.Changes,
-			Run: runJob("changes", syncOptions{streams: changes, partial: true})})
+		jobs = append(jobs, schedule.Job{Name: jobChanges, Spec: cfg.Schedule.Changes,
+			Run: runJob(jobChanges, syncOptions{streams: changes, partial: true})})
 	}
 	d, err := schedule.New(jobs, runLocker{store}, schedule.Options{
 		Logger:      log,
@@ -123,6 +134,7 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 	if err != nil {
 		return usagef("schedule: %v", err)
 	}
+	warner.check(ctx) // at start
 	if err := d.Start(ctx); err != nil {
 		if ctx.Err() != nil {
 			log.Info("stopped while starting")
@@ -146,8 +158,8 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 // checkWorkspaceAtStart asks once which workspace the key belongs to: the scheduled changes
 // runs trust the workspace recorded, full passes check it again. A key of another workspace,
 // or one Affinity refuses, stops the daemon; any other failure is left to the first run.
-func checkWorkspaceAtStart(ctx context.Context, cfg Config, log *slog.Logger, store *loader.Store) error {
-	budget := quota.New(store, cfg.limits(), time.Now, log)
+func checkWorkspaceAtStart(ctx context.Context, cfg Config, log *slog.Logger, store *loader.Store, now func() time.Time) error {
+	budget := quota.New(store, cfg.limits(), now, log)
 	defer closeBudget(ctx, budget, log)
 	err := checkWorkspace(ctx, cfg, log, store, budget)
 	var usage *usageError
@@ -162,6 +174,46 @@ func checkWorkspaceAtStart(ctx context.Context, cfg Config, log *slog.Logger, st
 	}
 	log.Warn("could not check the workspace at start; the first run checks it", "error", err)
 	return nil
+}
+
+// monthReader projects the month of the configured schedule (httpapi.MonthReader).
+type monthReader struct {
+	cfg    Config
+	budget *quota.Budget
+	store  *loader.Store
+	now    func() time.Time
+}
+
+func (m monthReader) Month(ctx context.Context) (quota.MonthProjection, error) {
+	return projectMonth(ctx, m.cfg, m.budget, m.store, warehouseEstimator(m.cfg, m.store, m.now))
+}
+
+// monthWarner logs warnMonth's warning at most once per UTC day of its clock: at start, and
+// after the first run of each day.
+type monthWarner struct {
+	project func(context.Context) (quota.MonthProjection, error)
+	now     func() time.Time
+	log     *slog.Logger
+
+	mu  sync.Mutex
+	day time.Time // the UTC day last checked
+}
+
+func (w *monthWarner) check(ctx context.Context) {
+	day, _ := quota.Periods(w.now())
+	w.mu.Lock()
+	checked := day.Equal(w.day)
+	w.day = day
+	w.mu.Unlock()
+	if checked {
+		return
+	}
+	p, err := w.project(ctx)
+	if err != nil {
+		w.log.Warn("project the month's requests", "error", err)
+		return
+	}
+	warnMonth(w.log, p)
 }
 
 // runResult names how a daemon run ended, for the metrics: the run record's status, or
@@ -234,7 +286,11 @@ func printBudget(out io.Writer, st quota.Status) {
 		}
 		return fmt.Sprint(n)
 	}
-	fmt.Fprintf(out, "requests today (UTC): %d spent, cap %s, %s left, resets %s\n", st.DayUsed, capText(st.DayCap), leftText(st.DayLeft),
+	dayCap := capText(st.DayCap)
+	if st.DayPaced {
+		dayCap = fmt.Sprintf("%d (the month's pace)", st.DayCap)
+	}
+	fmt.Fprintf(out, "requests today (UTC): %d spent, cap %s, %s left, resets %s\n", st.DayUsed, dayCap, leftText(st.DayLeft),
 		st.DayResets.Format(time.RFC3339))
 	fmt.Fprintf(out, "requests this month (UTC): %d spent, cap %s, %s left, resets %s\n", st.MonthUsed, capText(st.MonthCap),
 		leftText(st.MonthLeft), st.MonthResets.Format(time.RFC3339))

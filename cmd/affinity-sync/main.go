@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 )
@@ -34,7 +35,8 @@ commands:
   sync [--streams a,b] [--allow-mass-delete]
                              run one pass of every enabled stream, then exit
   daemon                     run on the configured schedule until SIGINT/SIGTERM
-  plan                       the requests the next sync would spend, against the budget
+  plan [--month]             the requests the next sync would spend, against the budget;
+                             --month: the month's projection against the allowance
   status [--json]            last runs, per-stream checkpoints, requests spent and left
   reset --streams a,b        clear those streams' checkpoints: the next run re-reads them
   demo [--keep]              fake API + local Postgres, one full sync, a summary
@@ -61,12 +63,20 @@ type env struct {
 	// errLog, once the log format in effect is json, is the logger that prints
 	// the command's final error, so that every stderr line is JSON. nil = none.
 	errLog *errorLog
+	// now is the clock of the request budget and the month's projection (tests fake it).
+	now func() time.Time
 }
 
 // errorLog holds the logger the command's final error goes through.
 type errorLog struct{ log *slog.Logger }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	return runAt(ctx, args, stdout, stderr, getenv, time.Now)
+}
+
+// runAt is run on the clock now: the request budget's days and months, and the month's
+// projection, are taken from it.
+func runAt(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string, now func() time.Time) int {
 	global := flag.NewFlagSet("affinity-sync", flag.ContinueOnError)
 	global.SetOutput(stderr)
 	global.Usage = func() { fmt.Fprint(stderr, usageText) }
@@ -82,7 +92,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fmt.Fprint(stderr, usageText)
 		return exitUsage
 	}
-	e := env{stdout: stdout, stderr: stderr, getenv: getenv, configPath: *configPath, errLog: &errorLog{}}
+	e := env{stdout: stdout, stderr: stderr, getenv: getenv, configPath: *configPath, errLog: &errorLog{}, now: now}
 	cmd, cmdArgs := rest[0], rest[1:]
 	var err error
 	switch cmd {

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
@@ -23,6 +22,7 @@ import (
 func cmdPlan(ctx context.Context, e env, args []string) error {
 	fs := newFlags("plan", e)
 	streamsFlag := fs.String("streams", "", "comma-separated streams to plan (default: every enabled stream)")
+	month := fs.Bool("month", false, "project the month: the allowance, what is spent, and what each scheduled job will spend by the month's end")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -39,7 +39,7 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer store.Close()
-	budget := quota.New(store, cfg.limits(), time.Now, log)
+	budget := quota.New(store, cfg.limits(), e.now, log)
 	completed, err := completedStreams(ctx, store)
 	if err != nil {
 		return err
@@ -71,7 +71,7 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 	if err := budget.Close(ctx); err != nil {
 		return err
 	}
-	now := time.Now()
+	now := e.now()
 	var listIDs []int64
 	switch {
 	case learned.lists && len(cfg.Sync.Lists) > 0:
@@ -96,6 +96,17 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 	st, err := budget.Status(ctx)
 	if err != nil {
 		return err
+	}
+	if *month {
+		p, err := projectMonth(ctx, cfg, budget, store, countsEstimator(cfg, counts))
+		if err != nil {
+			return err
+		}
+		if err := printMonth(e.stdout, cfg, p, st, now); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Affinity reports: %s\n", serverNote)
+		return nil
 	}
 	opts := cfg.costOptions()
 	items, err := extractor.Plan(counts, streams, opts)

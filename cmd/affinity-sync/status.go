@@ -17,15 +17,19 @@ import (
 
 // statusReport is everything status prints, as text or (--json) as JSON.
 type statusReport struct {
-	Schema    string          `json:"schema"`
-	Runs      []statusRun     `json:"runs"`
-	Streams   []statusStream  `json:"streams"`
-	Budget    statusBudget    `json:"budget"`
+	Schema  string         `json:"schema"`
+	Runs    []statusRun    `json:"runs"`
+	Streams []statusStream `json:"streams"`
+	Budget  statusBudget   `json:"budget"`
+	// Month is the month's projection (plan --month in one object).
+	Month     statusMonth     `json:"month"`
 	NotSynced statusNotSynced `json:"not_synced"`
 	// APIV2 is the affinity.api_v2 setting in effect (auto, on, off); Paths is the API path
 	// the last pass of each stream that has two (field_values, organization_details) took.
 	APIV2 string       `json:"api_v2"`
 	Paths []statusPath `json:"paths"`
+
+	monthLine string // the month's projection in one line (text only)
 }
 
 // statusPath is the API path a stream's last pass took, and why.
@@ -62,9 +66,11 @@ type statusStream struct {
 }
 
 type statusBudget struct {
-	DayUsed     int64     `json:"day_used"`
-	DayCap      int64     `json:"day_cap"`  // 0 = none
-	DayLeft     int64     `json:"day_left"` // -1 = unlimited
+	DayUsed int64 `json:"day_used"`
+	DayCap  int64 `json:"day_cap"`  // 0 = none
+	DayLeft int64 `json:"day_left"` // -1 = unlimited
+	// DayPaced says day_cap is the month's pace (quota.pace: month), below daily_requests.
+	DayPaced    bool      `json:"day_paced"`
 	DayResets   time.Time `json:"day_resets"`
 	MonthUsed   int64     `json:"month_used"`
 	MonthCap    int64     `json:"month_cap"`
@@ -94,7 +100,7 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("open warehouse: %w", err)
 	}
 	defer store.Close()
-	rep, err := readStatus(ctx, cfg, store)
+	rep, err := readStatus(ctx, cfg, store, e.now)
 	if err != nil {
 		return err
 	}
@@ -106,7 +112,7 @@ func cmdStatus(ctx context.Context, e env, args []string) error {
 	return printStatus(e.stdout, rep)
 }
 
-func readStatus(ctx context.Context, cfg Config, store *loader.Store) (statusReport, error) {
+func readStatus(ctx context.Context, cfg Config, store *loader.Store, now func() time.Time) (statusReport, error) {
 	rep := statusReport{Schema: cfg.Database.Schema, Runs: []statusRun{}, Streams: []statusStream{},
 		APIV2: string(cfg.Affinity.APIV2), Paths: []statusPath{}}
 	runs, err := store.RecentRuns(ctx, 10)
@@ -137,11 +143,18 @@ func readStatus(ctx context.Context, cfg Config, store *loader.Store) (statusRep
 	for _, p := range paths {
 		rep.Paths = append(rep.Paths, statusPath{Stream: p.Stream, Path: p.Path, Reason: p.Reason, DecidedAt: p.DecidedAt})
 	}
-	b, err := quota.New(store, cfg.limits(), time.Now, nil).Status(ctx)
+	b, err := quota.New(store, cfg.limits(), now, nil).Status(ctx)
 	if err != nil {
 		return rep, err
 	}
-	rep.Budget = statusBudget{DayUsed: b.DayUsed, DayCap: b.DayCap, DayLeft: b.DayLeft, DayResets: b.DayResets,
+	monthBudget := quota.New(store, cfg.limits(), now, nil)
+	p, err := projectMonth(ctx, cfg, monthBudget, store, warehouseEstimator(cfg, store, now))
+	if err != nil {
+		return rep, err
+	}
+	rep.Month = newStatusMonth(p)
+	rep.monthLine = monthLine(p)
+	rep.Budget = statusBudget{DayUsed: b.DayUsed, DayCap: b.DayCap, DayLeft: b.DayLeft, DayPaced: b.DayPaced, DayResets: b.DayResets,
 		MonthUsed: b.MonthUsed, MonthCap: b.MonthCap, MonthLeft: b.MonthLeft, MonthResets: b.MonthResets}
 
 	rep.NotSynced = statusNotSynced{Streams: []string{}, Lists: []string{}}
@@ -221,8 +234,12 @@ func printStatus(out io.Writer, rep statusReport) error {
 		return err
 	}
 	fmt.Fprintln(out)
-	printBudget(out, quota.Status{DayUsed: rep.Budget.DayUsed, DayCap: rep.Budget.DayCap, DayLeft: rep.Budget.DayLeft, DayResets: rep.Budget.DayResets,
+	printBudget(out, quota.Status{DayUsed: rep.Budget.DayUsed, DayCap: rep.Budget.DayCap, DayLeft: rep.Budget.DayLeft, DayPaced: rep.Budget.DayPaced,
+		DayResets: rep.Budget.DayResets,
 		MonthUsed: rep.Budget.MonthUsed, MonthCap: rep.Budget.MonthCap, MonthLeft: rep.Budget.MonthLeft, MonthResets: rep.Budget.MonthResets})
+	if rep.monthLine != "" {
+		fmt.Fprintln(out, rep.monthLine)
+	}
 	if len(rep.NotSynced.Streams) > 0 {
 		fmt.Fprintf(out, "streams not synced (sync.streams leaves them out; their rows stay as they were): %s\n", strings.Join(rep.NotSynced.Streams, ", "))
 	}

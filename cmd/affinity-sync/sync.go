@@ -59,8 +59,10 @@ type syncOptions struct {
 	streams         []extractor.StreamName
 	partial         bool // --streams limited the run
 	allowMassDelete bool
-	locked          bool // the caller holds the schema's run lock (the daemon)
+	locked          bool   // the caller holds the schema's run lock (the daemon)
+	job             string // the daemon's scheduled job (sync_runs.job); "" for the sync command
 
+	now      func() time.Time           // the request budget's clock; nil = time.Now
 	observe  func(affinity.RequestInfo) // also sees every request (the daemon's metrics)
 	progress *progress                  // shows the run's progress (progress.go); nil = none
 }
@@ -91,7 +93,7 @@ func cmdSync(ctx context.Context, e env, args []string) (int, error) {
 	}
 	log := newLogger(e.stderr, cfg)
 	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: streams, partial: partial, allowMassDelete: *allowMassDelete,
-		progress: newProgress(e.stderr, log, streams)})
+		progress: newProgress(e.stderr, log, streams), now: e.now})
 	if err != nil {
 		return 0, err
 	}
@@ -223,7 +225,7 @@ func prepareRun(ctx context.Context, cfg Config, log *slog.Logger, store *loader
 		}
 	}
 
-	r.budget = quota.New(store, cfg.limits(), time.Now, log)
+	r.budget = quota.New(store, cfg.limits(), opts.now, log)
 	r.cleanups = append(r.cleanups, func() { closeBudget(ctx, r.budget, log) })
 	if r.client, err = newClient(cfg, log, r.budget, opts.observe, opts.progress.observe); err != nil {
 		return nil, err
@@ -259,7 +261,7 @@ func prepareRun(ctx context.Context, cfg Config, log *slog.Logger, store *loader
 		}
 	}
 	r.cleanups = append(r.cleanups, opts.progress.start(ctx, r.budget))
-	if r.sum.runID, err = store.StartRun(ctx, extractor.NamesOf(opts.streams)); err != nil {
+	if r.sum.runID, err = store.StartJobRun(ctx, opts.job, extractor.NamesOf(opts.streams)); err != nil {
 		return nil, fmt.Errorf("record run start: %w", err)
 	}
 	r.started = time.Now()

@@ -2,7 +2,9 @@
 // Every request is reserved in a Postgres ledger before it is sent, in
 // small blocks, so restarts, crashes and replicas never reset or under-count
 // it; the caps come from the configuration, less the reserve left for the
-// key's other users, and are tightened by what the server reports.
+// key's other users, and are tightened by what the server reports. With
+// Limits.PaceMonth a day's cap is also an even share of what is left of the
+// month's allowance, and Budget.Month projects the month to its end.
 package quota
 
 import (
@@ -36,6 +38,9 @@ type Limits struct {
 	Daily, Monthly int64   // 0 = no cap
 	PerMinute      int     // 0 = no client-side limit
 	Reserve        float64 // share of each cap left for the key's other users
+	// PaceMonth (quota.pace: month) caps each day at an even share of what is left of the
+	// month's allowance, when one is known (PacedDayCap).
+	PaceMonth bool
 }
 
 // EffectiveDaily is the daily cap in effect: Daily × (1 − Reserve), 0 = none.
@@ -78,6 +83,23 @@ func reserveShare(n int64, reserve float64) int64 {
 	return share.Int64()
 }
 
+// PacedDayCap is the month's pace: an even share of what is left of allowance (less the
+// reserve, as shrink computes it) after spentBefore (the month's requests before today), over
+// the days left in the month of day, today included — floored, never negative. allowance 0
+// (unknown) paces nothing: the result is -1.
+func PacedDayCap(allowance, spentBefore int64, reserve float64, day time.Time) int64 {
+	if allowance <= 0 {
+		return -1
+	}
+	return max(0, (shrink(allowance, reserve)-spentBefore)/DaysLeft(day))
+}
+
+// DaysLeft is the number of UTC days left in t's month, t's day included.
+func DaysLeft(t time.Time) int64 {
+	day, month := Periods(t)
+	return int64(nextMonth(month).Sub(day).Hours()+0.5) / 24
+}
+
 // blockSize is how many requests are reserved in the ledger at a time: small,
 // so a crash over-counts little, large enough to keep ledger writes rare.
 const blockSize = 10
@@ -97,6 +119,15 @@ type Budget struct {
 	sentBy    map[string]int64
 	server    serverView
 	exhausted string // why the budget is spent, once it is
+	pace      pace   // the day cap in effect, computed once a day and when the allowance changes
+}
+
+// pace is the daily cap in effect on day, for the month's allowance as it was known.
+type pace struct {
+	day       time.Time
+	allowance int64
+	dayCap    int64 // 0 = none
+	paced     bool  // the month's pace, not quota.daily_requests, sets dayCap
 }
 
 // serverView is what the server last said about the account's month.
@@ -116,6 +147,55 @@ func (b *Budget) serverLeft(month time.Time) (left int64, ok bool) {
 		return 0, false
 	}
 	return v.monthlyRemaining - reserveShare(v.monthlyLimit, b.limits.Reserve) - (b.sent - v.sentAt), true
+}
+
+// allowance is the month's allowance the pace divides: quota.monthly_requests, else the
+// monthly limit the server reported this month; 0 = unknown. from names where it came from.
+func (b *Budget) allowance(month time.Time) (n int64, from string) {
+	if b.limits.Monthly > 0 {
+		return b.limits.Monthly, AllowanceFromConfig
+	}
+	if v := b.server; v.known && v.month.Equal(month) && v.monthlyLimit > 0 {
+		return v.monthlyLimit, AllowanceFromServer
+	}
+	return 0, ""
+}
+
+// Where a month's allowance came from (Status.AllowanceFrom, MonthProjection.AllowanceFrom).
+const (
+	AllowanceFromConfig = "quota.monthly_requests"
+	AllowanceFromServer = "Affinity"
+)
+
+// dayCap is the daily cap in effect on day: EffectiveDaily, or less when the month's pace
+// (Limits.PaceMonth) binds. It reads the ledger once a day and again when the allowance
+// changes; "spent before today" is the month's count less today's, so the cap does not shrink
+// as today spends. The caller holds b.mu.
+func (b *Budget) dayCap(ctx context.Context, day, month time.Time) (pace, error) {
+	daily := b.limits.EffectiveDaily()
+	allowance, _ := b.allowance(month)
+	if !b.limits.PaceMonth || allowance == 0 {
+		return pace{day: day, dayCap: daily}, nil
+	}
+	if b.pace.day.Equal(day) && b.pace.allowance == allowance {
+		return b.pace, nil
+	}
+	dayUsed, monthUsed, err := b.ledger.Spent(ctx, day, month)
+	if err != nil {
+		return pace{}, fmt.Errorf("read the ledger: %w", err)
+	}
+	b.pace = paceOf(b.limits, day, allowance, monthUsed-dayUsed)
+	return b.pace, nil
+}
+
+// paceOf is the day cap in effect on day for allowance, after spentBefore requests this month.
+func paceOf(l Limits, day time.Time, allowance, spentBefore int64) pace {
+	p := pace{day: day, allowance: allowance, dayCap: l.EffectiveDaily()}
+	paced := PacedDayCap(allowance, spentBefore, l.Reserve, day)
+	if paced >= 0 && (p.dayCap == 0 || paced < p.dayCap) {
+		p.dayCap, p.paced = paced, true
+	}
+	return p
 }
 
 // New returns a Budget over ledger.
@@ -199,19 +279,33 @@ func (b *Budget) newDay(ctx context.Context, day time.Time) {
 	b.day, b.block, b.exhausted = day, 0, ""
 }
 
+// spentToday is the reason of a refusal by the day cap p.
+func spentToday(p pace, dayUsed int64) string {
+	if p.paced {
+		return fmt.Sprintf("today's even share of the month's allowance left (%d of %d used; quota.pace: month)", dayUsed, p.dayCap)
+	}
+	return fmt.Sprintf("%d of %d requests of today (UTC) used", dayUsed, p.dayCap)
+}
+
 func (b *Budget) refill(ctx context.Context, day, month time.Time, want int64) error {
 	monthCap := b.limits.EffectiveMonthly()
-	got, err := b.ledger.Reserve(ctx, day, month, want, b.limits.EffectiveDaily(), monthCap)
+	p, err := b.dayCap(ctx, day, month)
 	if err != nil {
-		return fmt.Errorf("reserve requests in the ledger: %w", err)
+		return err
+	}
+	var got int64
+	if !p.paced || p.dayCap > 0 { // a paced cap of 0 is "nothing today", not "no cap"
+		if got, err = b.ledger.Reserve(ctx, day, month, want, p.dayCap, monthCap); err != nil {
+			return fmt.Errorf("reserve requests in the ledger: %w", err)
+		}
 	}
 	if got == 0 {
 		dayUsed, monthUsed, err := b.ledger.Spent(ctx, day, month)
 		if err != nil {
 			return fmt.Errorf("read the ledger: %w", err)
 		}
-		if dc := b.limits.EffectiveDaily(); dc > 0 && dayUsed >= dc {
-			return b.spent(fmt.Sprintf("%d of %d requests of today (UTC) used", dayUsed, dc), day.AddDate(0, 0, 1))
+		if p.dayCap > 0 && dayUsed >= p.dayCap || p.paced && p.dayCap == 0 {
+			return b.spent(spentToday(p, dayUsed), day.AddDate(0, 0, 1))
 		}
 		return b.spent(fmt.Sprintf("%d of %d requests of this month (UTC) used", monthUsed, monthCap), nextMonth(month))
 	}
@@ -300,6 +394,13 @@ type Status struct {
 	DayResets, MonthResets time.Time
 	ServerMonthlyRemaining *int64 // as last reported by Affinity this month, when limited
 	ServerMonthlyLimit     *int64 // nil when not reported
+	// DayPaced says DayCap is the month's pace (quota.pace: month): an even share of what is
+	// left of Allowance over the days left in the month, below quota.daily_requests.
+	DayPaced bool
+	// Allowance is the month's allowance the pace divides (before the reserve), 0 = unknown;
+	// AllowanceFrom says where it came from (AllowanceFromConfig, AllowanceFromServer).
+	Allowance     int64
+	AllowanceFrom string
 }
 
 // Left is what may still be spent now: the smaller of what each cap leaves,
@@ -322,9 +423,17 @@ func (b *Budget) Status(ctx context.Context) (Status, error) {
 	if err != nil {
 		return Status{}, fmt.Errorf("read the ledger: %w", err)
 	}
+	b.mu.Lock()
+	allowance, from := b.allowance(month)
+	b.mu.Unlock()
 	st := Status{DayUsed: dayUsed, MonthUsed: monthUsed, DayCap: b.limits.EffectiveDaily(), MonthCap: b.limits.EffectiveMonthly(),
-		DayLeft: -1, MonthLeft: -1, DayResets: day.AddDate(0, 0, 1), MonthResets: nextMonth(month)}
-	if st.DayCap > 0 {
+		DayLeft: -1, MonthLeft: -1, DayResets: day.AddDate(0, 0, 1), MonthResets: nextMonth(month),
+		Allowance: allowance, AllowanceFrom: from}
+	if b.limits.PaceMonth && allowance > 0 {
+		p := paceOf(b.limits, day, allowance, monthUsed-dayUsed)
+		st.DayCap, st.DayPaced = p.dayCap, p.paced
+	}
+	if st.DayCap > 0 || st.DayPaced {
 		st.DayLeft = max(0, st.DayCap-dayUsed)
 	}
 	if st.MonthCap > 0 {

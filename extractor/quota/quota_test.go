@@ -442,6 +442,7 @@ func TestBudgetStatus(t *testing.T) {
 		DayLeft: 70, MonthLeft: 880,
 		DayResets:   time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC),
 		MonthResets: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC),
+		Allowance:   1000, AllowanceFrom: quota.AllowanceFromConfig,
 	}, mustStatus(t, b))
 	require.Equal(t, int64(70), mustStatus(t, b).Left())
 

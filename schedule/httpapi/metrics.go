@@ -32,12 +32,19 @@ type PathReader interface {
 	StreamPaths(ctx context.Context) ([]loader.StreamPath, error)
 }
 
+// MonthReader projects the month at scrape time: quota.Budget.Month over the daemon's
+// scheduled jobs, the one projection plan --month and status print.
+type MonthReader interface {
+	Month(ctx context.Context) (quota.MonthProjection, error)
+}
+
 // MetricsOptions say where the metrics read at scrape time come from; a nil reader leaves its
 // metrics out.
 type MetricsOptions struct {
 	Budget      BudgetReader
 	Checkpoints CheckpointReader
 	Paths       PathReader
+	Month       MonthReader
 	Logger      *slog.Logger
 	// ScrapeTimeout bounds the reads of one scrape; default 5s.
 	ScrapeTimeout time.Duration
@@ -187,6 +194,8 @@ func (m *Metrics) observeDeleted(n int64) {
 type scrapeCollector struct {
 	opts                        MetricsOptions
 	left, spent, lastPass, path *prometheus.Desc
+	// the month's projection (docs/quota.md)
+	monthSpent, monthProjected, monthAllowance *prometheus.Desc
 }
 
 func newScrapeCollector(opts MetricsOptions) *scrapeCollector {
@@ -202,6 +211,14 @@ func newScrapeCollector(opts MetricsOptions) *scrapeCollector {
 		path: prometheus.NewDesc("affinity_sync_stream_path",
 			"1 for the API path (v1, or v1+v2) the stream's last pass took; only streams that may read through API v2 have one.",
 			[]string{"stream", "path"}, nil),
+		monthSpent: prometheus.NewDesc("affinity_sync_month_spent_requests",
+			"Requests the ledger counts for the current UTC month.", nil, nil),
+		monthProjected: prometheus.NewDesc("affinity_sync_month_projected_requests",
+			"Requests projected by the end of the current UTC month: those spent, plus each scheduled job's runs left this month times the median requests of its last 7 runs (the planner's estimate before any).",
+			nil, nil),
+		monthAllowance: prometheus.NewDesc("affinity_sync_month_allowance_requests",
+			"The month's request allowance (quota.monthly_requests, else the monthly limit Affinity reported), before the reserve; absent when unknown.",
+			nil, nil),
 	}
 }
 
@@ -210,6 +227,9 @@ func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.spent
 	ch <- c.lastPass
 	ch <- c.path
+	ch <- c.monthSpent
+	ch <- c.monthProjected
+	ch <- c.monthAllowance
 }
 
 func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -227,6 +247,18 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 			if st.MonthLeft >= 0 {
 				ch <- prometheus.MustNewConstMetric(c.left, prometheus.GaugeValue, float64(st.MonthLeft), "month")
+			}
+		}
+	}
+	if c.opts.Month != nil {
+		p, err := c.opts.Month.Month(ctx)
+		if err != nil {
+			c.opts.Logger.Warn("metrics: project the month", "error", err)
+		} else {
+			ch <- prometheus.MustNewConstMetric(c.monthSpent, prometheus.GaugeValue, float64(p.Spent))
+			ch <- prometheus.MustNewConstMetric(c.monthProjected, prometheus.GaugeValue, float64(p.Projected))
+			if p.Allowance > 0 {
+				ch <- prometheus.MustNewConstMetric(c.monthAllowance, prometheus.GaugeValue, float64(p.Allowance))
 			}
 		}
 	}
