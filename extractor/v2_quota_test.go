@@ -144,11 +144,11 @@ func TestV2NothingDueSpendsNoV2Request(t *testing.T) {
 	require.Zero(t, v2Requests(h.fake), "nothing is due: no v2 page, no probe")
 	// Nothing changed either: the change feed costs one page where v1 reads every history.
 	got, want := h.fake.Requests(), v1.fake.Requests()
-	require.Equal(t, 1, got["/v2/field-value-changes"], "one feed page, no probe")
-	require.Positive(t, want["/field-value-changes"])
-	require.Zero(t, got["/field-value-changes"], "no v1 history")
-	delete(got, "/v2/field-value-changes")
-	delete(want, "/field-value-changes")
+	require.Equal(t, 1, got["GET /v2/field-value-changes"], "one feed page, no probe")
+	require.Positive(t, want["GET /field-value-changes"])
+	require.Zero(t, got["GET /field-value-changes"], "no v1 history")
+	delete(got, "GET /v2/field-value-changes")
+	delete(want, "GET /field-value-changes")
 	require.Equal(t, want, got, "otherwise the same requests as a v1-only second pass")
 	for _, stream := range []extractor.StreamName{extractor.StreamFieldValues, extractor.StreamOrganizationDetails} {
 		s := streamResult(t, res, stream)

@@ -86,7 +86,7 @@ func requireSameWarehouse(t *testing.T, v1, v2 *harness) {
 func v2Requests(fake *affinitytest.Server) int {
 	var n int
 	for endpoint, c := range fake.Requests() {
-		if strings.Contains(endpoint, "/v2/") && endpoint != "/v2/field-value-changes" {
+		if strings.Contains(endpoint, "/v2/") && endpoint != "GET /v2/field-value-changes" {
 			n += c
 		}
 	}
