@@ -194,7 +194,9 @@ func TestV2UnlistedEntitiesThroughV2(t *testing.T) {
 		x.opts.ValuesMaxAge = 30 * 24 * time.Hour
 		x.opts.UnlistedMaxAge = time.Nanosecond
 	}
-	changedAt := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC) // the same change in both workspaces
+	// The same change in both workspaces, made after the first pass: the change feed reads
+	// from the newest history read.
+	changedAt := time.Now().UTC().Truncate(time.Millisecond)
 	mutate := func(w *affinitytest.Workspace) {
 		w.SetClock(func() time.Time { return changedAt })
 		personLists := map[int64]bool{}

@@ -52,7 +52,7 @@ func TestRunRecordsRequestsByStream(t *testing.T) {
 		extractor.StreamOrganizations:       {"/organizations"},
 		extractor.StreamOpportunities:       {"/opportunities"},
 		extractor.StreamListEntries:         {"/lists/{id}/list-entries"},
-		extractor.StreamFieldValueChanges:   {"/field-value-changes"},
+		extractor.StreamFieldValueChanges:   {"/field-value-changes", "/v2/field-value-changes"},
 		extractor.StreamFieldValues:         {"/field-values", "/v2/lists/{id}/list-entries", "/v2/persons"},
 		extractor.StreamNotes:               {"/notes"},
 		extractor.StreamOrganizationDetails: {"/organizations/{id}"},

@@ -73,7 +73,9 @@ func TestStatusShowsTheAPIPath(t *testing.T) {
 		require.NotEmpty(t, p.Reason, p.Stream)
 		require.False(t, p.DecidedAt.IsZero(), p.Stream)
 	}
-	require.Len(t, paths, 2, "%+v", rep.Paths)
+	require.Len(t, paths, 3, "%+v", rep.Paths)
+	require.Equal(t, "v1+v2", paths["field_value_changes"].Path, "a first pass reads every history through v1, then the feed: %+v", paths)
+	require.Contains(t, paths["field_value_changes"].Reason, "no complete history yet")
 	require.Equal(t, "v1+v2", paths["field_values"].Path, "a first pass reads every list through v2: %+v", paths)
 	require.Contains(t, paths["field_values"].Reason, "cost fewer requests through v2")
 	require.Equal(t, "v1+v2", paths["organization_details"].Path)
