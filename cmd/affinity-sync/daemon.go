@@ -157,8 +157,13 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 
 // checkWorkspaceAtStart asks once which workspace the key belongs to: the scheduled changes
 // runs trust the workspace recorded, full passes check it again. A key of another workspace,
-// or one Affinity refuses, stops the daemon; any other failure is left to the first run.
+// or one Affinity refuses, stops the daemon; any other failure is left to the first run. A
+// schema that has recorded no workspace yet is left to the first run too: only full passes
+// run until one completes, and each checks it.
 func checkWorkspaceAtStart(ctx context.Context, cfg Config, log *slog.Logger, store *loader.Store, now func() time.Time) error {
+	if ws, err := store.RecordedWorkspace(ctx); err != nil || ws == nil {
+		return err
+	}
 	budget := quota.New(store, cfg.limits(), now, log)
 	defer closeBudget(ctx, budget, log)
 	err := checkWorkspace(ctx, cfg, log, store, budget)
