@@ -30,6 +30,9 @@ type CostOptions struct {
 	WithUnlisted bool   // sync.field_values_for_unlisted
 	Workers      int    // per-entity requests in flight; 0 = DefaultWorkers
 	APIV2        V2Mode // affinity.api_v2: whether the v2 sources may be chosen
+	// TrustWorkspace: the run sends no workspace check (a changes run, once the workspace is
+	// recorded).
+	TrustWorkspace bool
 }
 
 // unpaged is the cost of a stream of one unpaged request.
@@ -101,13 +104,17 @@ func (c StreamCost) Chain() int64 {
 }
 
 // Costs estimates what a run of streams spends, given the warehouse's sizes: the workspace
-// check first, then each stream's costs, stage by stage (run order within a stage).
+// check first (unless the run trusts the recorded workspace), then each stream's costs, stage
+// by stage (run order within a stage).
 func Costs(c loader.PlanCounts, streams []StreamName, o CostOptions) ([]StreamCost, error) {
 	if err := checkStreams(streams); err != nil {
 		return nil, err
 	}
-	check := []Cost{{Source: SourceV1, Requests: 1, Chain: 1, Detail: "GET /auth/whoami", Bound: "GET /auth/whoami before the streams"}}
-	out := []StreamCost{{Stream: WorkspaceCheck, Stage: -1, Costs: check, Path: SourceV1, OnV1: check}}
+	var out []StreamCost
+	if !o.TrustWorkspace {
+		check := []Cost{{Source: SourceV1, Requests: 1, Chain: 1, Detail: "GET /auth/whoami", Bound: "GET /auth/whoami before the streams"}}
+		out = append(out, StreamCost{Stream: WorkspaceCheck, Stage: -1, Costs: check, Path: SourceV1, OnV1: check})
+	}
 	for stage, names := range Stages() {
 		for _, name := range names {
 			if !slices.Contains(streams, name) {

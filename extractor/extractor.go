@@ -66,6 +66,9 @@ type Options struct {
 	ValuesMaxAge time.Duration
 	// UnlistedMaxAge is the same for entities on no list; default 7 days.
 	UnlistedMaxAge time.Duration
+	// ChangedOnly refreshes only the field values (and organization persons) of new and
+	// changed entities, none for being stale: what a changes run does between full passes.
+	ChangedOnly bool
 	// Workers is how many per-entity requests (field values, organization
 	// details) may be in flight at once; default DefaultWorkers.
 	Workers int
@@ -246,4 +249,13 @@ func failedDependency(st stream, names []StreamName, results []StreamResult) Str
 func (s *Syncer) runStream(ctx context.Context, def stream) StreamResult {
 	ctx = WithSender(ctx, string(def.name)) // every request of the stream's run names it (StreamOfRequest)
 	return s.runPass(ctx, def)
+}
+
+// staleBefore is when values fetched earlier are due for being stale, given their maximum
+// age: never under ChangedOnly.
+func (s *Syncer) staleBefore(maxAge time.Duration) time.Time {
+	if s.opts.ChangedOnly {
+		return time.Time{}
+	}
+	return s.opts.Now().Add(-maxAge)
 }

@@ -142,7 +142,7 @@ func (s *Syncer) fieldValuesPhases(ctx context.Context, ps passState) (passPlan,
 	var reread rereadLists
 	listed := func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
 		due := perEntity(ctx, s, candidates(loader.RefreshQuery{PassStart: cp.PassStartedAt,
-			StaleBefore: s.opts.Now().Add(-s.opts.ValuesMaxAge), Lists: chosen}), fetch)
+			StaleBefore: s.staleBefore(s.opts.ValuesMaxAge), Lists: chosen}), fetch)
 		at, lists := reread.get()
 		if len(lists) == 0 {
 			return due
@@ -154,7 +154,7 @@ func (s *Syncer) fieldValuesPhases(ctx context.Context, ps passState) (passPlan,
 	}
 	unlisted := func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
 		return perEntity(ctx, s, candidates(loader.RefreshQuery{PassStart: cp.PassStartedAt,
-			StaleBefore: s.opts.Now().Add(-s.opts.UnlistedMaxAge), Unlisted: true}), fetch)
+			StaleBefore: s.staleBefore(s.opts.UnlistedMaxAge), Unlisted: true}), fetch)
 	}
 	phases := []phase{{id: PhaseID{Kind: PhaseMain}, pages: listed}}
 	if s.opts.FieldValuesForUnlisted {
@@ -206,7 +206,7 @@ func concat(a, b iter.Seq2[fetched, error]) iter.Seq2[fetched, error] {
 
 func (s *Syncer) organizationDetailsPhases(ctx context.Context, ps passState) (passPlan, error) {
 	v1 := []phase{{id: PhaseID{Kind: PhaseMain}, pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
-		staleBefore := s.opts.Now().Add(-s.opts.ValuesMaxAge)
+		staleBefore := s.staleBefore(s.opts.ValuesMaxAge)
 		return perEntity(ctx, s, func(ctx context.Context, after loader.RefreshKey) ([]loader.RefreshKey, error) {
 			return s.store.DetailsCandidates(ctx, loader.DetailsQuery{PassStart: cp.PassStartedAt, StaleBefore: staleBefore,
 				After: after, Limit: entitiesPerBatch})

@@ -48,7 +48,7 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, ps passState, v1 []pha
 	if err != nil {
 		return passPlan{}, err
 	}
-	counts, err := s.store.ListCounts(ctx, loader.RefreshQuery{PassStart: ps.start, StaleBefore: s.opts.Now().Add(-s.opts.ValuesMaxAge), Lists: chosen})
+	counts, err := s.store.ListCounts(ctx, loader.RefreshQuery{PassStart: ps.start, StaleBefore: s.staleBefore(s.opts.ValuesMaxAge), Lists: chosen})
 	if err != nil {
 		return passPlan{}, err
 	}
@@ -66,7 +66,7 @@ func (s *Syncer) fieldValuesV2Phases(ctx context.Context, ps passState, v1 []pha
 	lists := len(sources)
 	unlisted := false
 	if s.opts.FieldValuesForUnlisted {
-		persons, orgs, due, err := s.store.UnlistedDueCount(ctx, ps.start, s.opts.Now().Add(-s.opts.UnlistedMaxAge))
+		persons, orgs, due, err := s.store.UnlistedDueCount(ctx, ps.start, s.staleBefore(s.opts.UnlistedMaxAge))
 		if err != nil {
 			return passPlan{}, err
 		}
@@ -132,7 +132,7 @@ func (s *Syncer) organizationDetailsV2Phases(ctx context.Context, ps passState, 
 	if ps.resuming && ps.at != companies {
 		return continuesOnV1(v1), nil
 	}
-	due, err := s.store.DetailsDueCount(ctx, loader.DetailsQuery{PassStart: ps.start, StaleBefore: s.opts.Now().Add(-s.opts.ValuesMaxAge)})
+	due, err := s.store.DetailsDueCount(ctx, loader.DetailsQuery{PassStart: ps.start, StaleBefore: s.staleBefore(s.opts.ValuesMaxAge)})
 	if err != nil {
 		return passPlan{}, err
 	}

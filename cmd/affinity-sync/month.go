@@ -80,7 +80,11 @@ func warehouseEstimator(cfg Config, store *loader.Store, now func() time.Time) e
 			}
 		}
 		t := now()
-		counts, err := store.PlanCounts(ctx, t, t.Add(-cfg.Sync.ValuesMaxAge), t.Add(-cfg.Sync.UnlistedValuesMaxAge), cfg.Sync.FieldValuesForUnlisted, listIDs)
+		stale, unlistedStale := t.Add(-cfg.Sync.ValuesMaxAge), t.Add(-cfg.Sync.UnlistedValuesMaxAge)
+		if changesRun(syncOptions{streams: streams, partial: true}) {
+			stale, unlistedStale = time.Time{}, time.Time{} // a changes run refreshes no stale value
+		}
+		counts, err := store.PlanCounts(ctx, t, stale, unlistedStale, cfg.Sync.FieldValuesForUnlisted, listIDs)
 		if err != nil {
 			return 0, err
 		}
@@ -91,7 +95,9 @@ func warehouseEstimator(cfg Config, store *loader.Store, now func() time.Time) e
 // countsEstimator estimates a run from counts the caller already has.
 func countsEstimator(cfg Config, counts loader.PlanCounts) estimator {
 	return func(_ context.Context, streams []extractor.StreamName) (int64, error) {
-		items, err := extractor.Plan(counts, streams, cfg.costOptions())
+		o := cfg.costOptions()
+		o.TrustWorkspace = changesRun(syncOptions{streams: streams, partial: true})
+		items, err := extractor.Plan(counts, streams, o)
 		if err != nil {
 			return 0, err
 		}

@@ -284,6 +284,7 @@ func (r *preparedRun) run(ctx context.Context) {
 			ValuesMaxAge:           r.cfg.Sync.ValuesMaxAge,
 			UnlistedMaxAge:         r.cfg.Sync.UnlistedValuesMaxAge,
 			APIV2:                  r.cfg.Affinity.APIV2.extractorMode(),
+			ChangedOnly:            changesRun(r.opts),
 			Logger:                 r.log,
 		})
 		r.sum.result = syncer.Run(ctx, r.opts.streams)
@@ -355,15 +356,20 @@ func newClient(cfg Config, log *slog.Logger, budget *quota.Budget, observers ...
 	return client, nil
 }
 
-// changesRun reports whether a run syncs only the streams of the changes schedule (the change
-// feed and the field values it shows to have changed): such a run does not ask which
-// workspace the key belongs to once the schema has recorded one.
+// changesRun reports whether a run is a changes run: the daemon's changes job, or a sync of
+// exactly the streams it runs (the change feed and the field values it shows to have
+// changed). Such a run does not ask which workspace the key belongs to once the schema has
+// recorded one, and refreshes only the field values of new and changed entities: the rolling
+// refresh of stale values is the full pass's.
 func changesRun(opts syncOptions) bool {
-	if !opts.partial || len(opts.streams) == 0 {
+	if opts.job == jobChanges {
+		return true
+	}
+	if !opts.partial || len(opts.streams) != len(changesStreams) {
 		return false
 	}
-	for _, s := range opts.streams {
-		if !slices.Contains(changesStreams, s) {
+	for _, s := range changesStreams {
+		if !slices.Contains(opts.streams, s) {
 			return false
 		}
 	}
