@@ -254,3 +254,24 @@ func TestChangeFeedNewFieldGetsItsHistoryFirst(t *testing.T) {
 	require.Equal(t, 1, h.countRows(t, "sync_change_histories", "field_id = "+strconv.FormatInt(field, 10)))
 	h.requireFeedChangesEqual(t, h.fake.Snapshot())
 }
+
+// TestChangedOnlyRefreshesNoStaleValue: a changes run (ChangedOnly) refreshes the values of
+// the entities that changed, one request each at most, and none for being stale.
+func TestChangedOnlyRefreshesNoStaleValue(t *testing.T) {
+	t.Parallel()
+	h := feedHarness(t, 76)
+	h.opts.ValuesMaxAge = time.Nanosecond // every value is stale
+	h.opts.ChangedOnly = true
+	h.fake.ResetCounters()
+	requireComplete(t, h.syncer(nil).Run(t.Context(), changesRun))
+	require.Equal(t, map[string]int{"GET /v2/field-value-changes": 1}, h.fake.Requests(), "nothing changed: no value refreshed")
+
+	_, entities := h.makeChanges(t, 9, 10)
+	h.fake.ResetCounters()
+	requireComplete(t, h.syncer(nil).Run(t.Context(), changesRun))
+	got := h.fake.Requests()
+	require.Positive(t, got["GET /field-values"])
+	require.LessOrEqual(t, got["GET /field-values"], entities, "one request per changed entity at most: %v", got)
+	require.LessOrEqual(t, h.fake.TotalRequests(), 3+entities, "%v", got)
+	h.requireWarehouseEquals(t, h.fake.Snapshot())
+}
