@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
@@ -93,14 +94,7 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 			return nil
 		}
 	}
-	var changes []extractor.StreamName
-	for _, s := range changesStreams {
-		for _, enabled := range streams {
-			if s == enabled {
-				changes = append(changes, s)
-			}
-		}
-	}
+	changes := changesJobStreams(streams)
 	jobs := []schedule.Job{{Name: "sync", Spec: cfg.Schedule.Sync, Coalesce: true,
 		Run: runJob("sync", syncOptions{streams: streams})}}
 	if cfg.Schedule.Changes != "" && len(changes) > 0 {
@@ -141,6 +135,18 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 	}
 	log.Info("daemon stopped")
 	return nil
+}
+
+// changesJobStreams are the streams of the "changes" job: those of changesStreams that are
+// enabled.
+func changesJobStreams(enabled []extractor.StreamName) []extractor.StreamName {
+	var changes []extractor.StreamName
+	for _, s := range changesStreams {
+		if slices.Contains(enabled, s) {
+			changes = append(changes, s)
+		}
+	}
+	return changes
 }
 
 // checkWorkspaceAtStart asks once which workspace the key belongs to: the scheduled changes

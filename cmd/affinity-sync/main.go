@@ -110,6 +110,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdBench(ctx, e, cmdArgs)
 	case benchPassesCommand:
 		err = cmdBenchPasses(ctx, e, cmdArgs)
+	case benchDayCommand:
+		err = cmdBenchDay(ctx, e, cmdArgs)
 	case "webhook":
 		err = cmdWebhook(ctx, e, cmdArgs)
 	case "healthcheck":

@@ -63,6 +63,9 @@ type syncOptions struct {
 
 	observe  func(affinity.RequestInfo) // also sees every request (the daemon's metrics)
 	progress *progress                  // shows the run's progress (progress.go); nil = none
+	// now is the run's clock for the budget's ledger days and the extractor (what it stamps
+	// and what it finds due); nil = time.Now. bench --day runs a simulated day on it.
+	now func() time.Time
 }
 
 func cmdSync(ctx context.Context, e env, args []string) (int, error) {
@@ -223,7 +226,11 @@ func prepareRun(ctx context.Context, cfg Config, log *slog.Logger, store *loader
 		}
 	}
 
-	r.budget = quota.New(store, cfg.limits(), time.Now, log)
+	now := opts.now
+	if now == nil {
+		now = time.Now
+	}
+	r.budget = quota.New(store, cfg.limits(), now, log)
 	r.cleanups = append(r.cleanups, func() { closeBudget(ctx, r.budget, log) })
 	if r.client, err = newClient(cfg, log, r.budget, opts.observe, opts.progress.observe); err != nil {
 		return nil, err
@@ -283,6 +290,7 @@ func (r *preparedRun) run(ctx context.Context) {
 			UnlistedMaxAge:         r.cfg.Sync.UnlistedValuesMaxAge,
 			APIV2:                  r.cfg.Affinity.APIV2.extractorMode(),
 			Logger:                 r.log,
+			Now:                    r.opts.now,
 		})
 		r.sum.result = syncer.Run(ctx, r.opts.streams)
 	}
