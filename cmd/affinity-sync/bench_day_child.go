@@ -22,9 +22,31 @@ import (
 // benchDayCommand is the hidden command bench --day runs in a child process per api_v2 mode.
 const benchDayCommand = "bench-day"
 
-// benchDayStart is when the simulated day's nightly pass runs (the default schedule's
-// 02:00 UTC), a day after the first pass and after everything the fake generated.
-func benchDayStart() time.Time { return time.Date(2026, 11, 2, 2, 0, 0, 0, time.UTC) }
+// benchDayFirstPass is when the first pass runs, simulated: the default schedule's 02:00 UTC
+// of the first day after every change and list entry the fake generated. (The generator
+// dates a few status histories up to 3 days past its "present"; a day simulated before them
+// would leave the change feed's watermark in its future.)
+func benchDayFirstPass(w *affinitytest.Workspace) time.Time {
+	var newest time.Time
+	for _, c := range w.Changes {
+		newest = later(newest, c.ChangedAt)
+	}
+	for _, e := range w.ListEntries {
+		newest = later(newest, e.CreatedAt)
+	}
+	first := newest.UTC().Truncate(24 * time.Hour).Add(2 * time.Hour)
+	if !first.After(newest) {
+		first = first.Add(24 * time.Hour)
+	}
+	return first
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
 
 // Simulated time between two changes runs (the default schedule's */30), and when, between
 // them, the trickle of changes is made.
@@ -104,8 +126,10 @@ func cmdBenchDay(ctx context.Context, e env, args []string) error {
 	}
 	ff.key = benchKey
 
-	clock := &simClock{t: benchDayStart().Add(-24 * time.Hour)}
 	fake := ff.server()
+	var first time.Time
+	fake.Mutate(func(w *affinitytest.Workspace) { first = benchDayFirstPass(w) })
+	clock := &simClock{t: first}
 	fake.Mutate(func(w *affinitytest.Workspace) { w.SetClock(clock.Now) })
 	serveCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	addr, served, err := serveFake(serveCtx, "127.0.0.1:0", fake)
@@ -144,11 +168,11 @@ func cmdBenchDay(ctx context.Context, e env, args []string) error {
 	full := syncOptions{streams: configuredStreams(cfg.Sync.Streams)}
 	changes := syncOptions{streams: changesJobStreams(full.streams), partial: true}
 
-	r := benchDayReport{Mode: cfg.Affinity.APIV2, Start: benchDayStart()}
 	if _, err := run("the first pass", full); err != nil {
 		return err
 	}
 	clock.advance(24 * time.Hour)
+	r := benchDayReport{Mode: cfg.Affinity.APIV2, Start: clock.Now()}
 	if r.Full, err = run("the nightly pass", full); err != nil {
 		return err
 	}
