@@ -16,10 +16,10 @@ import (
 	"github.com/affinity-sync/affinity-sync/extractor"
 )
 
-// bench --day (design: a month within the allowance) simulates, without waiting, a day of the
-// default schedule on the benchmark workspace after its first pass: the nightly pass with
-// every value due again, one changes run with nothing changed, and --change-runs changes
-// runs with --trickle changed values each, 30 simulated minutes apart. Each api_v2 mode's day
+// bench --day (docs/benchmarks.md) simulates, without waiting, a day of the default schedule
+// on the benchmark workspace after its first pass: the nightly pass with every value due
+// again, one changes run with nothing changed, and --change-runs changes runs with --trickle
+// changed values each, 30 simulated minutes apart. Each api_v2 mode's day
 // runs in a child process (bench-day, bench_day_child.go) on one simulated clock shared by
 // its fake, its extractor and its budget.
 
@@ -193,9 +193,9 @@ func printDayRuns(out io.Writer, reports []benchDayReport) {
 	_ = tw.Flush()
 }
 
-// printDayTargets checks the day of api_v2 auto against the design's targets (stated at
-// scale 1): a quiet changes run ≤ 2 requests, a trickle run ≤ 3 + one per changed entity,
-// the day ≤ 1,700 + one per changed entity, every change made stored once.
+// printDayTargets checks the day of api_v2 auto against its targets (docs/benchmarks.md,
+// stated at scale 1): a quiet changes run ≤ 2 requests, a trickle run ≤ 3 + one per changed
+// entity, the day ≤ 1,700 + one per changed entity, every change made stored once.
 func printDayTargets(out io.Writer, o benchOptions, r benchDayReport) {
 	met := func(ok bool) string {
 		if ok {
