@@ -140,7 +140,7 @@ func (s *Syncer) history(ctx context.Context, f loader.Field) iter.Seq2[fetched,
 }
 
 // feedPages reads the change feed from the watermark: S = max(the feed's watermark, the
-// oldest history read of a field in scope) minus feedLag. Each page's changes of fields in
+// oldest history read of a field in scope), at most now, minus feedLag. Each page's changes of fields in
 // scope are stored with the watermark moved to the page's newest changedAt; a nextUrl is
 // never kept, so a resumed run queries again.
 func (s *Syncer) feedPages(fields []loader.Field) func(context.Context, loader.Checkpoint) iter.Seq2[fetched, error] {
@@ -176,8 +176,13 @@ func (s *Syncer) feedPages(fields []loader.Field) func(context.Context, loader.C
 			if st.Watermark != nil {
 				w = later(w, *st.Watermark)
 			}
-			since := w.Add(-feedLag)
+			// A change stamped in the future must not hold the feed back until the clock
+			// catches up: the watermark is never later than now.
 			now := s.opts.Now()
+			if w.After(now) {
+				w = now
+			}
+			since := w.Add(-feedLag)
 			probe := st.ProbedAt == nil || !sameUTCDay(*st.ProbedAt, now) || newest.After(*st.ProbedAt)
 			limit := len(fields)
 			q := affinity.V2ChangeQuery{Filter: "changedAt>=" + since.UTC().Format(affinity.V2ChangeFilterTime)}

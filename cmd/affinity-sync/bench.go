@@ -67,6 +67,9 @@ type benchOptions struct {
 	perMinute  int
 	secondPass bool
 	modes      []APIV2Mode
+	day        benchDayOptions // --day and its flags (bench_day.go)
+	logLevel   string
+	cpuProfile string
 }
 
 // parseModes reads --api-v2: a comma-separated list of api_v2 settings.
@@ -96,8 +99,9 @@ func runBench(ctx context.Context, e env, args []string, start selfStarter) erro
 	fs.IntVar(&o.perMinute, "per-minute", 0, "quota.per_minute for the run (0 = the per-minute limiter is lifted)")
 	fs.BoolVar(&o.secondPass, "second-pass", true, "run a second pass over the unchanged workspace and report its requests")
 	modesFlag := fs.String("api-v2", "auto,off", "the affinity.api_v2 settings to run side by side, comma-separated, each in a warehouse and a child process of its own")
-	logLevel := fs.String("log-level", "warn", "log level of the sync (debug, info, warn, error)")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of each mode's sync process to this file, suffixed with the mode")
+	fs.StringVar(&o.logLevel, "log-level", "warn", "log level of the sync (debug, info, warn, error)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each mode's sync process to this file, suffixed with the mode")
+	o.day.register(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -120,21 +124,28 @@ func runBench(ctx context.Context, e env, args []string, start selfStarter) erro
 	if !(o.scale > 0) || o.latency < 0 || o.perMinute < 0 {
 		return usagef("bench: --scale must be positive, --latency and --per-minute not negative")
 	}
+	if err := o.day.check(o); err != nil {
+		return err
+	}
 
 	cfg := defaultConfig()
-	cfg.Log.Level, cfg.Log.Format = *logLevel, "text"
+	cfg.Log.Level, cfg.Log.Format = o.logLevel, "text"
 	log := newLogger(e.stderr, cfg)
 	out := e.stdout
-
-	fakeArgs := []string{"--addr", "127.0.0.1:0", "--key", benchKey}
-	if o.workspace == "issue" {
-		w := benchWorkspace()
-		scaled := func(n int) string { return strconv.Itoa(int(math.Round(float64(n) * o.scale))) }
-		fakeArgs = append(fakeArgs,
-			"--persons", scaled(w.persons), "--organizations", scaled(w.organizations), "--opportunities", scaled(w.opportunities),
-			"--person-lists", strconv.Itoa(w.personLists), "--organization-lists", strconv.Itoa(w.organizationLists),
-			"--opportunity-lists", strconv.Itoa(w.opportunityLists), "--entries-per-list", scaled(w.entriesPerList))
+	if o.day.json {
+		out = e.stderr // stdout holds the JSON alone
 	}
+
+	dbURL, stopDB, err := benchDatabase(ctx, e.getenv("DATABASE_URL"), out, log)
+	if err != nil {
+		return err
+	}
+	defer stopDB()
+	if o.day.on {
+		return runBenchDay(ctx, e, o, start, dbURL)
+	}
+
+	fakeArgs := append([]string{"--addr", "127.0.0.1:0", "--key", benchKey}, o.workspaceArgs()...)
 	if o.latency > 0 {
 		fakeArgs = append(fakeArgs, "--latency", o.latency.String())
 	}
@@ -145,22 +156,6 @@ func runBench(ctx context.Context, e env, args []string, start selfStarter) erro
 	defer fake.stop(log)
 	fmt.Fprintf(out, "fake API: pid %d on %s: fake-api %s\n", fake.cmd.Process.Pid, fake.url, strings.Join(fakeArgs, " "))
 
-	dbURL := e.getenv("DATABASE_URL")
-	if dbURL == "" {
-		fmt.Fprintln(out, "database: a throwaway local Postgres (DATABASE_URL is not set)")
-		cluster, err := localpg.Start(ctx, log)
-		if err != nil {
-			return fmt.Errorf("start local postgres: %w (set DATABASE_URL to use an existing server)", err)
-		}
-		defer func() {
-			if err := cluster.Stop(); err != nil {
-				log.Warn("stop local postgres", "error", err)
-			}
-		}()
-		dbURL = cluster.URL("postgres")
-	} else {
-		fmt.Fprintln(out, "database: DATABASE_URL")
-	}
 	cfg.Quota.PerMinute = o.perMinute
 	rate := cfg.limits().EffectivePerMinute()
 	if rate > 0 {
@@ -175,9 +170,9 @@ func runBench(ctx context.Context, e env, args []string, start selfStarter) erro
 	for _, mode := range o.modes {
 		childArgs := []string{benchPassesCommand, "--base-url", fake.url, "--schema", schema + "_" + string(mode),
 			"--api-v2", string(mode), "--per-minute", strconv.Itoa(o.perMinute), "--second-pass=" + strconv.FormatBool(o.secondPass),
-			"--log-level", *logLevel}
-		if *cpuProfile != "" {
-			childArgs = append(childArgs, "--cpuprofile", *cpuProfile+"."+string(mode))
+			"--log-level", o.logLevel}
+		if o.cpuProfile != "" {
+			childArgs = append(childArgs, "--cpuprofile", o.cpuProfile+"."+string(mode))
 		}
 		r, err := runBenchPasses(ctx, start, childArgs, dbURL, e.stderr)
 		if err != nil {
@@ -197,6 +192,37 @@ func runBench(ctx context.Context, e env, args []string, start selfStarter) erro
 		}
 	}
 	return nil
+}
+
+// workspaceArgs are the fake's workspace flags (fakeFlags) of --workspace and --scale.
+func (o benchOptions) workspaceArgs() []string {
+	if o.workspace != "issue" {
+		return nil
+	}
+	w := benchWorkspace()
+	scaled := func(n int) string { return strconv.Itoa(int(math.Round(float64(n) * o.scale))) }
+	return []string{"--persons", scaled(w.persons), "--organizations", scaled(w.organizations), "--opportunities", scaled(w.opportunities),
+		"--person-lists", strconv.Itoa(w.personLists), "--organization-lists", strconv.Itoa(w.organizationLists),
+		"--opportunity-lists", strconv.Itoa(w.opportunityLists), "--entries-per-list", scaled(w.entriesPerList)}
+}
+
+// benchDatabase is the server bench's warehouses live on: url (DATABASE_URL) when set,
+// else a throwaway local cluster, stopped by stop.
+func benchDatabase(ctx context.Context, url string, out io.Writer, log *slog.Logger) (_ string, stop func(), _ error) {
+	if url != "" {
+		fmt.Fprintln(out, "database: DATABASE_URL")
+		return url, func() {}, nil
+	}
+	fmt.Fprintln(out, "database: a throwaway local Postgres (DATABASE_URL is not set)")
+	cluster, err := localpg.Start(ctx, log)
+	if err != nil {
+		return "", nil, fmt.Errorf("start local postgres: %w (set DATABASE_URL to use an existing server)", err)
+	}
+	return cluster.URL("postgres"), func() {
+		if err := cluster.Stop(); err != nil {
+			log.Warn("stop local postgres", "error", err)
+		}
+	}, nil
 }
 
 // benchFake is the fake API child process.

@@ -19,9 +19,22 @@ import (
 
 // runBenchPasses runs one mode's passes in a child process and reads its report.
 func runBenchPasses(ctx context.Context, start selfStarter, args []string, dbURL string, stderr io.Writer) (benchModeReport, error) {
+	var r benchModeReport
+	if err := runBenchChild(ctx, start, args, dbURL, stderr, &r); err != nil {
+		return benchModeReport{}, fmt.Errorf("sync passes child: %w", err)
+	}
+	if len(r.Passes) == 0 {
+		return benchModeReport{}, errors.New("sync passes child: no pass reported")
+	}
+	return r, nil
+}
+
+// runBenchChild runs one of bench's hidden commands (args) in a child process on the
+// database dbURL and reads the JSON report it prints last into report.
+func runBenchChild(ctx context.Context, start selfStarter, args []string, dbURL string, stderr io.Writer, report any) error {
 	cmd, err := start(ctx, args)
 	if err != nil {
-		return benchModeReport{}, err
+		return err
 	}
 	if cmd.Env == nil {
 		cmd.Env = os.Environ()
@@ -32,18 +45,14 @@ func runBenchPasses(ctx context.Context, start selfStarter, args []string, dbURL
 	cmd.WaitDelay = 30 * time.Second
 	b, err := cmd.Output()
 	if err != nil {
-		return benchModeReport{}, fmt.Errorf("sync passes child: %w", err)
+		return err
 	}
-	var r benchModeReport
 	// The report is the last line: anything the child printed before it is not ours.
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
-		return benchModeReport{}, fmt.Errorf("sync passes child: read report %q: %w", lines[len(lines)-1], err)
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), report); err != nil {
+		return fmt.Errorf("read report %q: %w", lines[len(lines)-1], err)
 	}
-	if len(r.Passes) == 0 {
-		return benchModeReport{}, errors.New("sync passes child: no pass reported")
-	}
-	return r, nil
+	return nil
 }
 
 // benchPassesCommand is the hidden command bench runs in a child process per api_v2 mode.
@@ -99,30 +108,15 @@ func cmdBenchPasses(ctx context.Context, e env, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg := defaultConfig()
-	cfg.Log.Level, cfg.Log.Format = *logLevel, "text"
-	log := newLogger(e.stderr, cfg)
-	cfg.Affinity.APIKey = secret(benchKey)
-	cfg.Affinity.BaseURL = *baseURL
-	cfg.Affinity.APIV2 = APIV2Mode(*mode)
-	cfg.Database.URL = secret(e.getenv("DATABASE_URL"))
-	cfg.Database.Schema = *schema
-	cfg.Quota.PerMinute = *perMinute
-	cfg.Quota.DailyRequests = 0 // one v1 pass of the scale-1 workspace alone is ~80,000 requests
-	if err := cfg.validate(); err != nil {
+	cfg, log, err := benchChildConfig(e, *baseURL, *schema, APIV2Mode(*mode), *perMinute, *logLevel)
+	if err != nil {
 		return err
 	}
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return fmt.Errorf("create cpu profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("start cpu profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	var r benchModeReport
 	titles := []string{"pass 1 (empty warehouse)", "pass 2 (no changes)"}
 	if !*secondPass {
@@ -147,6 +141,45 @@ func cmdBenchPasses(ctx context.Context, e env, args []string) error {
 	return err
 }
 
+// benchChildConfig is the configuration of a bench child's syncs: the fake at baseURL, the
+// warehouse DATABASE_URL and schema, the daily cap lifted.
+func benchChildConfig(e env, baseURL, schema string, mode APIV2Mode, perMinute int, logLevel string) (Config, *slog.Logger, error) {
+	cfg := defaultConfig()
+	cfg.Log.Level, cfg.Log.Format = logLevel, "text"
+	log := newLogger(e.stderr, cfg)
+	cfg.Affinity.APIKey = secret(benchKey)
+	cfg.Affinity.BaseURL = baseURL
+	cfg.Affinity.APIV2 = mode
+	cfg.Database.URL = secret(e.getenv("DATABASE_URL"))
+	cfg.Database.Schema = schema
+	cfg.Quota.PerMinute = perMinute
+	cfg.Quota.DailyRequests = 0 // one v1 pass of the scale-1 workspace alone is ~80,000 requests
+	if err := cfg.validate(); err != nil {
+		return Config{}, nil, err
+	}
+	return cfg, log, nil
+}
+
+// startCPUProfile writes a CPU profile to path until stop is called; an empty path profiles
+// nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("create cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("start cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
 // passResult is one measured sync pass.
 type passResult struct {
 	sum     syncSummary
@@ -155,8 +188,15 @@ type passResult struct {
 }
 
 func benchPass(ctx context.Context, cfg Config, log *slog.Logger) (passResult, error) {
+	return benchRun(ctx, func(ctx context.Context) (syncSummary, error) {
+		return syncOnce(ctx, cfg, log, syncOptions{streams: extractor.Streams()})
+	})
+}
+
+// benchRun times one sync run, which must end well (exit status 0).
+func benchRun(ctx context.Context, run func(context.Context) (syncSummary, error)) (passResult, error) {
 	started := time.Now()
-	sum, err := syncOnce(ctx, cfg, log, syncOptions{streams: extractor.Streams()})
+	sum, err := run(ctx)
 	wall := time.Since(started)
 	if err != nil {
 		return passResult{}, fmt.Errorf("bench sync: %w", err)

@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -38,7 +42,8 @@ func TestBenchFakeProcess(t *testing.T) {
 // child process and each api_v2 mode's two passes in a child process of its
 // own: every pass completes and spends exactly its lower bound of requests,
 // stream by stream; auto reads through v2 on the first pass and spends fewer
-// requests than off, and the unchanged second pass spends the same in both.
+// requests than off, and on the unchanged second pass auto spends what off does but for the
+// change feed (one v2 request where off reads each tracked field's history).
 func TestBenchSmoke(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDatabase(t)
@@ -63,7 +68,17 @@ func TestBenchSmoke(t *testing.T) {
 		sent[p[1]+" "+p[2]], _ = strconv.Atoi(p[4])
 	}
 	require.Less(t, sent["1 auto"], sent["1 off"], out.String())
-	require.Less(t, sent["2 auto"], sent["2 off"], "nothing due: one page of the change feed instead of one history per field")
+
+	// The change feed: auto backfills each field's history through v1 on the first pass, then
+	// reads the feed through v2 (1 request, nothing changed); off reads each field through v1.
+	feed := regexp.MustCompile(`(?m)^\s+field_value_changes\s+(v1|v2|v1\+v2)\s+(\d+)\s+(\d+)\s+(v1)\s+(\d+)\s+(\d+)\s*$`).
+		FindAllStringSubmatch(out.String(), -1)
+	require.Len(t, feed, 2, out.String())
+	require.Equal(t, "v1+v2", feed[0][1], feed[0][0])
+	require.Equal(t, []string{"v2", "1", "1"}, feed[1][1:4], feed[1][0])
+	offFeed, _ := strconv.Atoi(feed[1][5])
+	require.Equal(t, sent["2 off"]-offFeed, sent["2 auto"]-1,
+		"nothing due: beyond the change feed, no v2 page and no probe")
 
 	// Stream by stream: requests equal the bound, and auto's first pass reads field values
 	// and organization links through v2.
@@ -80,4 +95,60 @@ func TestBenchSmoke(t *testing.T) {
 			require.Equal(t, "v1", m[2], "nothing due on the second pass: %s", m[0])
 		}
 	}
+}
+
+// TestBenchDaySmoke runs bench --day at a tiny scale with a few changes runs, each api_v2
+// mode's day in a child process of its own: --json prints one object per mode with exactly
+// the keys of the contract; under auto a quiet changes run costs at most 2 requests, each
+// trickle run at most 3 plus one per entity it changed, and every change made is stored once.
+// One change a run: on this workspace's lists of 7 entries, two changed entries on one list
+// make the path rule read that list through v2 (1 page < 2 due), and the v2 probe's v1
+// requests then cost more than the v1 refresh would (docs/benchmarks.md, bench --day).
+func TestBenchDaySmoke(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	child := func(ctx context.Context, args []string) (*exec.Cmd, error) {
+		cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"-test.run=^TestBenchFakeProcess$", "--"}, args...)...)
+		cmd.Env = append(os.Environ(), benchFakeEnv+"=1")
+		return cmd, nil
+	}
+	var out, errOut syncBuffer
+	e := env{stdout: &out, stderr: &errOut, getenv: envOf(map[string]string{"DATABASE_URL": dbURL})}
+	err := runBench(t.Context(), e, []string{"--day", "--json", "--scale", "0.005", "--change-runs", "3", "--trickle", "1"}, child)
+	require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+
+	keys := []string{"api_v2", "full_pass_requests", "quiet_change_run_requests", "change_runs", "change_run_requests",
+		"changed_entities", "day_requests", "month_requests", "changes_made", "changes_stored"}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 2, out.String())
+	days := map[string]map[string]any{}
+	for _, line := range lines {
+		var day map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &day), line)
+		require.ElementsMatch(t, keys, slices.Collect(maps.Keys(day)), line)
+		days[day["api_v2"].(string)] = day
+	}
+	require.Len(t, days, 2, out.String())
+	for mode, day := range days {
+		require.InDelta(t, 3, day["change_runs"], 0, mode)
+		require.InDelta(t, 3, day["changes_made"], 0, mode)
+		require.Equal(t, day["changes_made"], day["changes_stored"], "every change made stored once, api_v2 %s", mode)
+		require.InDelta(t, day["full_pass_requests"].(float64)+day["quiet_change_run_requests"].(float64)+day["change_run_requests"].(float64),
+			day["day_requests"], 0, mode)
+		require.InDelta(t, 30*day["day_requests"].(float64), day["month_requests"], 0, mode)
+	}
+	auto := days["auto"]
+	require.LessOrEqual(t, auto["quiet_change_run_requests"], 2.0, "a quiet changes run under auto")
+	require.Less(t, auto["day_requests"], days["off"]["day_requests"])
+
+	// Run by run (the table on stderr): auto spends at most 3 plus one per changed entity.
+	runs := regexp.MustCompile(`(?m)^\s*(\d+)\s+\d\d-\d\d \d\d:\d\d\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$`).FindAllStringSubmatch(errOut.String(), -1)
+	require.Len(t, runs, 3, errOut.String())
+	for _, m := range runs {
+		entities, _ := strconv.Atoi(m[3])
+		autoRequests, _ := strconv.Atoi(m[4])
+		require.Positive(t, entities, m[0])
+		require.LessOrEqual(t, autoRequests, 3+entities, "a trickle run under auto: %s", m[0])
+	}
+	require.Contains(t, errOut.String(), "every change made stored exactly once: 3 of 3, met")
 }

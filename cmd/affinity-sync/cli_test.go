@@ -116,6 +116,9 @@ func TestRunUsageErrors(t *testing.T) {
 		{"fake-api unknown v2 mode", nil, []string{"fake-api", "--addr", "127.0.0.1:0", "--v2", "maybe"}, "--v2"},
 		{"fake-api unknown v2 changes mode", nil, []string{"fake-api", "--addr", "127.0.0.1:0", "--v2-changes", "maybe"}, "--v2-changes"},
 		{"demo unknown v2 changes mode", nil, []string{"demo", "--v2-changes", "sometimes"}, "--v2-changes"},
+		{"bench --json without --day", nil, []string{"bench", "--json"}, "--day"},
+		{"bench --day with --latency", nil, []string{"bench", "--day", "--latency", "1s"}, "--latency"},
+		{"bench --day negative trickle", nil, []string{"bench", "--day", "--trickle", "-1"}, "--trickle"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -153,6 +154,18 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, hooks daemonHo
 	}
 	log.Info("daemon stopped")
 	return nil
+}
+
+// changesJobStreams are the streams of the "changes" job: those of changesStreams that are
+// enabled.
+func changesJobStreams(enabled []extractor.StreamName) []extractor.StreamName {
+	var changes []extractor.StreamName
+	for _, s := range changesStreams {
+		if slices.Contains(enabled, s) {
+			changes = append(changes, s)
+		}
+	}
+	return changes
 }
 
 // checkWorkspaceAtStart asks once which workspace the key belongs to: the scheduled changes

@@ -120,6 +120,8 @@ func runAt(ctx context.Context, args []string, stdout, stderr io.Writer, getenv 
 		err = cmdBench(ctx, e, cmdArgs)
 	case benchPassesCommand:
 		err = cmdBenchPasses(ctx, e, cmdArgs)
+	case benchDayCommand:
+		err = cmdBenchDay(ctx, e, cmdArgs)
 	case "webhook":
 		err = cmdWebhook(ctx, e, cmdArgs)
 	case "healthcheck":

@@ -20,19 +20,6 @@ const (
 	jobChanges = "changes"
 )
 
-// changesJobStreams are the streams the changes job runs: changesStreams that are enabled.
-func changesJobStreams(enabled []extractor.StreamName) []extractor.StreamName {
-	var changes []extractor.StreamName
-	for _, s := range changesStreams {
-		for _, e := range enabled {
-			if s == e {
-				changes = append(changes, s)
-			}
-		}
-	}
-	return changes
-}
-
 // estimator is the planner's cost of one run of streams.
 type estimator func(ctx context.Context, streams []extractor.StreamName) (int64, error)
 

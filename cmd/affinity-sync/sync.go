@@ -62,9 +62,11 @@ type syncOptions struct {
 	locked          bool   // the caller holds the schema's run lock (the daemon)
 	job             string // the daemon's scheduled job (sync_runs.job); "" for the sync command
 
-	now      func() time.Time           // the request budget's clock; nil = time.Now
 	observe  func(affinity.RequestInfo) // also sees every request (the daemon's metrics)
 	progress *progress                  // shows the run's progress (progress.go); nil = none
+	// now is the run's clock for the budget's ledger days and the extractor (what it stamps
+	// and what it finds due); nil = time.Now. bench --day runs a simulated day on it.
+	now func() time.Time
 }
 
 func cmdSync(ctx context.Context, e env, args []string) (int, error) {
@@ -286,6 +288,7 @@ func (r *preparedRun) run(ctx context.Context) {
 			APIV2:                  r.cfg.Affinity.APIV2.extractorMode(),
 			ChangedOnly:            changesRun(r.opts),
 			Logger:                 r.log,
+			Now:                    r.opts.now,
 		})
 		r.sum.result = syncer.Run(ctx, r.opts.streams)
 	}
