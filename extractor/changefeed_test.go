@@ -275,3 +275,17 @@ func TestChangedOnlyRefreshesNoStaleValue(t *testing.T) {
 	require.LessOrEqual(t, h.fake.TotalRequests(), 3+entities, "%v", got)
 	h.requireWarehouseEquals(t, h.fake.Snapshot())
 }
+
+// TestChangeFeedFutureStampDoesNotHoldItBack: a change stamped hours ahead of the clock moves
+// the watermark past now; the changes made meanwhile are still read.
+func TestChangeFeedFutureStampDoesNotHoldItBack(t *testing.T) {
+	t.Parallel()
+	h := feedHarness(t, 77)
+	h.makeChangesAt(t, 10, 3, time.Now().Add(3*time.Hour))
+	requireComplete(t, h.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamFieldValueChanges}))
+	h.requireFeedChangesEqual(t, h.fake.Snapshot())
+
+	h.makeChanges(t, 11, 5)
+	requireComplete(t, h.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamFieldValueChanges}))
+	h.requireFeedChangesEqual(t, h.fake.Snapshot())
+}
