@@ -223,8 +223,12 @@ func changesV2Cost(c loader.PlanCounts, _ CostOptions) []Cost {
 			Detail: fmt.Sprintf("%d histories without a complete v1 read, %d read again after a fall back", c.HistoriesDue, c.HistoriesFallback),
 			Bound:  "1 per tracked field without a history (and per field after a fall back to v1)"})
 	}
+	detail := fmt.Sprintf("the change feed from its watermark: %d page(s), 1 more per 100 changes", c.FeedPages)
+	if c.FeedProbe > 0 {
+		detail += fmt.Sprintf(", %d v1 probe request(s)", c.FeedProbe)
+	}
 	out = append(out, Cost{Source: SourceV2, Requests: c.FeedPages + c.FeedProbe, Chain: c.FeedPages + c.FeedProbe,
-		Detail: fmt.Sprintf("the change feed: %d pages, %d probe requests", c.FeedPages, c.FeedProbe),
+		Detail: detail,
 		Bound:  fmt.Sprintf("1 per 100 changes since the watermark (at most %d), +1 v1 request when the probe is due and the feed has changes", c.TrackedFields)})
 	return out
 }

@@ -225,7 +225,7 @@ func printStatus(out io.Writer, rep statusReport) error {
 	fmt.Fprintf(tw, "API path of the last pass (affinity.api_v2: %s):\n", rep.APIV2)
 	fmt.Fprintln(tw, "STREAM\tPATH\tDECIDED\tWHY")
 	if len(rep.Paths) == 0 {
-		fmt.Fprintln(tw, "(no pass of field_values or organization_details yet)")
+		fmt.Fprintln(tw, "(no pass of field_values, organization_details or field_value_changes yet)")
 	}
 	for _, p := range rep.Paths {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Stream, p.Path, when(&p.DecidedAt, "-"), p.Reason)

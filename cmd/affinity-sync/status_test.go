@@ -60,7 +60,7 @@ func TestStatusShowsTheAPIPath(t *testing.T) {
 	require.Empty(t, before.Paths, "no pass yet")
 	code, text, _ := runCLI(t, env, "--config", cfg, "status")
 	require.Equal(t, exitOK, code)
-	require.Contains(t, text, "(no pass of field_values or organization_details yet)")
+	require.Contains(t, text, "(no pass of field_values, organization_details or field_value_changes yet)")
 
 	code, _, stderr = runCLI(t, env, "--config", cfg, "sync")
 	require.Equal(t, exitOK, code, stderr)
