@@ -289,3 +289,29 @@ func TestChangeFeedFutureStampDoesNotHoldItBack(t *testing.T) {
 	requireComplete(t, h.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamFieldValueChanges}))
 	h.requireFeedChangesEqual(t, h.fake.Snapshot())
 }
+
+// TestChangeFeedUndecodablePageFailsTheStream: a feed page that stays undecodable after the
+// retries fails the stream (under auto too: it is no refusal), naming the endpoint; nothing
+// of it is written and the watermark does not move.
+func TestChangeFeedUndecodablePageFailsTheStream(t *testing.T) {
+	t.Parallel()
+	h := feedHarness(t, 78)
+	h.makeChanges(t, 12, 10)
+	watermark := func() string {
+		var w string
+		require.NoError(t, h.pool.QueryRow(t.Context(), `SELECT coalesce((SELECT watermark::text FROM affinity.sync_change_feed), '-')`).Scan(&w))
+		return w
+	}
+	before, stored := watermark(), h.countRows(t, "field_value_changes", "true")
+	h.fake.SetFaults(affinitytest.Faults{Seed: 1, RateTruncate: 1, Endpoints: []string{"GET /v2/field-value-changes"}})
+	res := h.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamFieldValueChanges})
+	fc := streamResult(t, res, extractor.StreamFieldValueChanges)
+	require.Error(t, fc.Err)
+	require.ErrorContains(t, fc.Err, "/v2/field-value-changes")
+	require.Equal(t, stored, h.countRows(t, "field_value_changes", "true"), "nothing of the page written")
+	require.Equal(t, before, watermark(), "the watermark did not move")
+
+	h.fake.SetFaults(affinitytest.Faults{})
+	requireComplete(t, h.syncer(nil).Run(t.Context(), []extractor.StreamName{extractor.StreamFieldValueChanges}))
+	h.requireFeedChangesEqual(t, h.fake.Snapshot())
+}
