@@ -20,8 +20,9 @@ const (
 	jobChanges = "changes"
 )
 
-// estimator is the planner's cost of one run of streams.
-type estimator func(ctx context.Context, streams []extractor.StreamName) (int64, error)
+// estimator is the planner's cost of one run: its streams, and its job (a changes run
+// refreshes no stale value and sends no workspace check, changesRun).
+type estimator func(ctx context.Context, run syncOptions) (int64, error)
 
 // monthJobs are the daemon's scheduled jobs as the month's projection takes them: sync, and
 // changes when it is scheduled and any of its streams is enabled — as runDaemon schedules
@@ -34,8 +35,9 @@ func monthJobs(cfg Config, estimate estimator) ([]quota.MonthJob, error) {
 		if err != nil {
 			return quota.MonthJob{}, usagef("schedule.%s: %q: %v", name, spec, err)
 		}
+		run := syncOptions{streams: streams, partial: name != jobSync, job: name}
 		return quota.MonthJob{Name: name, Schedule: sched, Streams: extractor.NamesOf(streams),
-			Estimate: func(ctx context.Context) (int64, error) { return estimate(ctx, streams) }}, nil
+			Estimate: func(ctx context.Context) (int64, error) { return estimate(ctx, run) }}, nil
 	}
 	sync, err := job(jobSync, cfg.Schedule.Sync, streams)
 	if err != nil {
@@ -54,7 +56,7 @@ func monthJobs(cfg Config, estimate estimator) ([]quota.MonthJob, error) {
 
 // warehouseEstimator estimates a run from what the warehouse knows, as plan does.
 func warehouseEstimator(cfg Config, store *loader.Store, now func() time.Time) estimator {
-	return func(ctx context.Context, streams []extractor.StreamName) (int64, error) {
+	return func(ctx context.Context, run syncOptions) (int64, error) {
 		var listIDs []int64
 		if len(cfg.Sync.Lists) > 0 {
 			lists, err := extractor.ChooseLists(ctx, store, cfg.Sync.Lists)
@@ -68,23 +70,23 @@ func warehouseEstimator(cfg Config, store *loader.Store, now func() time.Time) e
 		}
 		t := now()
 		stale, unlistedStale := t.Add(-cfg.Sync.ValuesMaxAge), t.Add(-cfg.Sync.UnlistedValuesMaxAge)
-		if changesRun(syncOptions{streams: streams, partial: true}) {
+		if changesRun(run) {
 			stale, unlistedStale = time.Time{}, time.Time{} // a changes run refreshes no stale value
 		}
 		counts, err := store.PlanCounts(ctx, t, stale, unlistedStale, cfg.Sync.FieldValuesForUnlisted, listIDs)
 		if err != nil {
 			return 0, err
 		}
-		return countsEstimator(cfg, counts)(ctx, streams)
+		return countsEstimator(cfg, counts)(ctx, run)
 	}
 }
 
 // countsEstimator estimates a run from counts the caller already has.
 func countsEstimator(cfg Config, counts loader.PlanCounts) estimator {
-	return func(_ context.Context, streams []extractor.StreamName) (int64, error) {
+	return func(_ context.Context, run syncOptions) (int64, error) {
 		o := cfg.costOptions()
-		o.TrustWorkspace = changesRun(syncOptions{streams: streams, partial: true})
-		items, err := extractor.Plan(counts, streams, o)
+		o.TrustWorkspace = changesRun(run)
+		items, err := extractor.Plan(counts, run.streams, o)
 		if err != nil {
 			return 0, err
 		}
