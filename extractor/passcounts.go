@@ -53,7 +53,8 @@ func sawListEntries(r StreamResult, c *loader.PlanCounts) {
 	}
 }
 
-// sawChanges: one history per tracked field read.
+// sawChanges: the v1 histories read before the change feed (fields without one) and after it
+// (a fall back), the feed's pages and its probe, and the tracked fields in scope.
 func sawChanges(r StreamResult, c *loader.PlanCounts) {
 	feed := false
 	var histories int64
