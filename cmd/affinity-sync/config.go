@@ -93,6 +93,10 @@ type Config struct {
 		PerMinute       int      `yaml:"per_minute"`
 		Reserve         float64  `yaml:"reserve"`
 		Pace            PaceMode `yaml:"pace" oneof:"month,off"`
+		// IntelligenceRequests caps the requests of the per-entity intelligence
+		// streams (interactions, relationship strengths, the entity-file fallback)
+		// in one pass; 0 = no cap.
+		IntelligenceRequests int64 `yaml:"intelligence_requests"`
 	} `yaml:"quota"`
 	Sync struct {
 		FieldValuesForUnlisted bool          `yaml:"field_values_for_unlisted"`
@@ -101,6 +105,13 @@ type Config struct {
 		UnlistedValuesMaxAge   time.Duration `yaml:"unlisted_values_max_age"`
 		Lists                  []string      `yaml:"lists"`
 		Streams                []string      `yaml:"streams"`
+		// IntelligenceScope is whose interactions and strengths are read: listed,
+		// all or none (the two per-entity streams off).
+		IntelligenceScope string `yaml:"intelligence_scope" oneof:"listed,all,none"`
+		// IntelligenceMaxAge: a person's strengths are re-read at the latest after this.
+		IntelligenceMaxAge time.Duration `yaml:"intelligence_max_age"`
+		// InteractionsSince is how far back an entity's first interactions fetch reaches.
+		InteractionsSince time.Duration `yaml:"interactions_since"`
 	} `yaml:"sync"`
 	Schedule struct {
 		Sync    string `yaml:"sync"`
@@ -130,9 +141,13 @@ func defaultConfig() Config {
 	c.Quota.PerMinute = 900
 	c.Quota.Reserve = 0.10
 	c.Quota.Pace = PaceMonth
+	c.Quota.IntelligenceRequests = 2000
 	c.Sync.MaxDeleteShare = 0.5
 	c.Sync.ValuesMaxAge = 20 * time.Hour
 	c.Sync.UnlistedValuesMaxAge = 7 * 24 * time.Hour
+	c.Sync.IntelligenceScope = "listed"
+	c.Sync.IntelligenceMaxAge = 30 * 24 * time.Hour
+	c.Sync.InteractionsSince = 365 * 24 * time.Hour
 	c.Schedule.Sync = "0 2 * * *"
 	c.Schedule.Changes = "*/30 * * * *"
 	c.Server.Addr = "127.0.0.1:9464"
@@ -287,6 +302,9 @@ func (c *Config) check(lines map[string]int) []string {
 	default:
 		bad("quota.pace", "must be month or off, got %q", c.Quota.Pace)
 	}
+	if c.Quota.IntelligenceRequests < 0 {
+		bad("quota.intelligence_requests", "must be >= 0 (0 = no cap), got %d", c.Quota.IntelligenceRequests)
+	}
 	if !(c.Sync.MaxDeleteShare >= 0 && c.Sync.MaxDeleteShare <= 1) {
 		bad("sync.max_delete_share", "must be in [0, 1], got %v", c.Sync.MaxDeleteShare)
 	}
@@ -310,6 +328,17 @@ func (c *Config) check(lines map[string]int) []string {
 	}
 	if c.Sync.UnlistedValuesMaxAge <= 0 {
 		bad("sync.unlisted_values_max_age", "must be positive, got %v", c.Sync.UnlistedValuesMaxAge)
+	}
+	switch c.Sync.IntelligenceScope {
+	case "listed", "all", "none":
+	default:
+		bad("sync.intelligence_scope", "must be listed, all or none, got %q", c.Sync.IntelligenceScope)
+	}
+	if c.Sync.IntelligenceMaxAge <= 0 {
+		bad("sync.intelligence_max_age", "must be positive, got %v", c.Sync.IntelligenceMaxAge)
+	}
+	if c.Sync.InteractionsSince <= 0 {
+		bad("sync.interactions_since", "must be positive, got %v", c.Sync.InteractionsSince)
 	}
 	if c.Server.ReadyMaxAge < 0 {
 		bad("server.ready_max_age", "must not be negative, got %v", c.Server.ReadyMaxAge)

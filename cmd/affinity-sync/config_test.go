@@ -70,12 +70,16 @@ func TestLoadConfigDefaults(t *testing.T) {
 			require.InDelta(t, 0.10, cfg.Quota.Reserve, 1e-12)
 			require.Equal(t, PaceMonth, cfg.Quota.Pace)
 			require.True(t, cfg.limits().PaceMonth)
+			require.EqualValues(t, 2000, cfg.Quota.IntelligenceRequests)
 			require.False(t, cfg.Sync.FieldValuesForUnlisted)
 			require.InDelta(t, 0.5, cfg.Sync.MaxDeleteShare, 1e-12)
 			require.Equal(t, 20*time.Hour, cfg.Sync.ValuesMaxAge)
 			require.Equal(t, 168*time.Hour, cfg.Sync.UnlistedValuesMaxAge)
 			require.Empty(t, cfg.Sync.Lists)
 			require.Empty(t, cfg.Sync.Streams)
+			require.Equal(t, "listed", cfg.Sync.IntelligenceScope)
+			require.Equal(t, 720*time.Hour, cfg.Sync.IntelligenceMaxAge)
+			require.Equal(t, 8760*time.Hour, cfg.Sync.InteractionsSince)
 			require.Equal(t, "0 2 * * *", cfg.Schedule.Sync)
 			require.Equal(t, "*/30 * * * *", cfg.Schedule.Changes)
 			require.Equal(t, "127.0.0.1:9464", cfg.Server.Addr)
@@ -120,6 +124,7 @@ quota:
   monthly_requests: 4567
   per_minute: 60
   reserve: 0.25
+  intelligence_requests: 0
 sync:
   field_values_for_unlisted: true
   max_delete_share: 1
@@ -127,6 +132,9 @@ sync:
   unlisted_values_max_age: 48h
   lists: ["Deal Flow", "42"]
   streams: [persons, lists]
+  intelligence_scope: all
+  intelligence_max_age: 168h
+  interactions_since: 720h
 schedule:
   sync: "15 3 * * *"
   changes: "*/5 * * * *"
@@ -150,12 +158,16 @@ log:
 	require.EqualValues(t, 4567, cfg.Quota.MonthlyRequests)
 	require.Equal(t, 60, cfg.Quota.PerMinute)
 	require.InDelta(t, 0.25, cfg.Quota.Reserve, 1e-12)
+	require.Zero(t, cfg.Quota.IntelligenceRequests, "0 = no cap")
 	require.True(t, cfg.Sync.FieldValuesForUnlisted)
 	require.InDelta(t, 1.0, cfg.Sync.MaxDeleteShare, 1e-12)
 	require.Equal(t, 3*time.Hour, cfg.Sync.ValuesMaxAge)
 	require.Equal(t, 48*time.Hour, cfg.Sync.UnlistedValuesMaxAge)
 	require.Equal(t, []string{"Deal Flow", "42"}, cfg.Sync.Lists)
 	require.Equal(t, []string{"persons", "lists"}, cfg.Sync.Streams)
+	require.Equal(t, "all", cfg.Sync.IntelligenceScope)
+	require.Equal(t, 168*time.Hour, cfg.Sync.IntelligenceMaxAge)
+	require.Equal(t, 720*time.Hour, cfg.Sync.InteractionsSince)
 	require.Equal(t, "15 3 * * *", cfg.Schedule.Sync)
 	require.Equal(t, "*/5 * * * *", cfg.Schedule.Changes)
 	require.Equal(t, "0.0.0.0:9999", cfg.Server.Addr)
@@ -319,6 +331,16 @@ func TestConfigErrorsExit2(t *testing.T) {
 		{"bad log format", "log:\n  format: xml\n", nil, []string{"log.format", "xml"}},
 		{"unknown stream", "sync:\n  streams: [persons, peeps]\n", nil, []string{"sync.streams", "peeps"}},
 		{"negative ready max age", "server:\n  ready_max_age: -1h\n", nil, []string{"server.ready_max_age"}},
+		{"negative intelligence requests", "quota:\n  intelligence_requests: -1\n", nil, []string{"quota.intelligence_requests"}},
+		{"intelligence requests not a number", "quota:\n  intelligence_requests: many\n", nil,
+			[]string{"quota.intelligence_requests", "many"}},
+		{"bad intelligence scope", "sync:\n  intelligence_scope: some\n", nil,
+			[]string{"sync.intelligence_scope", "some", "listed, all or none"}},
+		{"intelligence max age zero", "sync:\n  intelligence_max_age: 0s\n", nil, []string{"sync.intelligence_max_age"}},
+		{"intelligence max age not a duration", "sync:\n  intelligence_max_age: 30d\n", nil,
+			[]string{"sync.intelligence_max_age", "30d"}},
+		{"interactions since negative", "sync:\n  interactions_since: -24h\n", nil, []string{"sync.interactions_since"}},
+		{"interactions since zero", "sync:\n  interactions_since: 0s\n", nil, []string{"sync.interactions_since"}},
 		{"schema too long", "", map[string]string{"AFFINITY_SYNC_SCHEMA": strings.Repeat("s", 64)}, []string{"database.schema"}},
 		{"duplicate key", "affinity:\n  api_key: x\naffinity:\n  base_url: https://a.example\n", nil, []string{"affinity"}},
 		// A second document would otherwise be dropped without a word, the
@@ -473,7 +495,7 @@ func TestConfigErrorMessages(t *testing.T) {
 		{"unknown top-level key", "affinty:\n  api_key: x\n",
 			"line 1: unknown key affinty (did you mean affinity?)"},
 		{"unknown key, nothing close", "quota:\n  bananas: 5\n",
-			"line 2: unknown key quota.bananas (accepted here: daily_requests, monthly_requests, per_minute, reserve, pace)"},
+			"line 2: unknown key quota.bananas (accepted here: daily_requests, monthly_requests, per_minute, reserve, pace, intelligence_requests)"},
 		{"unknown top-level key, nothing close", "\n\nwhatever: 1\n",
 			"line 3: unknown key whatever (accepted here: affinity, database, quota, sync, schedule, server, webhook, log)"},
 		{"whole number", "\n\n\nquota:\n  daily_requests: lots\n",
@@ -495,13 +517,21 @@ func TestConfigErrorMessages(t *testing.T) {
 		{"one value given a list", "schedule:\n  sync: [a, b]\n",
 			"line 2: schedule.sync: expected one value, got a list"},
 		{"section given a value", "quota: 5\n",
-			`line 1: quota must be a mapping of keys (daily_requests, monthly_requests, per_minute, reserve, pace), got "5"`},
+			`line 1: quota must be a mapping of keys (daily_requests, monthly_requests, per_minute, reserve, pace, intelligence_requests), got "5"`},
 		{"log level", "log:\n  level: loud\n",
 			`line 2: log.level: "loud" is not one of debug, info, warn or error`},
 		{"log format", "log:\n  format: xml\n",
 			`line 2: log.format: "xml" is not one of "" (unset), text or json`},
 		{"api v2", "affinity:\n  api_v2: sometimes\n",
 			`line 2: affinity.api_v2: "sometimes" is not one of auto, on or off`},
+		{"intelligence scope", "sync:\n  intelligence_scope: everyone\n",
+			`line 2: sync.intelligence_scope: "everyone" is not one of listed, all or none`},
+		{"intelligence max age", "sync:\n  intelligence_max_age: -1h\n",
+			"line 2: sync.intelligence_max_age: must be positive, got -1h0m0s"},
+		{"interactions since", "\nsync:\n  interactions_since: 1y\n",
+			`line 3: sync.interactions_since: "1y" is not a duration (such as 90s, 45m, 20h or 1h30m)`},
+		{"intelligence requests", "quota:\n  intelligence_requests: -5\n",
+			"line 2: quota.intelligence_requests: must be >= 0 (0 = no cap), got -5"},
 		{"repeated key", "quota:\n  per_minute: 1\n  per_minute: 2\n",
 			"line 3: key quota.per_minute appears twice (first on line 2): keep one"},
 		{"range check after decoding keeps the line", "quota:\n  per_minute: 10\n  reserve: 1.5\n",
@@ -584,6 +614,9 @@ func TestConfigAPIV2(t *testing.T) {
 	cfg = defaultConfig()
 	cfg.Quota.Pace = "weekly"
 	require.ErrorContains(t, cfg.validate(), `quota.pace: must be month or off, got "weekly"`)
+	cfg = defaultConfig()
+	cfg.Sync.IntelligenceScope = ""
+	require.ErrorContains(t, cfg.validate(), `sync.intelligence_scope: must be listed, all or none, got ""`)
 }
 
 func TestSuggestKey(t *testing.T) {
