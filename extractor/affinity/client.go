@@ -249,6 +249,7 @@ type request struct {
 	body      []byte // JSON request body; nil = none
 	once      bool   // a single attempt, never retried (writes)
 	pageToken string // reported in a DecodeError
+	showQuery bool   // an *APIError names the query sent (see APIError.Query)
 }
 
 func (r request) verb() string {
@@ -427,6 +428,9 @@ func (c *Client) statusError(r request, resp *http.Response) error {
 		Endpoint:   r.endpoint,
 		Path:       r.path,
 		Body:       strings.TrimSpace(strings.ToValidUTF8(body[:min(len(body), maxBodySnippet)], "")),
+	}
+	if r.showQuery {
+		apiErr.Query = c.redact.text(readableQuery(r.query))
 	}
 	if e, ok := parseErrorBody(raw); ok {
 		apiErr.Code = snippet(c.redact.text(e.Code))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 )
@@ -26,11 +27,18 @@ const maxErrorBody = 16 << 10
 // body, with the API key removed; it is opaque text. When the body has the shape
 // {"errors":[{"code":…,"message":…,"param":…}]} (every v2 error), Code, Message and Param are
 // those of its first error; a v1 body {"errors":["…"]} fills Message only.
+//
+// Query is the query string sent, unescaped and sorted by name, for the endpoints whose
+// parameters decide whether a request is valid (GET /interactions, /relationships-strengths,
+// /entity-files), "" for the others; the error's text then names it, so a 422 says which
+// window, type and entity were refused. The API key is never part of a query (it travels in
+// the Authorization header only) and is removed from Query like from Body.
 type APIError struct {
 	StatusCode int
 	Method     string
 	Endpoint   string // path template, e.g. "/persons/{id}", "/v2/companies"
 	Path       string
+	Query      string // e.g. "end_time=…&page_size=100&person_id=7&start_time=…&type=3"
 	Body       string
 	Code       string // v2 error code, e.g. "validation", "authorization"; "" on v1
 	Message    string
@@ -38,7 +46,11 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
-	msg := fmt.Sprintf("%s %s: status %d %s", e.Method, e.Path, e.StatusCode, http.StatusText(e.StatusCode))
+	target := e.Path
+	if e.Query != "" {
+		target += "?" + e.Query
+	}
+	msg := fmt.Sprintf("%s %s: status %d %s", e.Method, target, e.StatusCode, http.StatusText(e.StatusCode))
 	switch {
 	case e.Code != "":
 		msg += ": " + e.Code
@@ -52,6 +64,26 @@ func (e *APIError) Error() string {
 		msg += ": " + e.Body
 	}
 	return msg
+}
+
+// readableQuery is q as "name=value&…", sorted by name, values unescaped: for people reading
+// an error, not for sending.
+func readableQuery(q url.Values) string {
+	names := make([]string, 0, len(q))
+	for name := range q {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		for _, v := range q[name] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(name + "=" + v)
+		}
+	}
+	return b.String()
 }
 
 // errorBody is the first error of {"errors":[…]}.
@@ -104,8 +136,13 @@ func (e *RateLimitError) Error() string {
 // Unwrap exposes the embedded APIError to errors.As.
 func (e *RateLimitError) Unwrap() error { return &e.APIError }
 
-// DecodeError is a 2xx answer whose body could not be decoded (truncated JSON, wrong types).
-// PageToken is the token of the page that failed ("" for the first page or an unpaged call).
+// DecodeError is a 2xx answer whose body could not be decoded (truncated JSON, wrong types),
+// or that is valid JSON but breaks a rule the client checks: an interactions page without its
+// array, an interaction participant or a reminder without an id. The first kind is retried
+// like a transport fault; the second is not (the same answer would come again), and its Err
+// names the endpoint, the query's entity and type where there is one, and what was wrong.
+// Either way it is bad input from the server, not a transport error. PageToken is the token
+// of the page that failed ("" for the first page or an unpaged call).
 type DecodeError struct {
 	Endpoint  string
 	Path      string
@@ -163,11 +200,22 @@ func IsNotFound(err error) bool {
 }
 
 // IsMerged reports whether err is a 422 on a single-entity GET, which is how Affinity answers
-// for an entity that was merged into another.
+// for an entity that was merged into another. Every error it reports is also one IsValidation
+// reports; a caller that tells the two apart asks IsMerged first.
 func IsMerged(err error) bool {
 	var e *APIError
 	return errors.As(err, &e) && e.StatusCode == http.StatusUnprocessableEntity &&
 		strings.HasSuffix(e.Endpoint, "/{id}")
+}
+
+// IsValidation reports whether err is a 422 on any endpoint: Affinity refused the request's
+// parameters (a missing or extra selector, an interaction window over a year, an internal
+// person as person_id or external_id, a page token of other parameters). It is not retried,
+// and the same request would be refused again. On a single-entity GET a 422 means a merged
+// entity instead (see IsMerged), which IsValidation reports too.
+func IsValidation(err error) bool {
+	var e *APIError
+	return errors.As(err, &e) && e.StatusCode == http.StatusUnprocessableEntity
 }
 
 // redactedText replaces the key wherever it appears.

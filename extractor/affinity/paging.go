@@ -93,16 +93,33 @@ func (c *Client) Notes(ctx context.Context, q PageQuery) iter.Seq2[Page[Note], e
 	return pages[Note](ctx, c, "/notes", "/notes", url.Values{}, q, "notes", true)
 }
 
-// pages walks a token-paged listing. Every request carries the same params and page_size;
-// only page_token changes. It stops after yielding an error, on the last page, or when the
-// consumer stops.
+// pages walks a token-paged listing whose pages hold their items under key (see decodePage).
 func pages[T any](ctx context.Context, c *Client, endpoint, path string, params url.Values, q PageQuery, key string, bareOK bool) iter.Seq2[Page[T], error] {
-	size := strconv.Itoa(q.size())
+	return walkPages(ctx, c, pageRequest{endpoint: endpoint, path: path, params: params, size: q.size(), token: q.PageToken},
+		func(body io.Reader) ([]T, string, error) { return decodePage[T](body, key, bareOK) })
+}
+
+// pageRequest is what every request of one listing sends: the same endpoint, path, params
+// and page_size; only page_token changes. showQuery puts the query sent into the text of an
+// *APIError (for endpoints whose parameters decide whether a request is valid).
+type pageRequest struct {
+	endpoint, path string
+	params         url.Values
+	size           int
+	token          string // the page to start from; "" = first
+	showQuery      bool
+}
+
+// walkPages walks a token-paged listing, decoding each page's body with decode (inside the
+// retry loop: an error is retried unless it is a final). It stops after yielding an error,
+// on the last page, or when the consumer stops.
+func walkPages[T any](ctx context.Context, c *Client, pr pageRequest, decode func(io.Reader) ([]T, string, error)) iter.Seq2[Page[T], error] {
+	size := strconv.Itoa(pr.size)
 	return func(yield func(Page[T], error) bool) {
-		token := q.PageToken
+		token := pr.token
 		for {
 			query := url.Values{}
-			for k, v := range params {
+			for k, v := range pr.params {
 				query[k] = v
 			}
 			query.Set("page_size", size)
@@ -110,9 +127,9 @@ func pages[T any](ctx context.Context, c *Client, endpoint, path string, params 
 				query.Set("page_token", token)
 			}
 			page := Page[T]{Token: token}
-			err := c.send(ctx, request{endpoint: endpoint, path: path, query: query, pageToken: token},
+			err := c.send(ctx, request{endpoint: pr.endpoint, path: pr.path, query: query, pageToken: token, showQuery: pr.showQuery},
 				func(body io.Reader) error {
-					items, next, err := decodePage[T](body, key, bareOK)
+					items, next, err := decode(body)
 					page.Items, page.NextToken = items, next
 					return err
 				})
@@ -121,7 +138,7 @@ func pages[T any](ctx context.Context, c *Client, endpoint, path string, params 
 				return
 			}
 			if page.NextToken != "" && page.NextToken == token {
-				yield(Page[T]{Token: token}, fmt.Errorf("list %s: server returned the same page token again", path))
+				yield(Page[T]{Token: token}, fmt.Errorf("list %s: server returned the same page token again", pr.path))
 				return
 			}
 			if !yield(page, nil) || page.NextToken == "" {

@@ -289,3 +289,16 @@ func TestRecordedWhoAmI(t *testing.T) {
 	require.Equal(t, "external_api", w.Grant.Scope)
 	require.True(t, w.Grant.CreatedAt.Equal(time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)))
 }
+
+func TestRecordedEntityFiles(t *testing.T) {
+	t.Parallel()
+	c := serveRecorded(t, "/entity-files", "page_size=500", "entity_files_all.json")
+	p := onePage(t, c.EntityFiles(t.Context(), FileQuery{}))
+	require.Empty(t, p.NextToken)
+	require.Equal(t, []EntityFile{
+		{ID: 43212, Name: "JohnDoeFriends.csv", Size: 993, PersonID: ptr(int64(142)), UploaderID: 10,
+			CreatedAt: mustTime(t, "2011-01-25T09:59:35.288-08:00")},
+		{ID: 131, Name: "Import.csv", Size: 227224, PersonID: ptr(int64(38654)), UploaderID: 101,
+			CreatedAt: mustTime(t, "2019-01-13T12:52:51.539-08:00")},
+	}, p.Items)
+}
