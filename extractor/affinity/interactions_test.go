@@ -409,3 +409,26 @@ func TestInteractionUnmarshalKeepsRaw(t *testing.T) {
 	require.Equal(t, int64(41250), it.ID)
 	require.True(t, strings.HasPrefix(string(it.Raw), `{"id": 41250`))
 }
+
+// FuzzInteractionPage feeds arbitrary bodies to the page decoder: it never panics, and a page
+// it accepts holds only items whose participants all have ids, each keeping valid JSON as Raw.
+func FuzzInteractionPage(f *testing.F) {
+	for _, seed := range []string{
+		`{"emails": [` + emailItem + `], "next_page_token": null}`,
+		`{"events": [` + eventItem + `], "next_page_token": "x"}`,
+		`{"data": [` + chatItem + `]}`, `{"a": [], "b": []}`, `{"emails": null}`, `null`, `[]`, `{`,
+		`{"emails": [{"id": 1, "to": [{}]}]}`, `{"emails": [{"id": "1"}]}`, `{"next_page_token": 5}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		items, _, err := decodeInteractionPage(strings.NewReader(string(body)), "emails")
+		if err != nil {
+			return
+		}
+		for _, it := range items {
+			require.Empty(t, it.participantWithoutID())
+			require.True(t, json.Valid(it.Raw), "%s", it.Raw)
+		}
+	})
+}
