@@ -432,3 +432,15 @@ func FuzzInteractionPage(f *testing.F) {
 		}
 	})
 }
+
+func TestInteractionsUndecodablePageNamesTheQuery(t *testing.T) {
+	t.Parallel()
+	srv := &tokenPages{path: "/interactions", bodies: map[string]string{"": `{"emails": [{"id": "x"}]}`}}
+	c, _ := newTestClient(t, srv, WithRetry(2, time.Millisecond, time.Millisecond))
+	for _, err := range c.Interactions(t.Context(), interactionQuery(InteractionEmail, nil, ptr(int64(50020002)), nil)) {
+		var de *DecodeError
+		require.ErrorAs(t, err, &de)
+		require.ErrorContains(t, err, "GET /interactions organization_id=50020002 type=3: ")
+	}
+	require.Len(t, srv.sent(), 2, "a body that does not decode is retried like a transport fault")
+}
