@@ -173,9 +173,10 @@ func (c *Client) Interactions(ctx context.Context, q InteractionQuery) iter.Seq2
 	return walkPages(ctx, c, pr, func(body io.Reader) ([]Interaction, string, error) {
 		items, next, err := decodeInteractionPage(body, key)
 		if err != nil {
+			err = fmt.Errorf("%s: %w", where, err)
 			var bad *badInput
 			if errors.As(err, &bad) {
-				return nil, "", final{err: fmt.Errorf("%s: %w", where, bad)}
+				return nil, "", final{err: err}
 			}
 			return nil, "", err
 		}

@@ -409,3 +409,38 @@ func TestInteractionUnmarshalKeepsRaw(t *testing.T) {
 	require.Equal(t, int64(41250), it.ID)
 	require.True(t, strings.HasPrefix(string(it.Raw), `{"id": 41250`))
 }
+
+// FuzzInteractionPage feeds arbitrary bodies to the page decoder: it never panics, and a page
+// it accepts holds only items whose participants all have ids, each keeping valid JSON as Raw.
+func FuzzInteractionPage(f *testing.F) {
+	for _, seed := range []string{
+		`{"emails": [` + emailItem + `], "next_page_token": null}`,
+		`{"events": [` + eventItem + `], "next_page_token": "x"}`,
+		`{"data": [` + chatItem + `]}`, `{"a": [], "b": []}`, `{"emails": null}`, `null`, `[]`, `{`,
+		`{"emails": [{"id": 1, "to": [{}]}]}`, `{"emails": [{"id": "1"}]}`, `{"next_page_token": 5}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		items, _, err := decodeInteractionPage(strings.NewReader(string(body)), "emails")
+		if err != nil {
+			return
+		}
+		for _, it := range items {
+			require.Empty(t, it.participantWithoutID())
+			require.True(t, json.Valid(it.Raw), "%s", it.Raw)
+		}
+	})
+}
+
+func TestInteractionsUndecodablePageNamesTheQuery(t *testing.T) {
+	t.Parallel()
+	srv := &tokenPages{path: "/interactions", bodies: map[string]string{"": `{"emails": [{"id": "x"}]}`}}
+	c, _ := newTestClient(t, srv, WithRetry(2, time.Millisecond, time.Millisecond))
+	for _, err := range c.Interactions(t.Context(), interactionQuery(InteractionEmail, nil, ptr(int64(50020002)), nil)) {
+		var de *DecodeError
+		require.ErrorAs(t, err, &de)
+		require.ErrorContains(t, err, "GET /interactions organization_id=50020002 type=3: ")
+	}
+	require.Len(t, srv.sent(), 2, "a body that does not decode is retried like a transport fault")
+}
