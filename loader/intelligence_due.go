@@ -171,6 +171,9 @@ func (q IntelligenceQuery) interactionArgs() []any {
 // live. Organizations: live. listed = persons on live entries of the chosen lists (person
 // lists) and organizations on live entries of the chosen lists (organization lists).
 //
+// A pair in progress has From as a new fetch would (its Progress says where to continue), and
+// Through as of now, Progress.Through as recorded when the fetch started.
+//
 // A pair whose dates are all null is never due (unless in progress); "the entity has a date
 // later than Now - Since" is read as the type's own dates (e-mail: last_email_at; meetings and
 // calls: last_event_at or next_event_at; chat: last_chat_message_at).

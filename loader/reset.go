@@ -69,8 +69,9 @@ type StreamReset struct {
 // ResetStreams makes the next run re-read the given streams from the start, in one
 // transaction: their checkpoints are deleted (the pass in progress and the time of the last
 // complete pass with them), their per-entity freshness times are cleared and their
-// watermarks deleted, so every entity's values, details or intelligence are due again. Rows already in the warehouse stay as they are.
-// The caller (the extractor's stream registry) knows which names are streams.
+// watermarks deleted, so every entity's values, details or intelligence are due again. Rows
+// already in the warehouse stay as they are. The caller (the extractor's stream registry)
+// knows which names are streams.
 func (s *Store) ResetStreams(ctx context.Context, streams []StreamReset) error {
 	if len(streams) == 0 {
 		return nil
