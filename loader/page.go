@@ -77,6 +77,17 @@ type Page struct {
 	// Notes are upserted; each note's persons, organizations and opportunities replace the
 	// stored sets.
 	Notes []Note
+	// Relationship intelligence and files (design §10). EntityFiles and Reminders are
+	// upserted live; each of EntityFileSets replaces one entity's files; each of Strengths
+	// replaces one external person's pairs (with history rows); Interactions are upserted by
+	// (type, id) with their participants replaced; InteractionFetches move the per entity×type
+	// bookkeeping of the interactions read.
+	EntityFiles        []EntityFile
+	EntityFileSets     []EntityFileSet
+	Reminders          []Reminder
+	Strengths          []StrengthSet
+	Interactions       []Interaction
+	InteractionFetches []InteractionFetch
 
 	noCheckpoint bool // CommitRefresh: the rows only
 }
@@ -143,6 +154,13 @@ func (s *Store) CommitPage(ctx context.Context, p Page) (PageStats, error) {
 		return PageStats{}, fmt.Errorf("commit page of %s: %w", p.Checkpoint.Stream, err)
 	}
 	notes := noteRowsOf(&c, p.Notes, p.SeenAt)
+	files := fileRowsOf(&c, p.EntityFiles, p.EntityFileSets, p.SeenAt)
+	reminders := reminderRowsOf(&c, p.Reminders, p.SeenAt)
+	strengths := strengthRowsOf(p.Strengths, p.SeenAt)
+	interactions, err := interactionRowsOf(&c, p.Interactions, p.SeenAt)
+	if err != nil {
+		return PageStats{}, fmt.Errorf("commit page of %s: %w", p.Checkpoint.Stream, err)
+	}
 
 	var stats PageStats
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -168,6 +186,10 @@ func (s *Store) CommitPage(ctx context.Context, p Page) (PageStats, error) {
 		}
 		stats.Rows += n
 		if n, err = s.commitNotes(ctx, tx, notes); err != nil {
+			return err
+		}
+		stats.Rows += n
+		if n, err = s.commitIntelligence(ctx, tx, files, reminders, strengths, interactions, p.InteractionFetches); err != nil {
 			return err
 		}
 		stats.Rows += n
@@ -308,12 +330,26 @@ func (p *Page) Append(src Page) {
 	p.Feed.merge(src.Feed)
 	p.OrganizationPersons = append(p.OrganizationPersons, src.OrganizationPersons...)
 	p.Notes = append(p.Notes, src.Notes...)
+	p.EntityFiles = append(p.EntityFiles, src.EntityFiles...)
+	p.EntityFileSets = append(p.EntityFileSets, src.EntityFileSets...)
+	p.Reminders = append(p.Reminders, src.Reminders...)
+	p.Strengths = append(p.Strengths, src.Strengths...)
+	p.Interactions = append(p.Interactions, src.Interactions...)
+	p.InteractionFetches = append(p.InteractionFetches, src.InteractionFetches...)
 }
 
-// RowCount is how many rows p holds, an entity's values counted one by one.
+// RowCount is how many rows p holds, an entity's values, a set's files and a strength set's
+// pairs counted one by one (a strength set without pairs, or gone, counts one).
 func (p Page) RowCount() int {
 	n := len(p.Persons) + len(p.Organizations) + len(p.Opportunities) + len(p.Lists) + len(p.ListEntries) +
-		len(p.Fields) + len(p.Changes) + len(p.OrganizationPersons) + len(p.Notes)
+		len(p.Fields) + len(p.Changes) + len(p.OrganizationPersons) + len(p.Notes) +
+		len(p.EntityFiles) + len(p.Reminders) + len(p.Interactions) + len(p.InteractionFetches)
+	for _, fs := range p.EntityFileSets {
+		n += max(len(fs.Files), 1)
+	}
+	for _, ss := range p.Strengths {
+		n += max(len(ss.Pairs), 1)
+	}
 	for _, ev := range p.EntityValues {
 		n += len(ev.Values)
 	}

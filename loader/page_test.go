@@ -252,7 +252,7 @@ func TestHostileSchema(t *testing.T) {
 	require.NoError(t, e.store.FinishRun(ctx, id, loader.RunResult{Status: "completed"}))
 	counts, err := e.store.TableCounts(ctx)
 	require.NoError(t, err)
-	require.Len(t, counts, 16)
+	require.Len(t, counts, 22)
 	require.NoError(t, e.store.Ping(ctx))
 }
 

@@ -68,8 +68,10 @@ func EndNothing() PhaseEnd { return PhaseEnd{} }
 
 // EndSoftDeleteUnseen soft-deletes the live rows of an object kind's table that the pass did
 // not see, with the cascades of the warehouse contract: an entity kind (ObjectPerson,
-// ObjectOrganization, ObjectOpportunity) takes its field values, ObjectList its live entries
-// and their values, ObjectField its dropdown options, ObjectNote nothing more.
+// ObjectOrganization, ObjectOpportunity) takes its field values (a person its relationship
+// strength pairs too, with a history row each), ObjectList its live entries and their values,
+// ObjectField its dropdown options, ObjectNote, ObjectEntityFile and ObjectReminder nothing
+// more.
 func EndSoftDeleteUnseen(kind ObjectKind) PhaseEnd {
 	return PhaseEnd{op: endSoftDeleteUnseen, kind: kind}
 }

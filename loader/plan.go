@@ -42,6 +42,9 @@ type PlanCounts struct {
 	// ValuesProbe and LinksProbe are the v1 requests of the API v2 probes (at most
 	// ProbeSize each): what plan expects, or what a pass sent.
 	ValuesProbe, LinksProbe int64
+	// Intelligence is what the per-entity intelligence streams have due (IntelligenceCounts):
+	// filled by the caller, PlanCounts leaves it zero.
+	Intelligence IntelligenceCounts
 }
 
 // ProbeSize is the most entities each API v2 probe also reads through v1.

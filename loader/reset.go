@@ -29,6 +29,31 @@ func (f Freshness) column() string {
 	return ""
 }
 
+// Watermarks is the per-entity bookkeeping of an intelligence stream (design §10), kept in a
+// table of its own: what each entity's last read covered.
+type Watermarks int
+
+// The watermarks, by the stream that keeps them.
+const (
+	WatermarksNone         Watermarks = iota // the stream keeps none
+	WatermarksInteractions                   // sync_interaction_fetches, kept by interactions
+	WatermarksStrengths                      // sync_strength_fetches, kept by relationship_strengths
+	WatermarksFiles                          // sync_file_fetches, kept by entity_files (its per-entity fallback)
+)
+
+// table is the watermarks' bookkeeping table; "" for WatermarksNone.
+func (w Watermarks) table() string {
+	switch w {
+	case WatermarksInteractions:
+		return "sync_interaction_fetches"
+	case WatermarksStrengths:
+		return "sync_strength_fetches"
+	case WatermarksFiles:
+		return "sync_file_fetches"
+	}
+	return ""
+}
+
 // StreamReset is one stream to re-read from the start, and the freshness time it keeps.
 type StreamReset struct {
 	Stream    string
@@ -36,13 +61,17 @@ type StreamReset struct {
 	// ChangeFeed: the stream keeps the change feed's bookkeeping (which fields' histories
 	// were read, the feed's watermark), forgotten too, so every history is read whole again.
 	ChangeFeed bool
+	// Watermarks: the stream's per-entity watermarks, deleted too, so every entity is due
+	// again (interactions from Now - Since, as on a first fetch).
+	Watermarks Watermarks
 }
 
 // ResetStreams makes the next run re-read the given streams from the start, in one
 // transaction: their checkpoints are deleted (the pass in progress and the time of the last
-// complete pass with them), and their per-entity freshness times are cleared, so every
-// entity's values or details are due again. Rows already in the warehouse stay as they are.
-// The caller (the extractor's stream registry) knows which names are streams.
+// complete pass with them), their per-entity freshness times are cleared and their
+// watermarks deleted, so every entity's values, details or intelligence are due again. Rows
+// already in the warehouse stay as they are. The caller (the extractor's stream registry)
+// knows which names are streams.
 func (s *Store) ResetStreams(ctx context.Context, streams []StreamReset) error {
 	if len(streams) == 0 {
 		return nil
@@ -61,6 +90,11 @@ func (s *Store) ResetStreams(ctx context.Context, streams []StreamReset) error {
 					if _, err := tx.Exec(ctx, `DELETE FROM `+s.table(t)); err != nil {
 						return fmt.Errorf("forget the change feed: %w", err)
 					}
+				}
+			}
+			if t := r.Watermarks.table(); t != "" {
+				if _, err := tx.Exec(ctx, `DELETE FROM `+s.table(t)); err != nil {
+					return fmt.Errorf("forget %s watermarks: %w", r.Stream, err)
 				}
 			}
 			col := r.Freshness.column()

@@ -110,7 +110,9 @@ func TestTableCounts(t *testing.T) {
 	}
 	require.Equal(t, []string{"persons", "organizations", "opportunities", "lists", "list_entries", "fields",
 		"dropdown_options", "field_values", "opportunity_persons", "opportunity_organizations",
-		"organization_persons", "field_value_changes", "notes", "note_persons", "note_organizations", "note_opportunities"}, names)
+		"organization_persons", "field_value_changes", "notes", "note_persons", "note_organizations", "note_opportunities",
+		"entity_files", "reminders", "relationship_strengths", "relationship_strength_history", "interactions",
+		"interaction_persons"}, names)
 	require.Equal(t, loader.TableCount{Table: "persons", Live: 2, Deleted: 1}, byName["persons"])
 	require.Equal(t, loader.TableCount{Table: "opportunity_persons", Live: 2}, byName["opportunity_persons"])
 	require.Equal(t, loader.TableCount{Table: "lists"}, byName["lists"])

@@ -33,10 +33,12 @@ const (
 	ObjectField        ObjectKind = "field"
 	ObjectFieldValue   ObjectKind = "field_value"
 	ObjectNote         ObjectKind = "note"
+	ObjectEntityFile   ObjectKind = "file"     // entity_files: file.deleted
+	ObjectReminder     ObjectKind = "reminder" // reminders: reminder.deleted
 )
 
 // ParseObjectKind returns the object kind of a name as Affinity's event names spell it; ok is
-// false for any other name (reminder, file, …): those the warehouse does not soft-delete.
+// false for any other name: those the warehouse does not soft-delete.
 func ParseObjectKind(name string) (kind ObjectKind, ok bool) {
 	kind = ObjectKind(name)
 	if _, ok := kind.table(); !ok {
@@ -57,6 +59,12 @@ type cascade struct {
 	table string
 	on    string    // joins a row c of table to a parent row p
 	then  []cascade // what goes with these rows in turn
+	// returning is what the soft delete returns of the rows it takes; "" = c.id. A table
+	// without an id column (then is empty) returns its key.
+	returning string
+	// noted, when set, is a statement run on the rows taken (the CTE named gone), such as the
+	// history rows they leave; its rows are not counted.
+	noted func(s *Store, gone string) string
 }
 
 // The cascades of the warehouse contract.
@@ -64,6 +72,14 @@ var (
 	entryValues  = cascade{table: "field_values", on: "c.list_entry_id = p.id"}
 	listEntries  = cascade{table: "list_entries", on: "c.list_id = p.id", then: []cascade{entryValues}}
 	fieldOptions = cascade{table: "dropdown_options", on: "c.field_id = p.id"}
+	// A deleted person's live strength pairs, where it is the external person, each with a
+	// history row (strength null) at the moment of the delete.
+	personStrengths = cascade{table: "relationship_strengths", on: "c.external_person_id = p.id",
+		returning: "c.external_person_id, c.internal_person_id",
+		noted: func(s *Store, gone string) string {
+			return `INSERT INTO ` + s.table("relationship_strength_history") + ` (external_person_id, internal_person_id, strength, observed_at)
+				SELECT external_person_id, internal_person_id, NULL, now() FROM ` + gone + ` ON CONFLICT DO NOTHING`
+		}}
 )
 
 // entityValues are the field values of an entity of kind k, those of its list entries included.
@@ -88,15 +104,23 @@ func (o ObjectKind) table() (table string, ok bool) {
 		return "field_values", true
 	case ObjectNote:
 		return "notes", true
+	case ObjectEntityFile:
+		return "entity_files", true
+	case ObjectReminder:
+		return "reminders", true
 	}
 	return "", false
 }
 
 // contractCascades is what the warehouse contract soft-deletes with a row of kind: an entity's
-// field values; a list's live entries and their values; a list entry's values; a field's
+// field values; a person's relationship strength pairs as the external person (with a history
+// row each); a list's live entries and their values; a list entry's values; a field's
 // dropdown options. Association rows are left as they were.
 func contractCascades(kind ObjectKind) []cascade {
 	if k, ok := kind.Entity(); ok {
+		if k == EntityPerson {
+			return []cascade{entityValues(k), personStrengths}
+		}
 		return []cascade{entityValues(k)}
 	}
 	switch kind {
@@ -144,9 +168,17 @@ func (s *Store) softDeleteSQL(table, where string, cascades []cascade, byID bool
 	add = func(parent string, cs []cascade) {
 		for _, c := range cs {
 			name := fmt.Sprintf("gone%d", len(ctes))
+			returning := c.returning
+			if returning == "" {
+				returning = "c.id"
+			}
 			ctes = append(ctes, name+` AS (UPDATE `+s.table(c.table)+` c SET deleted_at = now()
-				FROM `+parent+` p WHERE `+c.on+` AND c.deleted_at IS NULL RETURNING c.id)`)
+				FROM `+parent+` p WHERE `+c.on+` AND c.deleted_at IS NULL RETURNING `+returning+`)`)
 			counts = append(counts, "(SELECT count(*) FROM "+name+")")
+			if c.noted != nil {
+				// A data-modifying WITH runs whether or not the query reads it.
+				ctes = append(ctes, fmt.Sprintf("noted%d", len(ctes))+` AS (`+c.noted(s, name)+`)`)
+			}
 			if len(c.then) == 0 {
 				continue
 			}
@@ -172,7 +204,10 @@ func (s *Store) softDeleteSQL(table, where string, cascades []cascade, byID bool
 //   - list: the list, its entries and their values, its fields and their dropdown options;
 //   - list_entry: the entry and its values;
 //   - field: the field, its dropdown options and its values;
-//   - field_value and note: that row.
+//   - field_value, note, file and reminder: that row.
+//
+// A person takes its live relationship strength pairs (as the external person) too, each
+// with a history row of strength null.
 //
 // Association rows are left as they were. Rows already soft-deleted keep their deleted_at; an
 // id the warehouse does not hold deletes nothing and is not an error.

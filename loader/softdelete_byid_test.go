@@ -40,8 +40,9 @@ func TestObjectKind(t *testing.T) {
 		{"field", loader.ObjectField, false},
 		{"field_value", loader.ObjectFieldValue, false},
 		{"note", loader.ObjectNote, false},
-		{"reminder", "", false},
-		{"file", "", false},
+		{"reminder", loader.ObjectReminder, false},
+		{"file", loader.ObjectEntityFile, false},
+		{"interaction", "", false},
 		{"entity", "", false},
 		{"", "", false},
 	} {
@@ -106,7 +107,7 @@ func TestSoftDeleteObject(t *testing.T) {
 func TestSoftDeleteObjectUnknownKind(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "affinity")
-	_, err := e.store.SoftDeleteObject(t.Context(), loader.ObjectKind("reminder"), 1)
+	_, err := e.store.SoftDeleteObject(t.Context(), loader.ObjectKind("interaction"), 1)
 	require.ErrorIs(t, err, loader.ErrUnknownObject)
 }
 

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // the entities' freshness, the notes, the as-of function and the workspace guard, the
 // webhook deliveries the daemon records, field values without an Affinity id, the API
 // path of each stream's last pass, each run's requests by stream, the change feed's state,
-// and each run's job.
+// each run's job, and relationship intelligence and files (with their bookkeeping).
 var migrationTables = [][]string{
 	{"dropdown_options", "field_value_changes", "field_values", "fields", "list_entries", "lists",
 		"opportunities", "opportunity_organizations", "opportunity_persons", "organization_persons",
@@ -39,10 +39,12 @@ var migrationTables = [][]string{
 	{}, // 00011 adds sync_runs.requests_by_stream
 	{"sync_change_feed", "sync_change_histories"},
 	{}, // 00013 adds sync_runs.job
+	{"entity_files", "interaction_persons", "interactions", "relationship_strength_history", "relationship_strengths",
+		"reminders", "reminders_current", "sync_file_fetches", "sync_interaction_fetches", "sync_strength_fetches"},
 }
 
 // migrationVersions are the versions of migrationTables' migrations, in order.
-var migrationVersions = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
+var migrationVersions = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}
 
 // tablesAfter is what information_schema.tables lists after the first n migrations, sorted.
 func tablesAfter(n int) []string {
@@ -157,6 +159,13 @@ func TestContractColumnTypes(t *testing.T) {
 		{"organization_persons", "organization_id", "bigint"},
 		{"sync_runs", "requests_by_stream", "jsonb"},
 		{"sync_runs", "job", "text"},
+		{"entity_files", "size", "bigint"},
+		{"reminders", "status", "smallint"},
+		{"relationship_strengths", "strength", "double precision"},
+		{"relationship_strength_history", "strength", "double precision"},
+		{"interactions", "note_ids", "ARRAY"},
+		{"interactions", "raw", "jsonb"},
+		{"interaction_persons", "role", "text"},
 	}
 	for _, tt := range tests {
 		var got string
@@ -249,6 +258,8 @@ func TestViewContractColumns(t *testing.T) {
 			"value_text", "value_number", "value_date", "value_entity_id", "value_option_id", "value"}},
 		{"stage_durations", []string{"list_entry_id", "list_id", "entity_id", "field_id", "option_id", "stage", "entered_at",
 			"left_at", "duration"}},
+		{"reminders_current", []string{"id", "type", "reset_type", "reminder_days", "status", "content", "due_at", "created_at",
+			"completed_at", "creator_id", "owner_id", "completer_id", "person_id", "organization_id", "opportunity_id", "status_now"}},
 	}
 	for _, tt := range tests {
 		rows, err := conn.Query(t.Context(), `SELECT column_name::text FROM information_schema.columns
