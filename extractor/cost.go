@@ -33,6 +33,9 @@ type CostOptions struct {
 	// TrustWorkspace: the run sends no workspace check (a changes run, once the workspace is
 	// recorded).
 	TrustWorkspace bool
+	// IntelligenceCap is quota.intelligence_requests: what interactions, strengths and the
+	// file fallback spend together in a pass at most; 0 = no cap.
+	IntelligenceCap int64
 }
 
 // unpaged is the cost of a stream of one unpaged request.

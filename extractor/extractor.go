@@ -38,6 +38,10 @@ type Store interface {
 	RecordPath(ctx context.Context, stream string, p loader.StreamPath) error
 	// What the change feed reads.
 	ChangeFeedState(ctx context.Context, scope []int64) (loader.ChangeFeedState, error)
+	// What the relationship intelligence streams read: what is due.
+	InteractionsDue(ctx context.Context, q loader.IntelligenceQuery) ([]loader.InteractionDue, error)
+	StrengthsDue(ctx context.Context, q loader.IntelligenceQuery) ([]loader.StrengthDue, error)
+	FilesDue(ctx context.Context, q loader.IntelligenceQuery) ([]loader.EntityKey, error)
 }
 
 // commitTimeout bounds the commit of a batch that is finished after the run
@@ -74,9 +78,12 @@ type Options struct {
 	Workers int
 	// APIV2 says whether field values and organization links may be read through API v2
 	// where that costs fewer requests (affinity.api_v2); the zero value reads v1 only.
-	APIV2  V2Mode
-	Logger *slog.Logger
-	Now    func() time.Time
+	APIV2 V2Mode
+	// Intelligence tunes interactions, relationship_strengths and entity_files' per-entity
+	// fallback (sync.intelligence_*, quota.intelligence_requests).
+	Intelligence IntelligenceOptions
+	Logger       *slog.Logger
+	Now          func() time.Time
 }
 
 // Syncer runs streams. It is safe for one Run at a time.
@@ -85,6 +92,7 @@ type Syncer struct {
 	store Store
 	opts  Options
 	log   *slog.Logger
+	intel *requestCap // the intelligence cap of the current run
 }
 
 // New returns a Syncer over api and store.
@@ -111,7 +119,7 @@ func New(api API, store Store, opts Options) *Syncer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Syncer{api: api, store: store, opts: opts, log: log}
+	return &Syncer{api: api, store: store, opts: opts, log: log, intel: &requestCap{limit: opts.Intelligence.Cap}}
 }
 
 // StreamResult is what one stream did in a run.
@@ -196,6 +204,7 @@ func (s *Syncer) Run(ctx context.Context, names []StreamName) Result {
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	s.intel = &requestCap{limit: s.opts.Intelligence.Cap} // a cap a pass
 
 	results := make([]StreamResult, len(names))
 	defs := make([]stream, len(names))

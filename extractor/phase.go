@@ -42,6 +42,9 @@ const (
 	// PhaseV2Changes is the change feed through API v2 (field_value_changes), from its
 	// watermark.
 	PhaseV2Changes
+	// PhasePerEntity is entity_files read one listed entity at a time, after Affinity
+	// refused the unfiltered listing.
+	PhasePerEntity
 )
 
 // hasID reports whether phases of kind k are one of many, told apart by an id.
@@ -69,7 +72,8 @@ const v2Prefix = "v2:"
 
 // phaseText is the text form of a phase, as sync_checkpoints.phase stores it: "" for the main
 // phase, "interaction_dates", "unlisted", "<list id>" (list_entries), "<field id>"
-// (field_value_changes), "v2:<list id>", "v2:persons", "v2:companies", "v2:changes". parsePhase reads it.
+// (field_value_changes), "v2:<list id>", "v2:persons", "v2:companies", "v2:changes",
+// "per_entity". parsePhase reads it.
 func phaseText(p PhaseID) string {
 	switch p.Kind {
 	case PhaseInteractionDates:
@@ -86,6 +90,8 @@ func phaseText(p PhaseID) string {
 		return v2Prefix + "companies"
 	case PhaseV2Changes:
 		return v2Prefix + "changes"
+	case PhasePerEntity:
+		return "per_entity"
 	}
 	return ""
 }
@@ -94,7 +100,7 @@ func phaseText(p PhaseID) string {
 // id names a list of list_entries, a field of field_value_changes). ok is false for a text no
 // phase of that stream writes.
 func parsePhase(text string, ends phaseEnds) (p PhaseID, ok bool) {
-	for _, k := range []PhaseKind{PhaseMain, PhaseInteractionDates, PhaseUnlisted, PhaseV2Persons, PhaseV2Companies, PhaseV2Changes} {
+	for _, k := range []PhaseKind{PhaseMain, PhaseInteractionDates, PhaseUnlisted, PhaseV2Persons, PhaseV2Companies, PhaseV2Changes, PhasePerEntity} {
 		if _, has := ends[k]; has && text == phaseText(PhaseID{Kind: k}) {
 			return PhaseID{Kind: k}, true
 		}
@@ -171,8 +177,15 @@ type PhaseResult struct {
 	V2Pages int64
 	// ProbeRequests counts the v1 requests of the probe whose rows this phase commits.
 	ProbeRequests int64
-	// EntityRequests counts the v1 requests that fetched one entity each.
+	// EntityRequests counts the v1 requests that fetched one entity each (for interactions
+	// and files, each page of an entity's read).
 	EntityRequests int64
+	// Refused counts the per-entity requests Affinity refused as invalid (422): the entity's
+	// read failed alone, and it stays due.
+	Refused int64
+	// CapReached is set when the phase stopped at quota.intelligence_requests: what is still
+	// due is the next pass's backlog.
+	CapReached bool
 	// ReadWhole is set when a v2 listing reached its last page in this run.
 	ReadWhole bool
 	// Restarted is set when Affinity refused the phase's page token or cursor and the phase
@@ -184,14 +197,18 @@ type PhaseResult struct {
 // spent is what fetching a page cost besides its rows.
 type spent struct {
 	v2Pages, probeRequests, entityRequests int64
-	whole                                  bool // the last page of a v2 listing
+	refused                                int64 // entity requests refused as invalid (422)
+	whole                                  bool  // the last page of a v2 listing
+	capped                                 bool  // the intelligence cap stopped the phase
 }
 
 func (r *PhaseResult) add(s spent) {
 	r.V2Pages += s.v2Pages
 	r.ProbeRequests += s.probeRequests
 	r.EntityRequests += s.entityRequests
+	r.Refused += s.refused
 	r.ReadWhole = r.ReadWhole || s.whole
+	r.CapReached = r.CapReached || s.capped
 }
 
 // endOf is the end of phase p of stream def; an error names a kind of phase the registry

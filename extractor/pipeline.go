@@ -20,6 +20,7 @@ type fetched struct {
 	n         int
 	nextToken string
 	spent     spent
+	noPage    bool // only what was spent: nothing to commit
 }
 
 // convertPages maps an API page iterator to pages of warehouse rows.
@@ -94,6 +95,9 @@ func (s *Syncer) readPhase(ctx context.Context, cp *loader.Checkpoint, ph phase,
 				fetchErr = err // read after pages is closed
 				return
 			}
+			if f.noPage {
+				continue
+			}
 			select {
 			case pages <- f:
 			case <-fetchCtx.Done():
@@ -111,7 +115,9 @@ func (s *Syncer) readPhase(ctx context.Context, cp *loader.Checkpoint, ph phase,
 	res.V2Pages += sent.V2Pages
 	res.ProbeRequests += sent.ProbeRequests
 	res.EntityRequests += sent.EntityRequests
+	res.Refused += sent.Refused
 	res.ReadWhole = res.ReadWhole || sent.ReadWhole
+	res.CapReached = res.CapReached || sent.CapReached
 	if commitErr != nil {
 		return commitErr
 	}

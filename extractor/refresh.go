@@ -23,6 +23,8 @@ type RefreshAPI interface {
 	List(ctx context.Context, id int64) (affinity.List, error)
 	ListEntry(ctx context.Context, listID, entryID int64) (affinity.ListEntry, error)
 	FieldValues(ctx context.Context, sel affinity.EntitySelector) ([]affinity.FieldValue, error)
+	EntityFile(ctx context.Context, id int64) (affinity.EntityFile, error)
+	Reminder(ctx context.Context, id int64) (affinity.Reminder, error)
 }
 
 // RefreshStore is what a targeted refresh needs from the warehouse; *loader.Store satisfies it.
@@ -200,4 +202,32 @@ func (r *Refresher) RefreshList(ctx context.Context, id int64) (RefreshStats, er
 		p.Fields = append(p.Fields, fieldRow(f))
 	}
 	return r.commit(ctx, loader.ObjectList, id, p)
+}
+
+// RefreshFile re-reads one entity file's metadata (GET /entity-files/{id}): file.created. A 404
+// soft-deletes it.
+func (r *Refresher) RefreshFile(ctx context.Context, id int64) (RefreshStats, error) {
+	ctx = WithSender(ctx, Webhook)
+	f, err := r.api.EntityFile(ctx, id)
+	if gone(err) {
+		return r.softDelete(ctx, loader.ObjectEntityFile, id, err)
+	}
+	if err != nil {
+		return RefreshStats{}, fmt.Errorf("refresh file %d: %w", id, err)
+	}
+	return r.commit(ctx, loader.ObjectEntityFile, id, loader.Page{EntityFiles: []loader.EntityFile{fileRow(f)}})
+}
+
+// RefreshReminder re-reads one reminder (GET /reminders/{id}): reminder.created and
+// reminder.updated. A 404 soft-deletes it.
+func (r *Refresher) RefreshReminder(ctx context.Context, id int64) (RefreshStats, error) {
+	ctx = WithSender(ctx, Webhook)
+	rem, err := r.api.Reminder(ctx, id)
+	if gone(err) {
+		return r.softDelete(ctx, loader.ObjectReminder, id, err)
+	}
+	if err != nil {
+		return RefreshStats{}, fmt.Errorf("refresh reminder %d: %w", id, err)
+	}
+	return r.commit(ctx, loader.ObjectReminder, id, loader.Page{Reminders: []loader.Reminder{reminderRow(rem)}})
 }

@@ -34,6 +34,11 @@ const (
 	StreamFieldValues         StreamName = "field_values"
 	StreamOrganizationDetails StreamName = "organization_details"
 	StreamNotes               StreamName = "notes"
+	// The relationship intelligence and files streams (docs/warehouse.md).
+	StreamEntityFiles           StreamName = "entity_files"
+	StreamReminders             StreamName = "reminders"
+	StreamInteractions          StreamName = "interactions"
+	StreamRelationshipStrengths StreamName = "relationship_strengths"
 )
 
 // PageSize is the rows of every paged listing request: Affinity's default and maximum.
@@ -68,6 +73,9 @@ type stream struct {
 	per500 string
 	// keepsFeed: the stream keeps the change feed's bookkeeping, which a reset forgets too.
 	keepsFeed bool
+	// watermarks are the per-entity read marks the stream keeps in the warehouse, which a
+	// reset forgets too.
+	watermarks loader.Watermarks
 }
 
 // registry is every stream, in run order. Stages order the streams by what they read from the
@@ -144,6 +152,26 @@ func registry() []stream {
 		{name: StreamNotes, stage: 1, endpoints: []string{"/notes"},
 			phases: (*Syncer).notesPhases, ends: mainEnds(loader.EndSoftDeleteUnseen(loader.ObjectNote)),
 			cost: paged("notes", "notes"), saw: sawListing("notes"), per500: "every 500 cost 1 request"},
+		{name: StreamReminders, stage: 1, endpoints: []string{"/reminders"},
+			phases: (*Syncer).remindersPhases, ends: mainEnds(loader.EndSoftDeleteUnseen(loader.ObjectReminder)),
+			cost: paged("reminders", "reminders"), saw: sawListing("reminders"), per500: "every 500 cost 1 request"},
+		// The unfiltered listing, or — when Affinity refuses it — the listed entities one by
+		// one within the intelligence cap: a pass that fell back soft-deletes per entity read.
+		{name: StreamEntityFiles, stage: 2, dependsOn: []StreamName{StreamListEntries}, endpoints: []string{"/entity-files"},
+			phases: (*Syncer).entityFilesPhases, watermarks: loader.WatermarksFiles,
+			ends: phaseEnds{PhaseMain: always(loader.EndSoftDeleteUnseen(loader.ObjectEntityFile)), PhasePerEntity: always(loader.EndNothing())},
+			cost: filesCost, saw: sawFiles,
+			per500: "every 500 cost 1 request (per entity within quota.intelligence_requests when the unfiltered listing is refused)"},
+		// Interactions and strengths come after every other stream: they read the interaction
+		// dates and list entries this pass stored, and spend what the intelligence cap allows.
+		{name: StreamInteractions, stage: 5, dependsOn: []StreamName{StreamPersons, StreamOrganizations, StreamListEntries},
+			endpoints: []string{"/interactions"}, phases: (*Syncer).interactionsPhases, ends: mainEnds(loader.EndNothing()),
+			watermarks: loader.WatermarksInteractions, cost: interactionsCost, saw: sawInteractions,
+			per500: "1 request per entity and type whose interaction date moved, within quota.intelligence_requests"},
+		{name: StreamRelationshipStrengths, stage: 6, dependsOn: []StreamName{StreamPersons, StreamListEntries},
+			endpoints: []string{"/relationships-strengths"}, phases: (*Syncer).relationshipStrengthsPhases, ends: mainEnds(loader.EndNothing()),
+			watermarks: loader.WatermarksStrengths, cost: strengthsCost, saw: sawStrengths,
+			per500: "1 request per external person whose interaction dates moved or whose strengths are old, within quota.intelligence_requests"},
 	}
 }
 
@@ -321,7 +349,7 @@ func ResetStreams(ctx context.Context, store StreamResetter, names []StreamName)
 		if !ok {
 			return fmt.Errorf("reset streams: %w", checkStreams([]StreamName{n}))
 		}
-		resets = append(resets, loader.StreamReset{Stream: string(n), Freshness: s.freshness, ChangeFeed: s.keepsFeed})
+		resets = append(resets, loader.StreamReset{Stream: string(n), Freshness: s.freshness, ChangeFeed: s.keepsFeed, Watermarks: s.watermarks})
 	}
 	return store.ResetStreams(ctx, resets)
 }

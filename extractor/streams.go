@@ -36,6 +36,10 @@ type API interface {
 	CompaniesV2(ctx context.Context, q affinity.V2Query) iter.Seq2[affinity.V2Page[affinity.V2Company], error]
 	PersonsV2(ctx context.Context, q affinity.V2Query) iter.Seq2[affinity.V2Page[affinity.V2Person], error]
 	FieldValueChangesV2(ctx context.Context, q affinity.V2ChangeQuery) iter.Seq2[affinity.V2Page[affinity.V2FieldValueChange], error]
+	Interactions(ctx context.Context, q affinity.InteractionQuery) iter.Seq2[affinity.Page[affinity.Interaction], error]
+	RelationshipStrengths(ctx context.Context, externalID int64) ([]affinity.RelationshipStrength, error)
+	EntityFiles(ctx context.Context, q affinity.FileQuery) iter.Seq2[affinity.Page[affinity.EntityFile], error]
+	Reminders(ctx context.Context, q affinity.PageQuery) iter.Seq2[affinity.Page[affinity.Reminder], error]
 }
 
 // entitiesPerBatch is how many entity keys the per-entity streams read from

@@ -50,6 +50,9 @@ type IntelligenceCounts struct {
 	InteractionWindows  int64 // requests they need at one page per window (≤ 1 year each; events to Now+30d)
 	StrengthsDue        int64
 	FilesListed         int64 // entities the file fallback would read
+	// FilesPerEntity says entity_files reads one entity at a time (Affinity refused its
+	// unfiltered listing): what a pass of it saw; IntelligenceCounts leaves it false.
+	FilesPerEntity bool
 }
 
 // Interaction types (design §10): 0 meeting, 1 call, 2 chat message, 3 email.

@@ -73,7 +73,7 @@ func warehouseEstimator(cfg Config, store *loader.Store, now func() time.Time) e
 		if changesRun(run) {
 			stale, unlistedStale = time.Time{}, time.Time{} // a changes run refreshes no stale value
 		}
-		counts, err := store.PlanCounts(ctx, t, stale, unlistedStale, cfg.Sync.FieldValuesForUnlisted, listIDs)
+		counts, err := warehouseCounts(ctx, store, cfg, t, stale, unlistedStale, listIDs)
 		if err != nil {
 			return 0, err
 		}

@@ -88,7 +88,7 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 			listIDs = append(listIDs, l.ID)
 		}
 	}
-	counts, err := store.PlanCounts(ctx, now, now.Add(-cfg.Sync.ValuesMaxAge), now.Add(-cfg.Sync.UnlistedValuesMaxAge), cfg.Sync.FieldValuesForUnlisted, listIDs)
+	counts, err := warehouseCounts(ctx, store, cfg, now, now.Add(-cfg.Sync.ValuesMaxAge), now.Add(-cfg.Sync.UnlistedValuesMaxAge), listIDs)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 		return nil
 	}
 	// What the choice of lists and streams saves: the same plan for everything.
-	all, err := store.PlanCounts(ctx, now, now.Add(-cfg.Sync.ValuesMaxAge), now.Add(-cfg.Sync.UnlistedValuesMaxAge), cfg.Sync.FieldValuesForUnlisted, nil)
+	all, err := warehouseCounts(ctx, store, cfg, now, now.Add(-cfg.Sync.ValuesMaxAge), now.Add(-cfg.Sync.UnlistedValuesMaxAge), nil)
 	if err != nil {
 		return err
 	}
@@ -324,5 +324,6 @@ func printPlan(out io.Writer, items []extractor.PlanItem, st quota.Status, serve
 // costOptions are the settings the registry's cost models read: plan's estimates and bench's
 // bounds alike.
 func (c Config) costOptions() extractor.CostOptions {
-	return extractor.CostOptions{WithUnlisted: c.Sync.FieldValuesForUnlisted, APIV2: c.Affinity.APIV2.extractorMode()}
+	return extractor.CostOptions{WithUnlisted: c.Sync.FieldValuesForUnlisted, APIV2: c.Affinity.APIV2.extractorMode(),
+		IntelligenceCap: c.Quota.IntelligenceRequests}
 }

@@ -28,8 +28,23 @@ type statusReport struct {
 	// the last pass of each stream that has two (field_values, organization_details) took.
 	APIV2 string       `json:"api_v2"`
 	Paths []statusPath `json:"paths"`
+	// Backlog is what the capped relationship intelligence streams have due and how many
+	// passes at quota.intelligence_requests they need; empty when sync.intelligence_scope is
+	// none.
+	Backlog []statusBacklog `json:"intelligence_backlog"`
 
 	monthLine string // the month's projection in one line (text only)
+	cap       int64  // quota.intelligence_requests (text only)
+}
+
+// statusBacklog is one capped stream's backlog (extractor.Backlog).
+type statusBacklog struct {
+	Stream   string `json:"stream"`
+	Entities int64  `json:"entities_due"`
+	Requests int64  `json:"requests_due"`
+	NextPass int64  `json:"next_pass"`
+	Backlog  int64  `json:"backlog"`
+	Passes   int64  `json:"passes"`
 }
 
 // statusPath is the API path a stream's last pass took, and why.
@@ -154,6 +169,10 @@ func readStatus(ctx context.Context, cfg Config, store *loader.Store, now func()
 	}
 	rep.Month = newStatusMonth(p)
 	rep.monthLine = monthLine(p)
+	if rep.Backlog, err = readBacklog(ctx, cfg, store, now()); err != nil {
+		return rep, err
+	}
+	rep.cap = cfg.Quota.IntelligenceRequests
 	rep.Budget = statusBudget{DayUsed: b.DayUsed, DayCap: b.DayCap, DayLeft: b.DayLeft, DayPaced: b.DayPaced, DayResets: b.DayResets,
 		MonthUsed: b.MonthUsed, MonthCap: b.MonthCap, MonthLeft: b.MonthLeft, MonthResets: b.MonthResets}
 
@@ -240,6 +259,9 @@ func printStatus(out io.Writer, rep statusReport) error {
 	if rep.monthLine != "" {
 		fmt.Fprintln(out, rep.monthLine)
 	}
+	if err := printBacklog(out, rep.Backlog, rep.cap); err != nil {
+		return err
+	}
 	if len(rep.NotSynced.Streams) > 0 {
 		fmt.Fprintf(out, "streams not synced (sync.streams leaves them out; their rows stay as they were): %s\n", strings.Join(rep.NotSynced.Streams, ", "))
 	}
@@ -266,4 +288,56 @@ func senderOrder(requests map[string]int64) []string {
 	}
 	slices.Sort(rest)
 	return append(names, rest...)
+}
+
+// readBacklog reads what interactions and relationship_strengths have due: every request
+// needed, what the next pass reads within quota.intelligence_requests, and the passes the rest
+// takes.
+func readBacklog(ctx context.Context, cfg Config, store *loader.Store, now time.Time) ([]statusBacklog, error) {
+	o := cfg.intelligence()
+	if o.Scope == extractor.ScopeNone {
+		return []statusBacklog{}, nil
+	}
+	var lists []int64
+	if len(cfg.Sync.Lists) > 0 {
+		chosen, err := extractor.ChooseLists(ctx, store, cfg.Sync.Lists)
+		if err != nil {
+			return nil, err
+		}
+		lists = []int64{}
+		for _, l := range chosen {
+			lists = append(lists, l.ID)
+		}
+	}
+	ic, err := store.IntelligenceCounts(ctx, extractor.IntelligenceQuery(o, lists, now))
+	if err != nil {
+		return nil, fmt.Errorf("read the intelligence backlog: %w", err)
+	}
+	out := []statusBacklog{}
+	for _, b := range extractor.IntelligenceBacklog(loader.PlanCounts{Intelligence: ic}, o.Cap) {
+		if b.Stream == extractor.StreamEntityFiles {
+			continue // its per-entity reads are due only once a pass finds the listing refused
+		}
+		out = append(out, statusBacklog{Stream: string(b.Stream), Entities: b.Entities, Requests: b.Requests,
+			NextPass: b.ThisPass, Backlog: b.Left, Passes: b.Passes})
+	}
+	return out, nil
+}
+
+// printBacklog prints the intelligence backlog as a table.
+func printBacklog(out io.Writer, backlog []statusBacklog, capacity int64) error {
+	if len(backlog) == 0 {
+		return nil
+	}
+	limit := "no cap"
+	if capacity > 0 {
+		limit = fmt.Sprintf("%d requests a pass", capacity)
+	}
+	fmt.Fprintf(out, "\nRelationship intelligence due (quota.intelligence_requests: %s):\n", limit)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAM\tENTITIES DUE\tREQUESTS\tNEXT PASS\tBACKLOG\tPASSES")
+	for _, b := range backlog {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\n", b.Stream, b.Entities, b.Requests, b.NextPass, b.Backlog, b.Passes)
+	}
+	return tw.Flush()
 }

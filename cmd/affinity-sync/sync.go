@@ -287,6 +287,7 @@ func (r *preparedRun) run(ctx context.Context) {
 			UnlistedMaxAge:         r.cfg.Sync.UnlistedValuesMaxAge,
 			APIV2:                  r.cfg.Affinity.APIV2.extractorMode(),
 			ChangedOnly:            changesRun(r.opts),
+			Intelligence:           r.cfg.intelligence(),
 			Logger:                 r.log,
 			Now:                    r.opts.now,
 		})

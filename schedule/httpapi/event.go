@@ -93,7 +93,7 @@ type target struct {
 }
 
 // targetOf names what a created, updated or merged event refreshes; ok is false for events
-// the warehouse does not follow (notes, files, reminders, global fields).
+// the warehouse does not follow (notes, global fields).
 func (s *Server) targetOf(ctx context.Context, eventType string, obj object) (target, bool, error) {
 	if eventType == eventMerged {
 		// The organization that remains now holds what the losing one had.
@@ -119,7 +119,9 @@ func (s *Server) targetOf(ctx context.Context, eventType string, obj object) (ta
 			return target{}, false, nil
 		}
 		return target{kind: kind, id: *obj.ID, listID: *obj.ListID}, true, nil
-	case loader.ObjectList:
+	case loader.ObjectList, loader.ObjectEntityFile, loader.ObjectReminder:
+		// A file's or reminder's refresh reads it again by id (file.created, reminder.created
+		// and reminder.updated).
 		if obj.ID == nil {
 			return target{}, false, nil
 		}

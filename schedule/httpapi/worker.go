@@ -14,6 +14,8 @@ type Refresher interface {
 	RefreshEntity(ctx context.Context, k loader.EntityKind, id int64) (extractor.RefreshStats, error)
 	RefreshListEntry(ctx context.Context, listID, entryID int64) (extractor.RefreshStats, error)
 	RefreshList(ctx context.Context, id int64) (extractor.RefreshStats, error)
+	RefreshFile(ctx context.Context, id int64) (extractor.RefreshStats, error)
+	RefreshReminder(ctx context.Context, id int64) (extractor.RefreshStats, error)
 }
 
 // enqueue adds a refresh of t, or joins the one already waiting.
@@ -116,6 +118,10 @@ func (s *Server) refresh(ctx context.Context, t target, ids []int64) {
 		stats, err = s.opts.Refresher.RefreshListEntry(rctx, t.listID, t.id)
 	case kind == loader.ObjectList:
 		stats, err = s.opts.Refresher.RefreshList(rctx, t.id)
+	case kind == loader.ObjectEntityFile:
+		stats, err = s.opts.Refresher.RefreshFile(rctx, t.id)
+	case kind == loader.ObjectReminder:
+		stats, err = s.opts.Refresher.RefreshReminder(rctx, t.id)
 	default:
 		err = fmt.Errorf("no targeted refresh of a %s", kind)
 	}

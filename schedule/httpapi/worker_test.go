@@ -99,6 +99,14 @@ func (g *gateRefresher) RefreshList(ctx context.Context, id int64) (extractor.Re
 	return g.wait(ctx, "list "+strings.Repeat("i", int(id)))
 }
 
+func (g *gateRefresher) RefreshFile(ctx context.Context, id int64) (extractor.RefreshStats, error) {
+	return g.wait(ctx, "file "+strings.Repeat("i", int(id)))
+}
+
+func (g *gateRefresher) RefreshReminder(ctx context.Context, id int64) (extractor.RefreshStats, error) {
+	return g.wait(ctx, "reminder "+strings.Repeat("i", int(id)))
+}
+
 func post(t *testing.T, url, body string) int {
 	t.Helper()
 	resp, err := http.Post(url, "application/json", strings.NewReader(body))
@@ -159,14 +167,14 @@ func TestDeletedIsAppliedBeforeTheAnswer(t *testing.T) {
 	t.Cleanup(srv.Close)
 	url := srv.URL + "/webhooks/affinity?token=t"
 	kinds := []loader.ObjectKind{loader.ObjectPerson, loader.ObjectOrganization, loader.ObjectOpportunity, loader.ObjectList,
-		loader.ObjectListEntry, loader.ObjectField, loader.ObjectFieldValue, loader.ObjectNote}
+		loader.ObjectListEntry, loader.ObjectField, loader.ObjectFieldValue, loader.ObjectNote, loader.ObjectEntityFile, loader.ObjectReminder}
 	for _, kind := range kinds {
 		require.Equal(t, http.StatusOK, post(t, url, `{"type":"`+string(kind)+`.deleted","body":{"id":4}}`), kind)
 	}
 	require.Equal(t, kinds, mem.deleted)
-	require.Equal(t, 8, mem.count(loader.DeliveryDeleted))
+	require.Equal(t, 10, mem.count(loader.DeliveryDeleted))
 
-	require.Equal(t, http.StatusOK, post(t, url, `{"type":"file.deleted","body":{"id":4}}`), "a deleted file is not synced")
+	require.Equal(t, http.StatusOK, post(t, url, `{"type":"interaction.deleted","body":{"id":4}}`), "an event Affinity does not send is ignored")
 	require.Equal(t, 1, mem.count(loader.DeliveryIgnored))
 
 	mem.deleteErr = errors.New("database down")

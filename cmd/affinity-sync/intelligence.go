@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/affinity-sync/affinity-sync/extractor"
+	"github.com/affinity-sync/affinity-sync/loader"
+)
+
+// intelligence is the relationship intelligence settings as the extractor takes them.
+func (c Config) intelligence() extractor.IntelligenceOptions {
+	return extractor.IntelligenceOptions{
+		Scope:  extractor.IntelligenceScope(c.Sync.IntelligenceScope),
+		Cap:    c.Quota.IntelligenceRequests,
+		MaxAge: c.Sync.IntelligenceMaxAge,
+		Since:  c.Sync.InteractionsSince,
+	}
+}
+
+// countsStore reads what the cost models need from the warehouse; *loader.Store satisfies it.
+type countsStore interface {
+	PlanCounts(ctx context.Context, now time.Time, valuesStaleBefore, unlistedStaleBefore time.Time, withUnlisted bool, lists []int64) (loader.PlanCounts, error)
+	IntelligenceCounts(ctx context.Context, q loader.IntelligenceQuery) (loader.IntelligenceCounts, error)
+}
+
+// warehouseCounts are the warehouse's counts for a pass at now over the chosen lists (nil =
+// every list), what the capped intelligence streams have due included; stale and
+// unlistedStale are when field values count as stale (zero for a changes run).
+func warehouseCounts(ctx context.Context, store countsStore, cfg Config, now, stale, unlistedStale time.Time, lists []int64) (loader.PlanCounts, error) {
+	counts, err := store.PlanCounts(ctx, now, stale, unlistedStale, cfg.Sync.FieldValuesForUnlisted, lists)
+	if err != nil {
+		return counts, err
+	}
+	o := cfg.intelligence()
+	if o.Scope == extractor.ScopeNone {
+		return counts, nil
+	}
+	counts.Intelligence, err = store.IntelligenceCounts(ctx, extractor.IntelligenceQuery(o, lists, now))
+	return counts, err
+}
