@@ -158,7 +158,7 @@ func datesFrom(ref time.Time, sets ...[]*Interaction) *InteractionDates {
 }
 
 // deriveDates sets the interaction dates of the persons and organizations given (nil: all)
-// from their interactions at ref.
+// from their interactions at ref, keeping the index's lists of entities with dates.
 func (w *Workspace) deriveDates(ref time.Time, persons, orgs []int64) {
 	x := w.index()
 	if persons == nil && orgs == nil {
@@ -168,19 +168,33 @@ func (w *Workspace) deriveDates(ref time.Time, persons, orgs []int64) {
 		for _, o := range w.Organizations {
 			o.Interactions = orgDates(x, o, ref)
 		}
-	} else {
-		for _, id := range persons {
-			if p := x.persons[id]; p != nil {
-				p.Interactions = datesFrom(ref, x.interactionsByPerson[id])
-			}
-		}
-		for _, id := range orgs {
-			if o := x.orgs[id]; o != nil {
-				o.Interactions = orgDates(x, o, ref)
+		w.invalidate()
+		return
+	}
+	for _, id := range persons {
+		if p := x.persons[id]; p != nil {
+			had := p.Interactions != nil
+			p.Interactions = datesFrom(ref, x.interactionsByPerson[id])
+			if has := p.Interactions != nil; has != had {
+				x.personsWithDates = slices.DeleteFunc(x.personsWithDates, func(q *Person) bool { return q.ID == id })
+				if has {
+					x.personsWithDates = insertSorted(x.personsWithDates, p, personID)
+				}
 			}
 		}
 	}
-	w.invalidate() // the lists of entities with dates
+	for _, id := range orgs {
+		if o := x.orgs[id]; o != nil {
+			had := o.Interactions != nil
+			o.Interactions = orgDates(x, o, ref)
+			if has := o.Interactions != nil; has != had {
+				x.orgsWithDates = slices.DeleteFunc(x.orgsWithDates, func(q *Organization) bool { return q.ID == id })
+				if has {
+					x.orgsWithDates = insertSorted(x.orgsWithDates, o, orgID)
+				}
+			}
+		}
+	}
 }
 
 func (w *Workspace) deriveAllDates(ref time.Time) { w.deriveDates(ref, nil, nil) }
