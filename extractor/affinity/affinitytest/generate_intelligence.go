@@ -50,7 +50,7 @@ func (g *generator) intelligence() {
 		g.genReminders(externals)
 	}
 	g.linkNotes()
-	g.ws.Reindex()
+	g.ws.invalidate() // a server indexes the workspace it serves
 }
 
 // density is a Config density: the default when zero, none when negative.

@@ -19,6 +19,11 @@ import (
 // 30 days after it (meetings), never within its first hour.
 var generatedPresent = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
+type interactionKey struct {
+	typ int
+	id  int64
+}
+
 func rfc(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
 
 // requireDatesAgree checks that every person's and organization's interaction dates are what

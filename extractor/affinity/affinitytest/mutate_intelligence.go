@@ -17,30 +17,43 @@ import (
 // AddInteraction adds an interaction (ID assigned when 0; nil id lists made empty) and
 // re-derives, at w.Now(), the interaction dates of its persons and of their organizations.
 func (w *Workspace) AddInteraction(in Interaction) *Interaction {
+	ni, persons, orgs := w.addInteraction(in)
+	w.deriveDates(w.Now(), persons, orgs)
+	return ni
+}
+
+// addInteraction adds an interaction and patches the lookups; it returns it with the persons
+// and organizations whose interaction dates it may move.
+func (w *Workspace) addInteraction(in Interaction) (_ *Interaction, persons, orgs []int64) {
 	x := w.index()
 	if in.ID == 0 {
-		var last int64
-		for _, v := range w.Interactions {
-			last = max(last, v.ID)
+		if w.seq.interaction == 0 {
+			for _, v := range w.Interactions {
+				w.seq.interaction = max(w.seq.interaction, v.ID+1)
+			}
 		}
-		in.ID = w.nextID(&w.seq.interaction, last)
-	} else if x.interactions[interactionKey{in.Type, in.ID}] != nil {
+		for in.ID == 0 || w.Interaction(in.Type, in.ID) != nil {
+			in.ID = w.nextID(&w.seq.interaction, 0)
+		}
+	} else if w.Interaction(in.Type, in.ID) != nil {
 		panic(fmt.Sprintf("affinitytest: add interaction: type %d id %d exists", in.Type, in.ID))
 	}
 	ni := cloneInteraction(&in)
 	for _, ids := range []*[]int64{&ni.NoteIDs, &ni.To, &ni.CC, &ni.PersonIDs} {
-		if *ids == nil && (ids != &ni.PersonIDs || ni.Type != InteractionEmail) {
+		if *ids == nil {
 			*ids = []int64{}
 		}
 	}
 	if ni.Type == InteractionEmail {
 		ni.PersonIDs = nil
+	} else {
+		slices.Sort(ni.PersonIDs)
+		ni.PersonIDs = slices.Compact(ni.PersonIDs)
 	}
 	i, _ := slices.BinarySearchFunc(w.Interactions, ni, interactionLess)
 	w.Interactions = slices.Insert(w.Interactions, i, ni)
-	x.interactions[interactionKey{ni.Type, ni.ID}] = ni
-	persons := ni.Participants()
-	var orgs []int64
+	persons = ni.Participants()
+	orgs = []int64{}
 	for _, pid := range persons {
 		s := x.interactionsByPerson[pid]
 		j, _ := slices.BinarySearchFunc(s, ni, interactionLess)
@@ -51,8 +64,7 @@ func (w *Workspace) AddInteraction(in Interaction) *Interaction {
 			}
 		}
 	}
-	w.deriveDates(w.Now(), nonNil(persons), nonNil(orgs))
-	return ni
+	return ni, persons, orgs
 }
 
 // strengthRange is where an external person's strengths lie in w.Strengths.
@@ -297,6 +309,7 @@ func (w *Workspace) MutateIntelligence(rng *rand.Rand, n int) IntelligenceChange
 			}
 		}
 		futureDone := false
+		derivePersons, deriveOrgs := []int64{}, []int64{}
 		for i := range n {
 			pool := externals
 			if len(listed) > 0 && rng.IntN(4) > 0 {
@@ -350,7 +363,13 @@ func (w *Workspace) MutateIntelligence(rng *rand.Rand, n int) IntelligenceChange
 					}
 				}
 			}
-			added := w.AddInteraction(in)
+			added, persons, orgs := w.addInteraction(in)
+			for _, id := range persons {
+				derivePersons = addID(derivePersons, id)
+			}
+			for _, id := range orgs {
+				deriveOrgs = addID(deriveOrgs, id)
+			}
 			ch.Interactions = append(ch.Interactions, added)
 			old := 0.0
 			for _, s := range x.strengthsByExternal[p.ID] {
@@ -365,14 +384,15 @@ func (w *Workspace) MutateIntelligence(rng *rand.Rand, n int) IntelligenceChange
 			w.ChangeStrength(st.InternalID, st.ExternalID, st.Strength)
 			ch.StrengthsChanged = append(ch.StrengthsChanged, st)
 		}
+		w.deriveDates(now, derivePersons, deriveOrgs)
 		for _, k := range touched {
-			var now *InteractionDates
+			var after *InteractionDates
 			if k.typ == loader.EntityPerson {
-				now = x.persons[k.id].Interactions
+				after = x.persons[k.id].Interactions
 			} else {
-				now = x.orgs[k.id].Interactions
+				after = x.orgs[k.id].Interactions
 			}
-			for _, t := range movedTypes(before[k], now) {
+			for _, t := range movedTypes(before[k], after) {
 				ch.Moved = append(ch.Moved, DatesMoved{EntityType: k.typ, EntityID: k.id, Type: t})
 			}
 		}

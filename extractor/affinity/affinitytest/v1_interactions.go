@@ -200,12 +200,12 @@ func listInteractions(_ *Workspace, x *index, r *http.Request, _ []int64) (any, 
 	return obj{InteractionsEnvelope(typ): out, "next_page_token": pg.next(len(items))}, nil
 }
 
-func getInteraction(_ *Workspace, x *index, r *http.Request, ids []int64) (any, *apiError) {
+func getInteraction(ws *Workspace, x *index, r *http.Request, ids []int64) (any, *apiError) {
 	typ, err := interactionType(r.URL.Query())
 	if err != nil {
 		return nil, err
 	}
-	in := x.interactions[interactionKey{typ, ids[0]}]
+	in := ws.Interaction(typ, ids[0])
 	if in == nil {
 		return nil, errorf(http.StatusNotFound, "Interaction not found")
 	}

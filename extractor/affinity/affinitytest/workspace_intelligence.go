@@ -49,6 +49,28 @@ func (i *Interaction) Participants() []int64 {
 	return slices.Compact(out)
 }
 
+// eachParticipant calls fn once for each participant, without allocating: PersonIDs (kept
+// sorted and unique), or From, To and CC of an e-mail, each id once.
+func (i *Interaction) eachParticipant(fn func(int64)) {
+	if i.Type != InteractionEmail {
+		for _, id := range i.PersonIDs {
+			fn(id)
+		}
+		return
+	}
+	fn(i.From)
+	for k, id := range i.To {
+		if id != i.From && !slices.Contains(i.To[:k], id) {
+			fn(id)
+		}
+	}
+	for k, id := range i.CC {
+		if id != i.From && !slices.Contains(i.To, id) && !slices.Contains(i.CC[:k], id) {
+			fn(id)
+		}
+	}
+}
+
 // IsEvent reports whether the interaction is a meeting or a call (the events envelope).
 func (i *Interaction) IsEvent() bool {
 	return i.Type == InteractionMeeting || i.Type == InteractionCall

@@ -10,14 +10,8 @@ import (
 // Lookups of relationship intelligence and files, and the interaction dates derived from the
 // interactions.
 
-type interactionKey struct {
-	typ int
-	id  int64
-}
-
 // intelligence is the part of the index about interactions, strengths, files and reminders.
 type intelligence struct {
-	interactions         map[interactionKey]*Interaction
 	interactionsByPerson map[int64][]*Interaction // sorted by type, then id
 	strengthsByExternal  map[int64][]*Strength
 	files                map[int64]*EntityFile
@@ -26,17 +20,15 @@ type intelligence struct {
 
 func buildIntelligence(w *Workspace) intelligence {
 	x := intelligence{
-		interactions:         make(map[interactionKey]*Interaction, len(w.Interactions)),
 		interactionsByPerson: make(map[int64][]*Interaction, len(w.Persons)),
 		strengthsByExternal:  make(map[int64][]*Strength),
 		files:                make(map[int64]*EntityFile, len(w.Files)),
 		reminders:            make(map[int64]*Reminder, len(w.Reminders)),
 	}
 	for _, in := range w.Interactions {
-		x.interactions[interactionKey{in.Type, in.ID}] = in
-		for _, pid := range in.Participants() {
+		in.eachParticipant(func(pid int64) {
 			x.interactionsByPerson[pid] = append(x.interactionsByPerson[pid], in)
-		}
+		})
 	}
 	for _, s := range w.Strengths {
 		x.strengthsByExternal[s.ExternalID] = append(x.strengthsByExternal[s.ExternalID], s)
@@ -52,7 +44,11 @@ func buildIntelligence(w *Workspace) intelligence {
 
 // Interaction returns the interaction of that type and id, or nil.
 func (w *Workspace) Interaction(typ int, id int64) *Interaction {
-	return w.index().interactions[interactionKey{typ, id}]
+	i, found := slices.BinarySearchFunc(w.Interactions, &Interaction{Type: typ, ID: id}, interactionLess)
+	if !found {
+		return nil
+	}
+	return w.Interactions[i]
 }
 
 // EntityFile returns the file with that id, or nil.
@@ -168,7 +164,8 @@ func (w *Workspace) deriveDates(ref time.Time, persons, orgs []int64) {
 		for _, o := range w.Organizations {
 			o.Interactions = orgDates(x, o, ref)
 		}
-		w.invalidate()
+		x.personsWithDates = slices.DeleteFunc(slices.Clone(w.Persons), func(p *Person) bool { return p.Interactions == nil })
+		x.orgsWithDates = slices.DeleteFunc(slices.Clone(w.Organizations), func(o *Organization) bool { return o.Interactions == nil })
 		return
 	}
 	for _, id := range persons {
