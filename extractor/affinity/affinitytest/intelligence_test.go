@@ -1,9 +1,12 @@
 package affinitytest
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strconv"
@@ -720,6 +723,21 @@ func TestIntelligenceWebhookBodies(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, string(rb), `"due_date"`)
 	require.Zero(t, fake.TotalRequests())
+
+	// file.deleted carries the file as it was before the deletion
+	got := make(chan string, 1)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- string(b)
+	}))
+	t.Cleanup(hook.Close)
+	fake.Mutate(func(w *Workspace) { w.DeleteFile(file.ID) })
+	_, err = fake.Object(fmt.Sprintf("/entity-files/%d", file.ID))
+	require.Error(t, err, "gone")
+	require.NoError(t, fake.Deliver(t.Context(), hook.URL, "file.deleted", json.RawMessage(body)))
+	require.Contains(t, <-got, fmt.Sprintf(`"body":{"created_at":%q`, formatTime(file.CreatedAt)))
+	require.NoError(t, fake.Deliver(t.Context(), hook.URL, "reminder.updated", json.RawMessage(rb)))
+	require.Contains(t, <-got, `"type":"reminder.updated"`)
 	for _, e := range []string{"file.created", "file.deleted", "reminder.created", "reminder.updated", "reminder.deleted"} {
 		require.Contains(t, webhookEvents, e)
 	}
