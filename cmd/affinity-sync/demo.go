@@ -28,6 +28,7 @@ type fakeFlags struct {
 	v2                                    string // fake-api only: ok, 403 or 404
 	v2Disagree                            bool   // fake-api only
 	v2Changes                             string // the change feed: ok, 403, 404 or disagree
+	filesUnfiltered                       string // fake-api only: GET /entity-files without a filter: ok or refuse
 }
 
 func (f *fakeFlags) register(fs interface {
@@ -54,6 +55,8 @@ func (f *fakeFlags) registerV2(fs *flag.FlagSet) {
 	fs.StringVar(&f.v2, "v2", "ok", "how API v2 answers: ok, 403 (a key without export permission) or 404 (no API v2)")
 	fs.BoolVar(&f.v2Disagree, "v2-disagree", false, "make API v2 serve one text value differently from v1")
 	f.registerV2Changes(fs)
+	fs.StringVar(&f.filesUnfiltered, "files-unfiltered", "ok", "how GET /entity-files without an entity filter answers: "+
+		"ok, or refuse (422, so a sync reads files per entity)")
 }
 
 // registerV2Changes adds --v2-changes, the change feed's mode, of fake-api and demo.
@@ -88,6 +91,9 @@ func (f *fakeFlags) server() *affinitytest.Server {
 	}
 	if mode, err := affinitytest.ParseV2ChangesMode(f.v2Changes); err == nil { // checked by checkV2Changes
 		opts = append(opts, affinitytest.WithV2Changes(mode))
+	}
+	if mode, err := affinitytest.ParseFilesUnfilteredMode(f.filesUnfiltered); err == nil { // checked by cmdFakeAPI; "" is demo's ok
+		opts = append(opts, affinitytest.WithFilesUnfiltered(mode))
 	}
 	return affinitytest.NewServer(affinitytest.Generate(cfg), opts...)
 }
@@ -130,6 +136,9 @@ func cmdFakeAPI(ctx context.Context, e env, args []string) error {
 	}
 	if err := ff.checkV2Changes("fake-api"); err != nil {
 		return err
+	}
+	if _, err := affinitytest.ParseFilesUnfilteredMode(ff.filesUnfiltered); err != nil {
+		return usagef("fake-api: --files-unfiltered: %v", err)
 	}
 	if min(ff.persons, ff.organizations, ff.opportunities, ff.personLists, ff.organizationLists, ff.opportunityLists, ff.entriesPerList) < 0 {
 		return usagef("fake-api: sizes must not be negative")

@@ -56,21 +56,37 @@
 //     says (a number plus 1, a person or company id plus 1, a date one hour later, the city of
 //     a location with " (v2)" appended, a ranked dropdown's next option; null read as the
 //     type's zero first).
+//   - relationship intelligence and files (v1_interactions.go, v1_strengths.go, v1_files.go,
+//     v1_reminders.go), from Workspace.Interactions, Strengths, Files and Reminders, generated
+//     last with their own random source (generate_intelligence.go; Config.Interactions,
+//     FileRate, ReminderRate). The persons' and organizations' interaction dates are derived
+//     from the interactions (an organization's and an opportunity's interactions are those of
+//     its external persons), so they always agree; AddInteraction and MutateIntelligence keep
+//     them so at w.Now(). GET /interactions: 422 without type, start_time or end_time, for a
+//     window not starting before it ends or longer than a year, without exactly one of
+//     person_id, organization_id, opportunity_id, or for an internal person; 404 for an
+//     unknown entity; envelope "events" (meetings, calls), "chat_messages", "emails"; 100 a
+//     page. GET /relationships-strengths?external_id=P: a bare array; 422 without
+//     external_id or for an internal person. GET /entity-files: every file or one entity's,
+//     500 a page; WithFilesUnfiltered(FilesUnfilteredRefuse) answers the unfiltered listing
+//     422. GET /reminders: every status unless filtered, the status derived from the due date,
+//     the completion and the workspace's clock; the reference's filters. Single GETs of each.
 //
 // Each file has one job, so that a new endpoint or a new kind of data has an obvious home:
 // workspace.go the Workspace types (workspace_index.go its lookups, workspace_snapshot.go its
 // deep copy), mutate.go the mutation helpers, generate.go the Config and generator with
-// generate_<what>.go per kind of generated data (entities, lists, values, notes), server.go
+// generate_<what>.go per kind of generated data (entities, lists, values, notes,
+// intelligence), server.go
 // the transport (auth, limits, faults, counters), v1.go the v1 route table with
 // v1_<resource>.go per resource, v2.go the v2 modes and transport with v2_<job>.go (paging,
 // fields, values, entities, list entries, changes), token.go v1 page tokens, webhooks.go
-// webhooks, mutate_changes.go the changes made between syncs.
+// webhooks, mutate_changes.go the changes made between syncs, mutate_intelligence.go those of
+// relationship intelligence and files.
 //
-// Not modelled yet: interactions, entity files, relationship strengths and the other v2
-// endpoints (field metadata, notes, a list entry's own field value changes...). Deleting an entity removes its
-// list entries, values and history, but
-// values of other entities that point at it (person/organization values) stay, and so does its
-// id on notes.
+// Not modelled yet: the other v2 endpoints (field metadata, notes, a list entry's own field
+// value changes...). Deleting an entity removes its list entries, values, history and files
+// (a person also its strengths), but values of other entities that point at it
+// (person/organization values) stay, and so does its id on notes, interactions and reminders.
 //
 // The fake is built from the reference only; it does not import the real client, so it can
 // catch the client's mistakes. It is used by client tests, end-to-end tests, the demo and the

@@ -16,6 +16,15 @@ type Config struct {
 	EntriesPerList int
 	// Notes is the number of notes, replies included (about a quarter are replies).
 	Notes int
+	// Interactions is the mean number of interactions per external person (0 = 2.5, negative =
+	// none); persons' and organizations' interaction dates derive from them.
+	Interactions float64
+	// FileRate is the number of entity files per person, organization and opportunity (0 =
+	// 0.03, negative = none).
+	FileRate float64
+	// ReminderRate is the number of reminders per person, at least 12 (0 = 0.01, negative =
+	// none).
+	ReminderRate float64
 	// NUL sprinkles a few NUL characters into text values.
 	NUL bool
 }
@@ -32,6 +41,9 @@ func DefaultConfig() Config {
 		OpportunityLists:  1,
 		EntriesPerList:    60,
 		Notes:             80,
+		Interactions:      defaultInteractions,
+		FileRate:          defaultFileRate,
+		ReminderRate:      defaultReminderRate,
 	}
 }
 
@@ -70,7 +82,10 @@ func Generate(cfg Config) *Workspace {
 	g.entries()
 	g.values()
 	g.finishChanges()
-	g.notes() // last, so the rest of the workspace does not depend on Config.Notes
+	g.notes() // so the rest of the workspace does not depend on Config.Notes
+	// last, with its own random source: interactions (and the interaction dates derived from
+	// them), strengths, files, reminders
+	g.intelligence()
 	return g.ws
 }
 

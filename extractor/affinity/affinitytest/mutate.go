@@ -86,6 +86,7 @@ func (w *Workspace) DeletePerson(id int64) {
 	}
 	w.Persons = slices.DeleteFunc(w.Persons, func(q *Person) bool { return q.ID == id })
 	w.removeEntity(loader.EntityPerson, id)
+	w.forgetPerson(id, p.OrganizationIDs)
 }
 
 // DeleteOrganization removes an organization like DeletePerson removes a person.
@@ -107,6 +108,7 @@ func (w *Workspace) DeleteOrganization(id int64) {
 	}
 	w.Organizations = slices.DeleteFunc(w.Organizations, func(q *Organization) bool { return q.ID == id })
 	w.removeEntity(loader.EntityOrganization, id)
+	w.forgetEntityFiles(loader.EntityOrganization, id)
 }
 
 // DeleteOpportunity removes an opportunity with its list entry, values and changes.
@@ -116,6 +118,7 @@ func (w *Workspace) DeleteOpportunity(id int64) {
 	}
 	w.Opportunities = slices.DeleteFunc(w.Opportunities, func(q *Opportunity) bool { return q.ID == id })
 	w.removeEntity(loader.EntityOpportunity, id)
+	w.forgetEntityFiles(loader.EntityOpportunity, id)
 }
 
 // removeEntity drops the list entries, values and changes of an entity (not the entity).

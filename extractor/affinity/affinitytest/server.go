@@ -81,6 +81,8 @@ type Server struct {
 	hooks webhooks // GET /webhook, POST /webhook/subscribe (webhooks.go)
 
 	v2 v2Options // how API v2 answers (v2.go); guarded by cmu
+
+	filesUnfiltered FilesUnfilteredMode // GET /entity-files without a filter (v1_files.go); guarded by cmu
 }
 
 // NewServer serves ws. The server owns ws from now on: change it only through Mutate.
@@ -89,6 +91,7 @@ func NewServer(ws *Workspace, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.routes["/entity-files"] = s.listEntityFiles
 	if s.now != nil {
 		ws.SetClock(s.now)
 	} else {

@@ -64,13 +64,18 @@ func requestParams(q url.Values, path map[string]string) map[string]string {
 
 // readPage parses page_size and page_token; a token must carry the request's other params.
 func readPage(q url.Values, path map[string]string) (page, *apiError) {
-	pg := page{params: requestParams(q, path), size: MaxPageSize}
+	return readPageMax(q, path, MaxPageSize)
+}
+
+// readPageMax is readPage of an endpoint whose default and largest page size is largest.
+func readPageMax(q url.Values, path map[string]string, largest int) (page, *apiError) {
+	pg := page{params: requestParams(q, path), size: largest}
 	if q.Has("page_size") {
 		n, err := strconv.Atoi(q.Get("page_size"))
 		if err != nil || n < 1 {
 			return pg, errorf(422, "page_size must be a positive integer")
 		}
-		pg.size = min(n, MaxPageSize)
+		pg.size = min(n, largest)
 	}
 	if tok := q.Get("page_token"); tok != "" {
 		t, err := DecodePageToken(tok)

@@ -43,6 +43,13 @@ func routes() map[string]handlerFunc {
 		"/field-value-changes":          listFieldValueChanges,
 		"/notes":                        listNotes,
 		"/notes/{id}":                   getNote,
+		"/interactions":                 listInteractions,
+		"/interactions/{id}":            getInteraction,
+		"/relationships-strengths":      listStrengths,
+		"/entity-files":                 nil, // Server.listEntityFiles (its unfiltered mode), set by NewServer
+		"/entity-files/{id}":            getEntityFile,
+		"/reminders":                    listReminders,
+		"/reminders/{id}":               getReminder,
 	}
 }
 

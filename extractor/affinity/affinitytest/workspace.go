@@ -43,6 +43,13 @@ type Workspace struct {
 	FieldValues   []*FieldValue
 	Changes       []*FieldValueChange
 	Notes         []*Note
+	// Relationship intelligence and files (workspace_intelligence.go): interactions sorted by
+	// type then id, strengths by external then internal person id, files and reminders by id.
+	// The persons' and organizations' Interactions are derived from Interactions.
+	Interactions []*Interaction
+	Strengths    []*Strength
+	Files        []*EntityFile
+	Reminders    []*Reminder
 
 	now func() time.Time // clock for mutation helpers; nil means time.Now
 	seq idSeq            // next ids handed out by the mutation helpers
@@ -204,6 +211,7 @@ func (n *Note) PersonIDs() []int64 {
 
 type idSeq struct {
 	person, org, opp, entry, value, change, note int64
+	interaction, file, reminder                  int64
 }
 
 // Now is the workspace's clock, used for timestamps the mutation helpers record.

@@ -35,6 +35,7 @@ type index struct {
 	oppsByPerson     map[int64][]int64
 	oppsByOrg        map[int64][]int64
 	notes            map[int64]*Note
+	intelligence     // workspace_intelligence_index.go
 }
 
 func (w *Workspace) index() *index {
@@ -122,6 +123,7 @@ func buildIndex(w *Workspace) *index {
 		x.changesByField[c.FieldID] = append(x.changesByField[c.FieldID], c)
 	}
 	x.changesByTime = sortedChanges(w.Changes)
+	x.intelligence = buildIntelligence(w)
 	return x
 }
 

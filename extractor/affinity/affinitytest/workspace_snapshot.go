@@ -75,7 +75,61 @@ func (w *Workspace) Snapshot() *Workspace {
 	for i, n := range w.Notes {
 		c.Notes[i] = cloneNote(n)
 	}
+	c.Interactions = make([]*Interaction, len(w.Interactions))
+	for i, in := range w.Interactions {
+		c.Interactions[i] = cloneInteraction(in)
+	}
+	c.Strengths = make([]*Strength, len(w.Strengths))
+	for i, st := range w.Strengths {
+		q := *st
+		c.Strengths[i] = &q
+	}
+	c.Files = make([]*EntityFile, len(w.Files))
+	for i, f := range w.Files {
+		c.Files[i] = cloneFile(f)
+	}
+	c.Reminders = make([]*Reminder, len(w.Reminders))
+	for i, r := range w.Reminders {
+		c.Reminders[i] = cloneReminder(r)
+	}
 	return c
+}
+
+func cloneInteraction(in *Interaction) *Interaction {
+	q := *in
+	q.StartTime = clonePtr(in.StartTime)
+	q.EndTime = clonePtr(in.EndTime)
+	q.Title = clonePtr(in.Title)
+	q.Subject = clonePtr(in.Subject)
+	q.Direction = clonePtr(in.Direction)
+	q.ManualCreatorID = clonePtr(in.ManualCreatorID)
+	q.UpdatedAt = clonePtr(in.UpdatedAt)
+	q.NoteIDs = slices.Clone(in.NoteIDs)
+	q.PersonIDs = slices.Clone(in.PersonIDs)
+	q.To = slices.Clone(in.To)
+	q.CC = slices.Clone(in.CC)
+	return &q
+}
+
+func cloneFile(f *EntityFile) *EntityFile {
+	q := *f
+	q.PersonID = clonePtr(f.PersonID)
+	q.OrganizationID = clonePtr(f.OrganizationID)
+	q.OpportunityID = clonePtr(f.OpportunityID)
+	return &q
+}
+
+func cloneReminder(r *Reminder) *Reminder {
+	q := *r
+	q.ResetType = clonePtr(r.ResetType)
+	q.ReminderDays = clonePtr(r.ReminderDays)
+	q.Content = clonePtr(r.Content)
+	q.CompletedAt = clonePtr(r.CompletedAt)
+	q.CompleterID = clonePtr(r.CompleterID)
+	q.PersonID = clonePtr(r.PersonID)
+	q.OrganizationID = clonePtr(r.OrganizationID)
+	q.OpportunityID = clonePtr(r.OpportunityID)
+	return &q
 }
 
 func cloneNote(n *Note) *Note {

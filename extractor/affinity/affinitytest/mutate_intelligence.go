@@ -1,0 +1,485 @@
+package affinitytest
+
+import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/affinity-sync/affinity-sync/loader"
+)
+
+// Mutation helpers of relationship intelligence and files. Like the others they keep the
+// workspace consistent (an interaction moves the interaction dates of its persons and their
+// organizations) and patch the lookups instead of rebuilding them.
+
+// AddInteraction adds an interaction (ID assigned when 0; nil id lists made empty) and
+// re-derives, at w.Now(), the interaction dates of its persons and of their organizations.
+func (w *Workspace) AddInteraction(in Interaction) *Interaction {
+	ni, persons, orgs := w.addInteraction(in)
+	w.deriveDates(w.Now(), persons, orgs)
+	return ni
+}
+
+// addInteraction adds an interaction and patches the lookups; it returns it with the persons
+// and organizations whose interaction dates it may move.
+func (w *Workspace) addInteraction(in Interaction) (_ *Interaction, persons, orgs []int64) {
+	x := w.index()
+	if in.ID == 0 {
+		if w.seq.interaction == 0 {
+			for _, v := range w.Interactions {
+				w.seq.interaction = max(w.seq.interaction, v.ID+1)
+			}
+		}
+		for in.ID == 0 || w.Interaction(in.Type, in.ID) != nil {
+			in.ID = w.nextID(&w.seq.interaction, 0)
+		}
+	} else if w.Interaction(in.Type, in.ID) != nil {
+		panic(fmt.Sprintf("affinitytest: add interaction: type %d id %d exists", in.Type, in.ID))
+	}
+	ni := cloneInteraction(&in)
+	for _, ids := range []*[]int64{&ni.NoteIDs, &ni.To, &ni.CC, &ni.PersonIDs} {
+		if *ids == nil {
+			*ids = []int64{}
+		}
+	}
+	if ni.Type == InteractionEmail {
+		ni.PersonIDs = nil
+	} else {
+		slices.Sort(ni.PersonIDs)
+		ni.PersonIDs = slices.Compact(ni.PersonIDs)
+	}
+	i, _ := slices.BinarySearchFunc(w.Interactions, ni, interactionLess)
+	w.Interactions = slices.Insert(w.Interactions, i, ni)
+	persons = ni.Participants()
+	orgs = []int64{}
+	for _, pid := range persons {
+		s := x.interactionsByPerson[pid]
+		j, _ := slices.BinarySearchFunc(s, ni, interactionLess)
+		x.interactionsByPerson[pid] = slices.Insert(s, j, ni)
+		if p := x.persons[pid]; p != nil && p.Type == 0 {
+			for _, oid := range p.OrganizationIDs {
+				orgs = addID(orgs, oid)
+			}
+		}
+	}
+	return ni, persons, orgs
+}
+
+// strengthRange is where an external person's strengths lie in w.Strengths.
+func (w *Workspace) strengthRange(external int64) (lo, hi int) {
+	lo, _ = slices.BinarySearchFunc(w.Strengths, external, func(s *Strength, e int64) int { return cmp.Compare(s.ExternalID, e) })
+	hi = lo
+	for hi < len(w.Strengths) && w.Strengths[hi].ExternalID == external {
+		hi++
+	}
+	return lo, hi
+}
+
+func (w *Workspace) patchStrengths(external int64) {
+	if w.idx == nil {
+		return
+	}
+	lo, hi := w.strengthRange(external)
+	if lo == hi {
+		delete(w.idx.strengthsByExternal, external)
+		return
+	}
+	w.idx.strengthsByExternal[external] = slices.Clone(w.Strengths[lo:hi])
+}
+
+// ChangeStrength sets the strength of a pair, adding the pair when it has none.
+func (w *Workspace) ChangeStrength(internal, external int64, strength float64) {
+	s := &Strength{InternalID: internal, ExternalID: external, Strength: strength}
+	i, found := slices.BinarySearchFunc(w.Strengths, s, strengthLess)
+	if found {
+		w.Strengths[i].Strength = strength
+	} else {
+		w.Strengths = slices.Insert(w.Strengths, i, s)
+	}
+	w.patchStrengths(external)
+}
+
+// DropStrength removes the strength of a pair (none: nothing happens).
+func (w *Workspace) DropStrength(internal, external int64) {
+	i, found := slices.BinarySearchFunc(w.Strengths, &Strength{InternalID: internal, ExternalID: external}, strengthLess)
+	if !found {
+		return
+	}
+	w.Strengths = slices.Delete(w.Strengths, i, i+1)
+	w.patchStrengths(external)
+}
+
+func fileID(f *EntityFile) int64   { return f.ID }
+func reminderID(r *Reminder) int64 { return r.ID }
+
+// AddFile adds a file (ID assigned when 0, CreatedAt w.Now() when zero, uploaded by the key's
+// user when UploaderID is 0); exactly one of its entity ids must be set.
+func (w *Workspace) AddFile(f EntityFile) *EntityFile {
+	x := w.index()
+	set := 0
+	for _, id := range []*int64{f.PersonID, f.OrganizationID, f.OpportunityID} {
+		if id != nil {
+			set++
+		}
+	}
+	if set != 1 {
+		panic("affinitytest: add file: exactly one of person, organization and opportunity must be set")
+	}
+	if f.ID == 0 {
+		f.ID = w.nextID(&w.seq.file, lastID(w.Files, fileID))
+	} else if x.files[f.ID] != nil {
+		panic(fmt.Sprintf("affinitytest: add file: id %d exists", f.ID))
+	}
+	if f.CreatedAt.IsZero() {
+		f.CreatedAt = ms(w.Now())
+	}
+	if f.UploaderID == 0 {
+		f.UploaderID = w.User.ID
+	}
+	nf := cloneFile(&f)
+	w.Files = insertSorted(w.Files, nf, fileID)
+	x.files[nf.ID] = nf
+	return nf
+}
+
+// DeleteFile removes a file.
+func (w *Workspace) DeleteFile(id int64) {
+	x := w.index()
+	if x.files[id] == nil {
+		return
+	}
+	w.Files = slices.DeleteFunc(w.Files, func(f *EntityFile) bool { return f.ID == id })
+	delete(x.files, id)
+}
+
+// AddReminder adds a reminder (ID assigned when 0, CreatedAt w.Now() when zero, created by
+// and owned by the key's user when CreatorID and OwnerID are 0).
+func (w *Workspace) AddReminder(r Reminder) *Reminder {
+	x := w.index()
+	if r.ID == 0 {
+		r.ID = w.nextID(&w.seq.reminder, lastID(w.Reminders, reminderID))
+	} else if x.reminders[r.ID] != nil {
+		panic(fmt.Sprintf("affinitytest: add reminder: id %d exists", r.ID))
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = ms(w.Now())
+	}
+	if r.CreatorID == 0 {
+		r.CreatorID = w.User.ID
+	}
+	if r.OwnerID == 0 {
+		r.OwnerID = w.User.ID
+	}
+	nr := cloneReminder(&r)
+	w.Reminders = insertSorted(w.Reminders, nr, reminderID)
+	x.reminders[nr.ID] = nr
+	return nr
+}
+
+// CompleteReminder completes a reminder now, by the key's user; it returns the reminder, or nil
+// when there is none with that id.
+func (w *Workspace) CompleteReminder(id int64) *Reminder {
+	r := w.index().reminders[id]
+	if r == nil {
+		return nil
+	}
+	now, by := ms(w.Now()), w.User.ID
+	r.CompletedAt, r.CompleterID = &now, &by
+	return r
+}
+
+// DeleteReminder removes a reminder.
+func (w *Workspace) DeleteReminder(id int64) {
+	x := w.index()
+	if x.reminders[id] == nil {
+		return
+	}
+	w.Reminders = slices.DeleteFunc(w.Reminders, func(r *Reminder) bool { return r.ID == id })
+	delete(x.reminders, id)
+}
+
+// forgetPerson drops what a deleted person leaves behind: its strengths (as either side) and
+// its files; its interactions stay. Its organizations' dates are re-derived, as their persons
+// changed.
+func (w *Workspace) forgetPerson(id int64, orgs []int64) {
+	w.Strengths = slices.DeleteFunc(w.Strengths, func(s *Strength) bool { return s.InternalID == id || s.ExternalID == id })
+	w.Files = slices.DeleteFunc(w.Files, func(f *EntityFile) bool { return equalID(f.PersonID, id) })
+	w.invalidate()
+	if len(orgs) > 0 {
+		w.deriveDates(w.Now(), []int64{}, orgs)
+	}
+}
+
+// forgetEntityFiles drops the files of a deleted organization or opportunity.
+func (w *Workspace) forgetEntityFiles(entityType loader.EntityKind, id int64) {
+	w.Files = slices.DeleteFunc(w.Files, func(f *EntityFile) bool {
+		return (entityType == loader.EntityOrganization && equalID(f.OrganizationID, id)) ||
+			(entityType == loader.EntityOpportunity && equalID(f.OpportunityID, id))
+	})
+	w.invalidate()
+}
+
+// DatesMoved is an entity and interaction type whose interaction dates moved: for e-mail (3)
+// the last e-mail, for meetings and calls (0 and 1, each reported) the last or next event, for
+// chat (2) the last chat message.
+type DatesMoved struct {
+	EntityType loader.EntityKind
+	EntityID   int64
+	Type       int
+}
+
+// IntelligenceChanges is what MutateIntelligence did.
+type IntelligenceChanges struct {
+	Interactions       []*Interaction // added, in the order added
+	Moved              []DatesMoved   // external persons and organizations, sorted by entity type, id, type
+	StrengthsChanged   []Strength     // the pairs set (new or changed), with their new strength
+	StrengthsDropped   []Strength     // the pairs removed, with their last strength
+	FilesAdded         []int64
+	FilesDeleted       []int64
+	RemindersCompleted []int64
+	RemindersDeleted   []int64
+}
+
+// movedTypes are the interaction types whose due dates differ between a and b.
+func movedTypes(a, b *InteractionDates) []int {
+	a, b = orEmpty(a), orEmpty(b)
+	var out []int
+	if !sameTime(a.LastEvent, b.LastEvent) || !sameTime(a.NextEvent, b.NextEvent) {
+		out = append(out, InteractionMeeting, InteractionCall)
+	}
+	if !sameTime(a.LastChatMessage, b.LastChatMessage) {
+		out = append(out, InteractionChat)
+	}
+	if !sameTime(a.LastEmail, b.LastEmail) {
+		out = append(out, InteractionEmail)
+	}
+	return out
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func orEmpty(d *InteractionDates) *InteractionDates {
+	if d == nil {
+		return &InteractionDates{}
+	}
+	return d
+}
+
+// MutateIntelligence makes the changes of a day of relationship intelligence, chosen with rng
+// (mostly about persons on lists and the persons of organizations on lists): n new
+// interactions (e-mails, some shared with a colleague of the same organization, meetings,
+// among them one in the next 30 days, calls and chat messages) dated shortly before w.Now()
+// (future meetings after), each strengthening its first internal/external pair; about n/4
+// strengths dropped; about n/4 files added and n/8 deleted; about n/8 reminders completed and
+// n/8 deleted. It reports exactly what it did.
+func (w *Workspace) MutateIntelligence(rng *rand.Rand, n int) IntelligenceChanges {
+	var ch IntelligenceChanges
+	x := w.index()
+	now := w.Now()
+	var internal, externals, listed []int64
+	for _, p := range w.Persons {
+		if p.Type == 1 {
+			internal = append(internal, p.ID)
+		} else {
+			externals = append(externals, p.ID)
+		}
+	}
+	var listedEntities []entityKey
+	for _, e := range w.ListEntries {
+		listedEntities = append(listedEntities, entityKey{e.EntityType, e.EntityID})
+		listed = append(listed, personsOf(x, e.EntityType, e.EntityID)...)
+	}
+	slices.Sort(listed)
+	listed = slices.Compact(listed)
+
+	if len(internal) > 0 && len(externals) > 0 {
+		before := map[entityKey]*InteractionDates{}
+		var touched []entityKey
+		remember := func(k entityKey, d *InteractionDates) {
+			if _, ok := before[k]; !ok {
+				before[k] = cloneDates(d)
+				touched = append(touched, k)
+			}
+		}
+		futureDone := false
+		derivePersons, deriveOrgs := []int64{}, []int64{}
+		for i := range n {
+			pool := externals
+			if len(listed) > 0 && rng.IntN(4) > 0 {
+				pool = listed
+			}
+			p := x.persons[pool[rng.IntN(len(pool))]]
+			me := internal[rng.IntN(len(internal))]
+			in := Interaction{Type: []int{InteractionEmail, InteractionMeeting, InteractionChat, InteractionCall}[i%4],
+				Date: ms(now.Add(-time.Duration(1+rng.IntN(360)) * time.Minute))}
+			switch in.Type {
+			case InteractionEmail:
+				dir := rng.IntN(2)
+				in.Direction, in.Subject = &dir, str("Re: following up")
+				in.From, in.To, in.CC = me, []int64{p.ID}, []int64{}
+				if dir == 1 {
+					in.From, in.To = p.ID, []int64{me}
+				}
+				if len(p.OrganizationIDs) > 0 {
+					for _, c := range x.orgs[p.OrganizationIDs[0]].PersonIDs {
+						if q := x.persons[c]; c != p.ID && q != nil && q.Type == 0 {
+							in.CC = append(in.CC, c) // shared with a colleague
+							break
+						}
+					}
+				}
+			case InteractionChat:
+				dir := rng.IntN(2)
+				in.Direction, in.PersonIDs = &dir, []int64{me, p.ID}
+			default:
+				if in.Type == InteractionMeeting && (!futureDone || rng.IntN(4) == 0) {
+					futureDone = true
+					in.Date = ms(now.Add(time.Duration(1+rng.IntN(30*24)) * time.Hour))
+				}
+				in.PersonIDs = []int64{me, p.ID}
+				start, end := in.Date, in.Date.Add(30*time.Minute)
+				in.StartTime, in.EndTime, in.Title = &start, &end, str("Catch-up")
+				if rng.IntN(5) == 0 {
+					in.ManualCreatorID = &me
+				}
+			}
+			slices.Sort(in.PersonIDs)
+			for _, pid := range in.Participants() {
+				q := x.persons[pid]
+				if q == nil || q.Type != 0 {
+					continue
+				}
+				remember(entityKey{loader.EntityPerson, pid}, q.Interactions)
+				for _, oid := range q.OrganizationIDs {
+					if o := x.orgs[oid]; o != nil {
+						remember(entityKey{loader.EntityOrganization, oid}, o.Interactions)
+					}
+				}
+			}
+			added, persons, orgs := w.addInteraction(in)
+			for _, id := range persons {
+				derivePersons = addID(derivePersons, id)
+			}
+			for _, id := range orgs {
+				deriveOrgs = addID(deriveOrgs, id)
+			}
+			ch.Interactions = append(ch.Interactions, added)
+			old := 0.0
+			for _, s := range x.strengthsByExternal[p.ID] {
+				if s.InternalID == me {
+					old = s.Strength
+				}
+			}
+			st := Strength{InternalID: me, ExternalID: p.ID, Strength: roundStrength(old + 0.05)}
+			if st.Strength == old {
+				st.Strength = roundStrength(old - 0.05)
+			}
+			w.ChangeStrength(st.InternalID, st.ExternalID, st.Strength)
+			ch.StrengthsChanged = append(ch.StrengthsChanged, st)
+		}
+		w.deriveDates(now, derivePersons, deriveOrgs)
+		for _, k := range touched {
+			var after *InteractionDates
+			if k.typ == loader.EntityPerson {
+				after = x.persons[k.id].Interactions
+			} else {
+				after = x.orgs[k.id].Interactions
+			}
+			for _, t := range movedTypes(before[k], after) {
+				ch.Moved = append(ch.Moved, DatesMoved{EntityType: k.typ, EntityID: k.id, Type: t})
+			}
+		}
+		ch.StrengthsChanged = lastPerPair(ch.StrengthsChanged)
+		slices.SortFunc(ch.Moved, func(a, b DatesMoved) int {
+			return cmp.Or(cmp.Compare(a.EntityType, b.EntityType), cmp.Compare(a.EntityID, b.EntityID), cmp.Compare(a.Type, b.Type))
+		})
+	}
+
+	for range max(1, n/4) {
+		if len(w.Strengths) == 0 {
+			break
+		}
+		s := *w.Strengths[rng.IntN(len(w.Strengths))]
+		if slices.ContainsFunc(ch.StrengthsChanged, func(c Strength) bool {
+			return c.InternalID == s.InternalID && c.ExternalID == s.ExternalID
+		}) {
+			continue
+		}
+		w.DropStrength(s.InternalID, s.ExternalID)
+		ch.StrengthsDropped = append(ch.StrengthsDropped, s)
+	}
+
+	if len(listedEntities) > 0 {
+		for range max(1, n/4) {
+			k := listedEntities[rng.IntN(len(listedEntities))]
+			f := EntityFile{Name: "upload-" + now.UTC().Format("20060102") + ".pdf", Size: 1_000 + rng.Int64N(5_000_000)}
+			id := k.id
+			switch k.typ {
+			case loader.EntityPerson:
+				f.PersonID = &id
+			case loader.EntityOrganization:
+				f.OrganizationID = &id
+			default:
+				f.OpportunityID = &id
+			}
+			ch.FilesAdded = append(ch.FilesAdded, w.AddFile(f).ID)
+		}
+	}
+	for range max(1, n/8) {
+		if len(w.Files) == 0 {
+			break
+		}
+		f := w.Files[rng.IntN(len(w.Files))]
+		if slices.Contains(ch.FilesAdded, f.ID) {
+			continue
+		}
+		w.DeleteFile(f.ID)
+		ch.FilesDeleted = append(ch.FilesDeleted, f.ID)
+	}
+
+	for range max(1, n/8) {
+		var open []*Reminder
+		for _, r := range w.Reminders {
+			if r.CompletedAt == nil {
+				open = append(open, r)
+			}
+		}
+		if len(open) == 0 {
+			break
+		}
+		r := open[rng.IntN(len(open))]
+		w.CompleteReminder(r.ID)
+		ch.RemindersCompleted = append(ch.RemindersCompleted, r.ID)
+	}
+	for range max(1, n/8) {
+		if len(w.Reminders) == 0 {
+			break
+		}
+		r := w.Reminders[rng.IntN(len(w.Reminders))]
+		if slices.Contains(ch.RemindersCompleted, r.ID) {
+			continue
+		}
+		w.DeleteReminder(r.ID)
+		ch.RemindersDeleted = append(ch.RemindersDeleted, r.ID)
+	}
+	slices.Sort(ch.FilesDeleted)
+	slices.Sort(ch.RemindersCompleted)
+	slices.Sort(ch.RemindersDeleted)
+	return ch
+}
+
+// lastPerPair keeps the last strength set for each pair, sorted by external then internal id.
+func lastPerPair(s []Strength) []Strength {
+	slices.Reverse(s)
+	slices.SortStableFunc(s, func(a, b Strength) int { return strengthLess(&a, &b) })
+	return slices.CompactFunc(s, func(a, b Strength) bool {
+		return a.InternalID == b.InternalID && a.ExternalID == b.ExternalID
+	})
+}
