@@ -34,16 +34,43 @@ func intelWorkspace() affinitytest.Config {
 	return cfg
 }
 
-// intelHarness is a harness whose passes run on a fixed clock, the fake's included.
-func intelHarness(t *testing.T, opts ...affinitytest.Option) (*harness, time.Time) {
+// stepClock is the clock of the syncer and the fake: it stands still within a pass and moves a
+// minute before each (run).
+type stepClock struct {
+	mu       sync.Mutex
+	start, t time.Time
+}
+
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// run moves the clock on and runs every stream.
+func (c *stepClock) run(t *testing.T, h *harness, api extractor.API) extractor.Result {
+	t.Helper()
+	return c.runCtx(t.Context(), h, api)
+}
+
+func (c *stepClock) runCtx(ctx context.Context, h *harness, api extractor.API) extractor.Result {
+	c.mu.Lock()
+	c.t = c.t.Add(time.Minute)
+	c.mu.Unlock()
+	return h.syncer(api).Run(ctx, nil)
+}
+
+// intelHarness is a harness whose passes run on a stepClock, the fake's included.
+func intelHarness(t *testing.T, opts ...affinitytest.Option) (*harness, *stepClock) {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	h := newHarness(t, intelWorkspace(), append([]affinitytest.Option{affinitytest.WithClock(func() time.Time { return now })}, opts...)...)
-	h.fake.Mutate(func(w *affinitytest.Workspace) { w.SetClock(func() time.Time { return now }) })
-	h.opts.Now = func() time.Time { return now }
+	clk := &stepClock{start: now, t: now}
+	h := newHarness(t, intelWorkspace(), append([]affinitytest.Option{affinitytest.WithClock(clk.Now)}, opts...)...)
+	h.fake.Mutate(func(w *affinitytest.Workspace) { w.SetClock(clk.Now) })
+	h.opts.Now = clk.Now
 	h.opts.ValuesMaxAge = 20 * time.Hour
 	h.opts.Intelligence = extractor.IntelligenceOptions{Scope: extractor.ScopeListed}
-	return h, now
+	return h, clk
 }
 
 // intelRecorder records the entity of every interactions and strengths request.
@@ -137,22 +164,25 @@ type ikey struct {
 	id  int64
 }
 
-// expectedInteractions are the interactions a first pass at now stores: those of entities in
-// scope since now − since, meetings and calls up to 30 days ahead.
-func expectedInteractions(w *affinitytest.Workspace, s scope, now time.Time, since time.Duration) map[ikey][]string {
+// expectedInteractions are the interactions passes from first to last store: those of entities
+// in scope since first − since, up to last, meetings and calls up to 30 days ahead.
+func expectedInteractions(w *affinitytest.Workspace, s scope, first, last time.Time, since time.Duration) map[ikey][]string {
+	// An organization's interactions are those of its external persons.
 	orgOf := map[int64][]int64{}
 	for id := range s.orgs {
 		for _, p := range w.Organization(id).PersonIDs {
-			orgOf[p] = append(orgOf[p], id)
+			if w.Person(p).Type == 0 {
+				orgOf[p] = append(orgOf[p], id)
+			}
 		}
 	}
 	out := map[ikey][]string{}
 	for _, it := range w.Interactions {
-		end := now
+		end := last
 		if it.IsEvent() {
-			end = now.Add(30 * 24 * time.Hour)
+			end = last.Add(30 * 24 * time.Hour)
 		}
-		if it.Date.Before(now.Add(-since)) || !it.Date.Before(end) {
+		if it.Date.Before(first.Add(-since)) || !it.Date.Before(end) {
 			continue
 		}
 		in := false
@@ -269,14 +299,14 @@ func reminderIDs(w *affinitytest.Workspace) []int64 {
 }
 
 // requireIntelligenceExact holds the four tables to the workspace.
-func (h *harness) requireIntelligenceExact(t *testing.T, now time.Time) {
+func (h *harness) requireIntelligenceExact(t *testing.T, clk *stepClock) {
 	t.Helper()
 	w := h.fake.Snapshot()
 	s := listedScope(w)
 	require.Equal(t, fileIDs(w, nil), h.liveIDs(t, "entity_files"), "entity_files")
 	require.Equal(t, reminderIDs(w), h.liveIDs(t, "reminders"), "reminders")
 	require.Equal(t, expectedStrengths(w, s), h.storedStrengths(t), "relationship_strengths")
-	want := expectedInteractions(w, s, now, extractor.DefaultInteractionsSince)
+	want := expectedInteractions(w, s, clk.start.Add(time.Minute), clk.Now(), extractor.DefaultInteractionsSince)
 	got := h.storedInteractions(t)
 	require.Equal(t, len(want), len(got), "interactions")
 	require.Equal(t, want, got, "interactions and their persons")
@@ -286,12 +316,12 @@ func requestsTo(h *harness, endpoint string) int { return h.fake.Requests()["GET
 
 func TestIntelligenceFirstPassQuietPassAndMutation(t *testing.T) {
 	t.Parallel()
-	h, now := intelHarness(t)
+	h, clk := intelHarness(t)
 	ctx := t.Context()
 	api := &intelRecorder{API: h.client}
-	res := h.syncer(api).Run(ctx, nil)
+	res := clk.runCtx(ctx, h, api)
 	requireComplete(t, res)
-	h.requireIntelligenceExact(t, now)
+	h.requireIntelligenceExact(t, clk)
 	require.NotEmpty(t, h.storedInteractions(t))
 	require.NotEmpty(t, h.storedStrengths(t))
 	requireNoInternalPerson(t, h, api)
@@ -303,11 +333,11 @@ func TestIntelligenceFirstPassQuietPassAndMutation(t *testing.T) {
 
 	// Nothing moved: no interactions, no strengths.
 	h.fake.ResetCounters()
-	res = h.syncer(nil).Run(ctx, nil)
+	res = clk.runCtx(ctx, h, nil)
 	requireComplete(t, res)
 	require.Zero(t, requestsTo(h, "/interactions"), "a quiet pass reads no interactions")
 	require.Zero(t, requestsTo(h, "/relationships-strengths"), "a quiet pass reads no strengths")
-	h.requireIntelligenceExact(t, now)
+	h.requireIntelligenceExact(t, clk)
 
 	// The mutation step: new interactions, changed and dropped strengths, a file added and one
 	// deleted, reminders completed and deleted.
@@ -321,10 +351,10 @@ func TestIntelligenceFirstPassQuietPassAndMutation(t *testing.T) {
 
 	h.fake.ResetCounters()
 	api = &intelRecorder{API: h.client}
-	res = h.syncer(api).Run(ctx, nil)
+	res = clk.runCtx(ctx, h, api)
 	requireComplete(t, res)
-	h.requireIntelligenceExact(t, now)
-	require.Equal(t, moved, slices.Sorted(maps.Keys(api.pairs())), "interactions read only for the pairs whose dates moved")
+	h.requireIntelligenceExact(t, clk)
+	require.Equal(t, moved, slices.SortedFunc(maps.Keys(api.pairs()), comparePairs), "interactions read only for the pairs whose dates moved")
 	requireNoInternalPerson(t, h, api)
 
 	// History rows for changed and gone pairs; the deleted file and reminder soft-deleted.
@@ -420,13 +450,13 @@ func requireNoInternalPerson(t *testing.T, h *harness, api *intelRecorder) {
 
 func TestIntelligenceCapConverges(t *testing.T) {
 	t.Parallel()
-	h, now := intelHarness(t)
+	h, clk := intelHarness(t)
 	ctx := t.Context()
 	h.opts.Intelligence.Cap = 10
 	for pass := 1; ; pass++ {
 		require.Less(t, pass, 400, "the backlog never emptied")
 		h.fake.ResetCounters()
-		res := h.syncer(nil).Run(ctx, nil)
+		res := clk.runCtx(ctx, h, nil)
 		requireComplete(t, res)
 		spent := requestsTo(h, "/interactions") + requestsTo(h, "/relationships-strengths")
 		require.LessOrEqual(t, spent, 10, "pass %d", pass)
@@ -434,26 +464,26 @@ func TestIntelligenceCapConverges(t *testing.T) {
 			break
 		}
 	}
-	h.requireIntelligenceExact(t, now)
+	h.requireIntelligenceExact(t, clk)
 }
 
 func TestIntelligenceResumesAfterKill(t *testing.T) {
 	t.Parallel()
 	// The uninterrupted pass's interactions requests, for comparison.
-	ref, _ := intelHarness(t)
-	requireComplete(t, ref.syncer(nil).Run(t.Context(), nil))
+	ref, refClk := intelHarness(t)
+	requireComplete(t, refClk.run(t, ref, nil))
 	want := requestsTo(ref, "/interactions")
 
-	h, now := intelHarness(t)
+	h, clk := intelHarness(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	killer := &killAfter{API: h.client, after: want / 3, cancel: cancel}
-	res := h.syncer(killer).Run(ctx, nil)
+	res := clk.runCtx(ctx, h, killer)
 	require.False(t, res.Complete())
 	require.NotZero(t, requestsTo(h, "/interactions"))
 
-	res = h.syncer(nil).Run(t.Context(), nil)
+	res = clk.run(t, h, nil)
 	requireComplete(t, res)
-	h.requireIntelligenceExact(t, now)
+	h.requireIntelligenceExact(t, clk)
 	// What was in flight at the kill, at most one request per worker, is asked again.
 	require.LessOrEqual(t, requestsTo(h, "/interactions"), want+extractor.DefaultWorkers)
 }
@@ -479,9 +509,9 @@ func (k *killAfter) Interactions(ctx context.Context, q affinity.InteractionQuer
 
 func TestEntityFilesFallBackWhenTheListingIsRefused(t *testing.T) {
 	t.Parallel()
-	h, _ := intelHarness(t, affinitytest.WithFilesUnfiltered(affinitytest.FilesUnfilteredRefuse))
+	h, clk := intelHarness(t, affinitytest.WithFilesUnfiltered(affinitytest.FilesUnfilteredRefuse))
 	ctx := t.Context()
-	res := h.syncer(nil).Run(ctx, nil)
+	res := clk.runCtx(ctx, h, nil)
 	requireComplete(t, res)
 	w := h.fake.Snapshot()
 	listed := map[loader.EntityKey]bool{}
@@ -555,14 +585,14 @@ func TestInteractionsBadInput(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			h, now := intelHarness(t)
+			h, clk := intelHarness(t)
 			ctx := t.Context()
-			person := listedEmailPerson(t, h, now)
+			person := listedEmailPerson(t, h, clk.Now())
 			proxy := httptest.NewServer(badInteractions(h, person, affinitytest.InteractionEmail, tc.status, tc.body))
 			t.Cleanup(proxy.Close)
 			client, err := affinity.NewClient(proxy.URL, testKey, affinity.WithPerMinute(0))
 			require.NoError(t, err)
-			res := extractor.New(client, h.store, h.opts).Run(ctx, nil)
+			res := clk.runCtx(ctx, h, client)
 			var st extractor.StreamResult
 			for _, s := range res.Streams {
 				if s.Stream == extractor.StreamInteractions {

@@ -277,12 +277,13 @@ func orEmpty(d *InteractionDates) *InteractionDates {
 // interactions (e-mails, some shared with a colleague of the same organization, meetings,
 // among them one in the next 30 days, calls and chat messages) dated shortly before w.Now()
 // (future meetings after), each strengthening its first internal/external pair; about n/4
-// strengths dropped; about n/4 files added and n/8 deleted; about n/8 reminders completed and
+// strengths dropped (of persons whose dates moved: strengths change with them); about n/4 files added and n/8 deleted; about n/8 reminders completed and
 // n/8 deleted. It reports exactly what it did.
 func (w *Workspace) MutateIntelligence(rng *rand.Rand, n int) IntelligenceChanges {
 	var ch IntelligenceChanges
 	x := w.index()
 	now := w.Now()
+	movedPersons := map[int64]bool{}
 	var internal, externals, listed []int64
 	for _, p := range w.Persons {
 		if p.Type == 1 {
@@ -310,6 +311,7 @@ func (w *Workspace) MutateIntelligence(rng *rand.Rand, n int) IntelligenceChange
 		}
 		futureDone := false
 		derivePersons, deriveOrgs := []int64{}, []int64{}
+		var pending []Strength // strength changes, made for persons whose dates moved
 		for i := range n {
 			pool := externals
 			if len(listed) > 0 && rng.IntN(4) > 0 {
@@ -381,8 +383,7 @@ func (w *Workspace) MutateIntelligence(rng *rand.Rand, n int) IntelligenceChange
 			if st.Strength == old {
 				st.Strength = roundStrength(old - 0.05)
 			}
-			w.ChangeStrength(st.InternalID, st.ExternalID, st.Strength)
-			ch.StrengthsChanged = append(ch.StrengthsChanged, st)
+			pending = append(pending, st)
 		}
 		w.deriveDates(now, derivePersons, deriveOrgs)
 		for _, k := range touched {
@@ -396,17 +397,39 @@ func (w *Workspace) MutateIntelligence(rng *rand.Rand, n int) IntelligenceChange
 				ch.Moved = append(ch.Moved, DatesMoved{EntityType: k.typ, EntityID: k.id, Type: t})
 			}
 		}
+		// Affinity derives strengths from interactions: a strength changes (or goes) only
+		// with a person's interaction dates, which is when a sync reads it again.
+		for _, m := range ch.Moved {
+			if m.EntityType == loader.EntityPerson {
+				movedPersons[m.EntityID] = true
+			}
+		}
+		for _, st := range pending {
+			if movedPersons[st.ExternalID] {
+				w.ChangeStrength(st.InternalID, st.ExternalID, st.Strength)
+				ch.StrengthsChanged = append(ch.StrengthsChanged, st)
+			}
+		}
 		ch.StrengthsChanged = lastPerPair(ch.StrengthsChanged)
 		slices.SortFunc(ch.Moved, func(a, b DatesMoved) int {
 			return cmp.Or(cmp.Compare(a.EntityType, b.EntityType), cmp.Compare(a.EntityID, b.EntityID), cmp.Compare(a.Type, b.Type))
 		})
 	}
 
+	var droppable []*Strength // pairs of persons whose dates moved
+	for _, st := range w.Strengths {
+		if movedPersons[st.ExternalID] {
+			droppable = append(droppable, st)
+		}
+	}
 	for range max(1, n/4) {
-		if len(w.Strengths) == 0 {
+		if len(droppable) == 0 {
 			break
 		}
-		s := *w.Strengths[rng.IntN(len(w.Strengths))]
+		s := *droppable[rng.IntN(len(droppable))]
+		if !slices.ContainsFunc(w.Strengths, func(c *Strength) bool { return *c == s }) {
+			continue // dropped already
+		}
 		if slices.ContainsFunc(ch.StrengthsChanged, func(c Strength) bool {
 			return c.InternalID == s.InternalID && c.ExternalID == s.ExternalID
 		}) {
