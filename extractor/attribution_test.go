@@ -88,6 +88,8 @@ func expectedSender(u *url.URL) (stream, endpoint string) {
 		"/lists/{id}/list-entries": StreamListEntries, "/field-value-changes": StreamFieldValueChanges, "/v2/field-value-changes": StreamFieldValueChanges,
 		"/field-values": StreamFieldValues, "/v2/lists/{id}/list-entries": StreamFieldValues, "/v2/persons": StreamFieldValues,
 		"/v2/companies": StreamFieldValues, "/organizations/{id}": StreamOrganizationDetails, "/notes": StreamNotes,
+		"/reminders": StreamReminders, "/entity-files": StreamEntityFiles, "/interactions": StreamInteractions,
+		"/relationships-strengths": StreamRelationshipStrengths,
 	}[endpoint]
 	if !ok {
 		return "(no stream sends " + endpoint + ")", endpoint

@@ -44,6 +44,9 @@ func TestDailyBudgetAcrossRunsAndDays(t *testing.T) {
 		// Values are refreshed when new or changed only, so that the
 		// budget-limited days make progress instead of re-reading stale ones.
 		opts.ValuesMaxAge = 30 * 24 * time.Hour
+		// Relationship intelligence has a cap of its own (intelligence_test.go); without it
+		// the days are the other streams'.
+		opts.Intelligence.Scope = extractor.ScopeNone
 		res := extractor.New(client, h.store, opts).Run(ctx, nil)
 		require.NoError(t, budget.Close(ctx))
 		return res

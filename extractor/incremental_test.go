@@ -54,7 +54,8 @@ func TestIncrementalRefresh(t *testing.T) {
 	want := 1 + 1 + // lists, fields
 		pagesOf(len(ws.Persons)) + pagesOf(withDates(len(ws.Persons), func(i int) bool { return ws.Persons[i].Interactions != nil })) +
 		pagesOf(len(ws.Organizations)) + pagesOf(withDates(len(ws.Organizations), func(i int) bool { return ws.Organizations[i].Interactions != nil })) +
-		pagesOf(len(ws.Opportunities)) + pagesOf(len(ws.Notes))
+		pagesOf(len(ws.Opportunities)) + pagesOf(len(ws.Notes)) +
+		pagesOf(len(ws.Files)) + pagesOf(len(ws.Reminders)) // the two listings of files and reminders
 	for _, l := range ws.Lists {
 		want += pagesOf(len(ws.EntriesOf(l.ID)))
 	}
@@ -69,8 +70,11 @@ func TestIncrementalRefresh(t *testing.T) {
 	require.Equal(t, want, h.fake.TotalRequests(), "requests of a sync with no changes: %v", second)
 	// For this workspace: lists 1, fields 1, persons 1+1, organizations 1+1,
 	// opportunities 1, notes 1, list entries 5 (one page per list), change
-	// feed 39 (one per tracked field).
-	require.Equal(t, 52, want)
+	// feed 39 (one per tracked field), files 1, reminders 1; no interaction date moved, so
+	// no interactions and no strengths.
+	require.Equal(t, 54, want)
+	require.Zero(t, second["GET /interactions"], "no interaction date moved")
+	require.Zero(t, second["GET /relationships-strengths"], "no strengths due")
 
 	// One tracked value changes: only that entity's values are fetched.
 	now = now.Add(time.Minute)

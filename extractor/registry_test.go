@@ -32,10 +32,12 @@ func TestRegistryIsComplete(t *testing.T) {
 		}
 	}
 	require.Equal(t, []StreamName{StreamLists, StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities,
-		StreamListEntries, StreamFieldValueChanges, StreamFieldValues, StreamOrganizationDetails, StreamNotes}, Streams())
+		StreamListEntries, StreamFieldValueChanges, StreamFieldValues, StreamOrganizationDetails, StreamNotes,
+		StreamReminders, StreamEntityFiles, StreamInteractions, StreamRelationshipStrengths}, Streams())
 	require.Equal(t, [][]StreamName{{StreamLists},
-		{StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities, StreamListEntries, StreamNotes},
-		{StreamFieldValueChanges}, {StreamFieldValues}, {StreamOrganizationDetails}}, Stages())
+		{StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities, StreamListEntries, StreamNotes, StreamReminders},
+		{StreamFieldValueChanges, StreamEntityFiles}, {StreamFieldValues}, {StreamOrganizationDetails},
+		{StreamInteractions}, {StreamRelationshipStrengths}}, Stages(), "interactions and strengths after every other stream")
 }
 
 // checkEntry is the registry's completeness rule for one entry: the phases it builds, what
@@ -238,7 +240,8 @@ func TestPlanAndCosts(t *testing.T) {
 		byStream[StreamName(it.Stream)] = it
 	}
 	require.Equal(t, append([]string{WorkspaceCheck}, NamesOf([]StreamName{StreamLists, StreamFields, StreamPersons, StreamOrganizations, StreamOpportunities,
-		StreamListEntries, StreamNotes, StreamFieldValueChanges, StreamFieldValues, StreamOrganizationDetails})...), order,
+		StreamListEntries, StreamNotes, StreamReminders, StreamFieldValueChanges, StreamEntityFiles, StreamFieldValues, StreamOrganizationDetails,
+		StreamInteractions, StreamRelationshipStrengths})...), order,
 		"stage by stage, the order the run spends them")
 	require.Equal(t, PlanItem{Stream: string(StreamPersons), Requests: 3 + 2, Detail: "1000 persons, 500 with interaction dates",
 		Costs: []Cost{{Source: SourceV1, Requests: 5, Chain: 5, Detail: "1000 persons, 500 with interaction dates",
@@ -258,6 +261,36 @@ func TestPlanAndCosts(t *testing.T) {
 
 	_, err = Plan(c, []StreamName{"persns"}, CostOptions{})
 	require.ErrorContains(t, err, `unknown stream "persns"`)
+}
+
+// TestIntelligenceCostsWithinTheCap: interactions spend first, strengths what the cap leaves;
+// the rest is backlog, and the passes it needs count the requests before it.
+func TestIntelligenceCostsWithinTheCap(t *testing.T) {
+	t.Parallel()
+	c := loader.PlanCounts{Live: map[string]int64{}, Intelligence: loader.IntelligenceCounts{
+		InteractionPairs: 900, InteractionEntities: 400, InteractionWindows: 1500, StrengthsDue: 1200}}
+	for _, tc := range []struct {
+		cap                      int64
+		interactions, strengths  int64
+		interactionsLeft, passes int64 // passes of relationship_strengths
+	}{
+		{cap: 2000, interactions: 1500, strengths: 500, interactionsLeft: 0, passes: 2},
+		{cap: 1000, interactions: 1000, strengths: 0, interactionsLeft: 500, passes: 3},
+		{cap: 0, interactions: 1500, strengths: 1200, interactionsLeft: 0, passes: 1},
+	} {
+		items, err := Plan(c, []StreamName{StreamInteractions, StreamRelationshipStrengths}, CostOptions{IntelligenceCap: tc.cap})
+		require.NoError(t, err)
+		by := map[string]PlanItem{}
+		for _, it := range items {
+			by[it.Stream] = it
+		}
+		require.Equal(t, tc.interactions, by[string(StreamInteractions)].Requests, "cap %d", tc.cap)
+		require.Equal(t, tc.strengths, by[string(StreamRelationshipStrengths)].Requests, "cap %d", tc.cap)
+		b := IntelligenceBacklog(c, tc.cap)
+		require.Equal(t, tc.interactionsLeft, b[1].Left, "cap %d", tc.cap)
+		require.Equal(t, tc.passes, b[2].Passes, "cap %d", tc.cap)
+		require.Contains(t, by[string(StreamInteractions)].Detail, "400 entities due (900 entity×type pairs")
+	}
 }
 
 // TestV2Costs: the v2 sources cost the v2 pages of what the path rule reads through v2, the

@@ -89,6 +89,8 @@ func TestKeyNeverLeaks(t *testing.T) {
 			return http.StatusOK, []byte(`[{"id": "` + key + `"}]`), true
 		case "/notes":
 			return http.StatusBadRequest, []byte(echo(r)), true
+		case "/reminders":
+			return http.StatusForbidden, []byte(echo(r)), true
 		}
 		return status, body, false
 	})

@@ -46,16 +46,20 @@ func TestRunRecordsRequestsByStream(t *testing.T) {
 	require.Equal(t, 2*companyPages, int64(served["GET /v2/companies"]), "both streams read every companies page: %v", served)
 	want := map[string]int64{extractor.WorkspaceCheck: 1}
 	for stream, endpoints := range map[extractor.StreamName][]string{
-		extractor.StreamLists:               {"/lists"},
-		extractor.StreamFields:              {"/fields", "/persons/fields", "/organizations/fields"},
-		extractor.StreamPersons:             {"/persons"},
-		extractor.StreamOrganizations:       {"/organizations"},
-		extractor.StreamOpportunities:       {"/opportunities"},
-		extractor.StreamListEntries:         {"/lists/{id}/list-entries"},
-		extractor.StreamFieldValueChanges:   {"/field-value-changes", "/v2/field-value-changes"},
-		extractor.StreamFieldValues:         {"/field-values", "/v2/lists/{id}/list-entries", "/v2/persons"},
-		extractor.StreamNotes:               {"/notes"},
-		extractor.StreamOrganizationDetails: {"/organizations/{id}"},
+		extractor.StreamLists:                 {"/lists"},
+		extractor.StreamFields:                {"/fields", "/persons/fields", "/organizations/fields"},
+		extractor.StreamPersons:               {"/persons"},
+		extractor.StreamOrganizations:         {"/organizations"},
+		extractor.StreamOpportunities:         {"/opportunities"},
+		extractor.StreamListEntries:           {"/lists/{id}/list-entries"},
+		extractor.StreamFieldValueChanges:     {"/field-value-changes", "/v2/field-value-changes"},
+		extractor.StreamFieldValues:           {"/field-values", "/v2/lists/{id}/list-entries", "/v2/persons"},
+		extractor.StreamNotes:                 {"/notes"},
+		extractor.StreamOrganizationDetails:   {"/organizations/{id}"},
+		extractor.StreamReminders:             {"/reminders"},
+		extractor.StreamEntityFiles:           {"/entity-files"},
+		extractor.StreamInteractions:          {"/interactions"},
+		extractor.StreamRelationshipStrengths: {"/relationships-strengths"},
 	} {
 		for _, e := range endpoints {
 			want[string(stream)] += int64(served["GET "+e])

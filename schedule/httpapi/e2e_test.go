@@ -336,11 +336,11 @@ func TestWebhookAuthAndParsing(t *testing.T) {
 	}
 	require.Zero(t, d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries`), "refused deliveries are not recorded")
 
-	require.Equal(t, http.StatusOK, d.post(t, "/webhooks/affinity?token="+token, `{"type":"reminder.created","body":{"id":9},"sent_at":1731000000}`))
+	require.Equal(t, http.StatusOK, d.post(t, "/webhooks/affinity?token="+token, `{"type":"note.created","body":{"id":9},"sent_at":1731000000}`))
 	require.Equal(t, http.StatusOK, d.post(t, "/webhooks/affinity?token="+token, `{"type":"something.new","body":{"id":9}}`))
 	require.Equal(t, int64(2), d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries WHERE outcome = 'ignored'`))
 	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries
-		WHERE type = 'reminder.created' AND object_id = 9 AND sent_at = to_timestamp(1731000000)`))
+		WHERE type = 'note.created' AND object_id = 9 AND sent_at = to_timestamp(1731000000)`))
 	require.Zero(t, d.fake.TotalRequests(), "nothing was fetched")
 
 	status, scrape := d.get(t, "/metrics")
@@ -349,7 +349,7 @@ func TestWebhookAuthAndParsing(t *testing.T) {
 	require.Equal(t, 4.0, v)
 	v, _ = metric(t, scrape, `affinity_sync_webhook_deliveries_total{outcome="ignored",type="unknown"}`)
 	require.Equal(t, 1.0, v)
-	v, _ = metric(t, scrape, `affinity_sync_webhook_deliveries_total{outcome="ignored",type="reminder.created"}`)
+	v, _ = metric(t, scrape, `affinity_sync_webhook_deliveries_total{outcome="ignored",type="note.created"}`)
 	require.Equal(t, 1.0, v)
 }
 
