@@ -115,6 +115,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{"fake-api negative size", nil, []string{"fake-api", "--addr", "127.0.0.1:0", "--persons", "-1"}, "negative"},
 		{"fake-api unknown v2 mode", nil, []string{"fake-api", "--addr", "127.0.0.1:0", "--v2", "maybe"}, "--v2"},
 		{"fake-api unknown v2 changes mode", nil, []string{"fake-api", "--addr", "127.0.0.1:0", "--v2-changes", "maybe"}, "--v2-changes"},
+		{"fake-api unknown files-unfiltered mode", nil, []string{"fake-api", "--addr", "127.0.0.1:0", "--files-unfiltered", "sometimes"}, "--files-unfiltered"},
 		{"demo unknown v2 changes mode", nil, []string{"demo", "--v2-changes", "sometimes"}, "--v2-changes"},
 		{"bench --json without --day", nil, []string{"bench", "--json"}, "--day"},
 		{"bench --day with --latency", nil, []string{"bench", "--day", "--latency", "1s"}, "--latency"},

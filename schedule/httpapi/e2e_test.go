@@ -555,3 +555,113 @@ func TestQueuedDeliveriesAreRefreshedAtStart(t *testing.T) {
 	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.persons WHERE id = $1 AND first_name = 'Requeued'`, person))
 	require.Equal(t, 2, d.fake.Requests()["GET /persons/{id}"], "%v", d.fake.Requests())
 }
+
+// TestFileAndReminderDeliveries: file.created refreshes the new file (GET /entity-files/{id})
+// and file.deleted soft-deletes it before the answer; reminder.created and reminder.updated
+// re-read the reminder (GET /reminders/{id}) and reminder.deleted soft-deletes it before the
+// answer. Each delivery is recorded with its outcome, and the refreshes' requests count for
+// the webhook.
+func TestFileAndReminderDeliveries(t *testing.T) {
+	t.Parallel()
+	d := newDaemon(t, time.Hour)
+	d.sync(t)
+	ctx := t.Context()
+	hook := d.url + "/webhooks/affinity?token=" + token
+	ws := d.fake.Snapshot()
+	require.Positive(t, d.scalar(t, `SELECT count(*) FROM affinity.entity_files WHERE deleted_at IS NULL`), "the pass stored files")
+	require.Positive(t, d.scalar(t, `SELECT count(*) FROM affinity.reminders WHERE deleted_at IS NULL`), "the pass stored reminders")
+	outcome := func(event string, id int64) string {
+		t.Helper()
+		var o string
+		require.NoError(t, d.pool.QueryRow(ctx, `SELECT outcome FROM affinity.sync_webhook_deliveries WHERE type = $1 AND object_id = $2`,
+			event, id).Scan(&o))
+		return o
+	}
+
+	// file.created: a file added in Affinity appears.
+	person := ws.Persons[0].ID
+	var file affinitytest.EntityFile
+	d.fake.Mutate(func(w *affinitytest.Workspace) {
+		file = *w.AddFile(affinitytest.EntityFile{Name: "intro call notes.docx", Size: 12_345, PersonID: &person})
+	})
+	require.Zero(t, d.scalar(t, `SELECT count(*) FROM affinity.entity_files WHERE id = $1`, file.ID))
+	body, err := d.fake.Object("/entity-files/" + strconv.FormatInt(file.ID, 10))
+	require.NoError(t, err)
+	d.fake.ResetCounters()
+	require.NoError(t, d.fake.Deliver(ctx, hook, "file.created", body))
+	r := d.waitRefresh(t)
+	require.NoError(t, r.err)
+	require.Equal(t, refreshed{kind: loader.ObjectEntityFile, id: file.ID}, r)
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.entity_files WHERE id = $1 AND name = $2 AND size = $3
+		AND person_id = $4 AND organization_id IS NULL AND opportunity_id IS NULL AND uploader_id = $5 AND created_at = $6
+		AND deleted_at IS NULL`, file.ID, file.Name, file.Size, person, file.UploaderID, file.CreatedAt))
+	require.Equal(t, map[string]int{"GET /entity-files/{id}": 1}, d.fake.Requests())
+	require.Equal(t, loader.DeliveryRefreshed, outcome("file.created", file.ID))
+
+	// file.deleted: soft-deleted before the 200, without a request.
+	d.fake.Mutate(func(w *affinitytest.Workspace) { w.DeleteFile(file.ID) })
+	require.NoError(t, d.fake.Deliver(ctx, hook, "file.deleted", body))
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.entity_files WHERE id = $1 AND deleted_at IS NOT NULL`, file.ID))
+	require.Equal(t, loader.DeliveryDeleted, outcome("file.deleted", file.ID))
+
+	// reminder.created: a new reminder appears.
+	var added affinitytest.Reminder
+	d.fake.Mutate(func(w *affinitytest.Workspace) {
+		content := "send the deck"
+		added = *w.AddReminder(affinitytest.Reminder{Content: &content, DueDate: w.Now().Add(72 * time.Hour), PersonID: &person})
+	})
+	body, err = d.fake.Object("/reminders/" + strconv.FormatInt(added.ID, 10))
+	require.NoError(t, err)
+	require.NoError(t, d.fake.Deliver(ctx, hook, "reminder.created", body))
+	r = d.waitRefresh(t)
+	require.NoError(t, r.err)
+	require.Equal(t, refreshed{kind: loader.ObjectReminder, id: added.ID}, r)
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.reminders WHERE id = $1 AND content = 'send the deck'
+		AND person_id = $2 AND status = $3 AND completed_at IS NULL AND deleted_at IS NULL`, added.ID, person, affinitytest.ReminderActive))
+	require.Equal(t, loader.DeliveryRefreshed, outcome("reminder.created", added.ID))
+
+	// reminder.updated: a reminder the pass stored as open, completed in Affinity.
+	var open *affinitytest.Reminder
+	for _, m := range ws.Reminders {
+		if m.CompletedAt == nil && d.scalar(t, `SELECT count(*) FROM affinity.reminders WHERE id = $1 AND completed_at IS NULL AND status <> 0`, m.ID) == 1 {
+			open = m
+			break
+		}
+	}
+	require.NotNil(t, open, "an open reminder in the warehouse")
+	var done affinitytest.Reminder
+	d.fake.Mutate(func(w *affinitytest.Workspace) { done = *w.CompleteReminder(open.ID) })
+	body, err = d.fake.Object("/reminders/" + strconv.FormatInt(open.ID, 10))
+	require.NoError(t, err)
+	require.NoError(t, d.fake.Deliver(ctx, hook, "reminder.updated", body))
+	r = d.waitRefresh(t)
+	require.NoError(t, r.err)
+	require.Equal(t, refreshed{kind: loader.ObjectReminder, id: open.ID}, r)
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.reminders WHERE id = $1 AND status = $2
+		AND completed_at = $3 AND completer_id = $4 AND deleted_at IS NULL`, open.ID, affinitytest.ReminderCompleted, *done.CompletedAt, *done.CompleterID))
+	require.Equal(t, loader.DeliveryRefreshed, outcome("reminder.updated", open.ID))
+
+	// reminder.deleted: soft-deleted before the 200, without a request.
+	d.fake.Mutate(func(w *affinitytest.Workspace) { w.DeleteReminder(open.ID) })
+	require.NoError(t, d.fake.Deliver(ctx, hook, "reminder.deleted", body))
+	require.Equal(t, int64(1), d.scalar(t, `SELECT count(*) FROM affinity.reminders WHERE id = $1 AND deleted_at IS NOT NULL`, open.ID))
+	require.Equal(t, loader.DeliveryDeleted, outcome("reminder.deleted", open.ID))
+
+	// Three refreshes, one request each; the deletes cost none.
+	require.Equal(t, map[string]int{"GET /entity-files/{id}": 1, "GET /reminders/{id}": 2}, d.fake.Requests())
+	require.Equal(t, int64(5), d.scalar(t, `SELECT count(*) FROM affinity.sync_webhook_deliveries`))
+	_, scrape := d.get(t, "/metrics")
+	v, ok := metric(t, scrape, `affinity_sync_stream_requests_total{stream="webhook"}`)
+	require.True(t, ok, scrape)
+	require.Equal(t, 3.0, v, "the refreshes' requests count for webhook")
+	for series, want := range map[string]float64{
+		`affinity_sync_webhook_refreshes_total{kind="file",result="refreshed"}`:             1,
+		`affinity_sync_webhook_refreshes_total{kind="reminder",result="refreshed"}`:         2,
+		`affinity_sync_webhook_deliveries_total{outcome="deleted",type="file.deleted"}`:     1,
+		`affinity_sync_webhook_deliveries_total{outcome="deleted",type="reminder.deleted"}`: 1,
+	} {
+		v, ok := metric(t, scrape, series)
+		require.True(t, ok, "%s\n%s", series, scrape)
+		require.Equal(t, want, v, series)
+	}
+}
