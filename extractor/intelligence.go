@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -128,22 +129,24 @@ func (c *requestCap) spentAll() bool { return c.limit > 0 && c.used.Load() >= c.
 var errCapReached = errors.New("quota.intelligence_requests reached for this pass")
 
 // perItem reads items one by one, up to s.opts.Workers at once, and yields each item's pages
-// in the order of items; fetch sends the item's requests and emits its pages, each with what
-// it spent. An item Affinity no longer has (404) is logged and skipped; one it refuses as
-// invalid (422) is logged, counted and skipped (it stays due); at the intelligence cap the
-// pages read so far are yielded and the phase ends; any other error ends the phase with it.
+// in the order of items, those of the item read first as they arrive (so that a read cut short
+// loses no page already fetched before it); fetch sends the item's requests and emits its
+// pages, each with what it spent. An item Affinity no longer has (404) is logged and skipped;
+// one it refuses as invalid (422) is logged, counted and skipped (it stays due); at the
+// intelligence cap the pages read so far are yielded and the phase ends; any other error ends
+// the phase with it.
 func perItem[T any](ctx context.Context, s *Syncer, items []T, name func(T) string,
 	fetch func(ctx context.Context, item T, emit func(fetched)) error) iter.Seq2[fetched, error] {
 	type itemSlot struct {
 		item  T
-		pages []fetched
-		err   error
-		done  chan struct{}
+		pages chan fetched // closed when the read ends
+		err   error        // read once pages is closed
 	}
 	return func(yield func(fetched, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		window := make(chan *itemSlot, max(s.opts.Workers-1, 0))
 		var early atomic.Bool // items were left when the cap was spent
+		var reads sync.WaitGroup
 		go func() {
 			defer close(window)
 			for _, it := range items {
@@ -151,28 +154,32 @@ func perItem[T any](ctx context.Context, s *Syncer, items []T, name func(T) stri
 					early.Store(true)
 					return
 				}
-				sl := &itemSlot{item: it, done: make(chan struct{})}
+				sl := &itemSlot{item: it, pages: make(chan fetched, itemPagesAhead)}
 				select {
 				case window <- sl:
 				case <-ctx.Done():
 					return
 				}
-				go func() {
-					defer close(sl.done)
-					sl.err = fetch(ctx, sl.item, func(f fetched) { sl.pages = append(sl.pages, f) })
-				}()
+				reads.Go(func() {
+					defer close(sl.pages)
+					sl.err = fetch(ctx, sl.item, func(f fetched) {
+						select {
+						case sl.pages <- f:
+						case <-ctx.Done(): // the run stopped: nothing more is committed
+						}
+					})
+				})
 			}
 		}()
 		defer func() {
 			cancel()
-			for sl := range window {
-				<-sl.done
+			for range window { // let the producer end
 			}
+			reads.Wait()
 		}()
 		capped := false
 		for sl := range window {
-			<-sl.done
-			for _, f := range sl.pages {
+			for f := range sl.pages {
 				if !yield(f, nil) {
 					return
 				}
@@ -199,6 +206,10 @@ func perItem[T any](ctx context.Context, s *Syncer, items []T, name func(T) stri
 		}
 	}
 }
+
+// itemPagesAhead is how many pages of an item not yet being committed its read may hold
+// before it waits.
+const itemPagesAhead = 16
 
 // firstPage sends the first request of a paged listing and returns its page alone.
 func firstPage[T any](pages iter.Seq2[affinity.Page[T], error]) (affinity.Page[T], error) {
