@@ -92,13 +92,19 @@ func IntelligenceQuery(o IntelligenceOptions, lists []int64, now time.Time) load
 	return q
 }
 
-// intelligenceQuery is IntelligenceQuery for this pass.
+// intelligenceQuery is IntelligenceQuery for this pass: under a cap, no more of what is due
+// than the requests left (each item read costs at least one, but for windows its dates show
+// to be empty), so that a large backlog is never held in memory.
 func (s *Syncer) intelligenceQuery(ctx context.Context) (loader.IntelligenceQuery, error) {
 	lists, err := s.chosenListIDs(ctx)
 	if err != nil {
 		return loader.IntelligenceQuery{}, err
 	}
-	return IntelligenceQuery(s.opts.Intelligence, lists, s.opts.Now()), nil
+	q := IntelligenceQuery(s.opts.Intelligence, lists, s.opts.Now())
+	if s.intel.limit > 0 {
+		q.Limit = int(max(s.intel.limit-s.intel.used.Load(), 1))
+	}
+	return q, nil
 }
 
 // intelligenceOff reports whether the per-entity intelligence streams read nothing in this

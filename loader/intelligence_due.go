@@ -3,6 +3,7 @@ package loader
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -26,6 +27,17 @@ type IntelligenceQuery struct {
 	Now    time.Time
 	Since  time.Duration // sync.interactions_since: first fetch window start = Now - Since
 	MaxAge time.Duration // sync.intelligence_max_age for strengths; 0 = no age rule
+	// Limit keeps the first Limit of what is due (InteractionsDue, StrengthsDue, FilesDue);
+	// 0 = all. A pass that may send at most n more requests needs no more than n.
+	Limit int
+}
+
+// limitSQL is the LIMIT clause of q.
+func (q IntelligenceQuery) limitSQL() string {
+	if q.Limit <= 0 {
+		return ""
+	}
+	return " LIMIT " + strconv.Itoa(q.Limit)
 }
 
 // InteractionDue is one entity×type whose interactions are due.
@@ -189,7 +201,7 @@ func (s *Store) InteractionsDue(ctx context.Context, q IntelligenceQuery) ([]Int
 			activity, in_progress, f_started_at, f_last_email_at, f_last_event_at, f_next_event_at, f_last_chat_message_at,
 			f_window_start, f_window_end, f_fetch_end, coalesce(f_page_token, '')
 		FROM due
-		ORDER BY in_progress DESC, activity DESC NULLS LAST, entity_type, entity_id, type`, q.interactionArgs()...)
+		ORDER BY in_progress DESC, activity DESC NULLS LAST, entity_type, entity_id, type`+q.limitSQL(), q.interactionArgs()...)
 	if err != nil {
 		return nil, fmt.Errorf("read interactions due: %w", err)
 	}
@@ -299,7 +311,7 @@ func (s *Store) StrengthsDue(ctx context.Context, q IntelligenceQuery) ([]Streng
 	if err := q.check(); err != nil {
 		return nil, fmt.Errorf("read strengths due: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, s.dueStrengthsSQL(q)+` SELECT id, activity FROM due ORDER BY activity DESC NULLS LAST, id`,
+	rows, err := s.pool.Query(ctx, s.dueStrengthsSQL(q)+` SELECT id, activity FROM due ORDER BY activity DESC NULLS LAST, id`+q.limitSQL(),
 		q.strengthArgs()...)
 	if err != nil {
 		return nil, fmt.Errorf("read strengths due: %w", err)
@@ -331,7 +343,7 @@ func (s *Store) dueFilesSQL(q IntelligenceQuery) string {
 // apply: the fallback reads the listed entities.
 func (s *Store) FilesDue(ctx context.Context, q IntelligenceQuery) ([]EntityKey, error) {
 	rows, err := s.pool.Query(ctx, s.dueFilesSQL(q)+` SELECT entity_type, entity_id FROM due
-		ORDER BY fetched_at NULLS FIRST, entity_type, entity_id`)
+		ORDER BY fetched_at NULLS FIRST, entity_type, entity_id`+q.limitSQL())
 	if err != nil {
 		return nil, fmt.Errorf("read entities due for files: %w", err)
 	}

@@ -176,6 +176,11 @@ func TestInteractionsDue(t *testing.T) {
 		"the calls are due again: their next event moved since the fetch started")
 	require.True(t, started.Add(-24*time.Hour).Equal(got[2].From))
 
+	// A limit keeps the first of the same order.
+	limited := q
+	limited.Limit = 2
+	require.Equal(t, keys(got)[:2], keys(due(limited)))
+
 	_, err := e.store.InteractionsDue(ctx, loader.IntelligenceQuery{Scope: "none", Now: dueNow})
 	require.ErrorContains(t, err, `scope "none"`)
 }
