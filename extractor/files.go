@@ -25,7 +25,8 @@ func (s *Syncer) remindersPhases(ctx context.Context, _ passState) (passPlan, er
 }
 
 func (s *Syncer) entityFilesPhases(ctx context.Context, ps passState) (passPlan, error) {
-	perEntity := phase{id: PhaseID{Kind: PhasePerEntity}, pages: s.filesPerEntity}
+	// Each listed entity's set replaces its stored files.
+	perEntity := phase{id: PhaseID{Kind: PhasePerEntity}, pages: dueItems(s, s.store.FilesDue, encodeKey, s.fetchEntityFiles)}
 	listing := func(first *affinity.Page[affinity.EntityFile]) phase {
 		return phase{id: PhaseID{Kind: PhaseMain}, pages: func(ctx context.Context, cp loader.Checkpoint) iter.Seq2[fetched, error] {
 			add := func(f affinity.EntityFile, out *loader.Page) { out.EntityFiles = append(out.EntityFiles, fileRow(f)) }
@@ -86,20 +87,6 @@ func asAPIError(err error) *affinity.APIError {
 		return ae
 	}
 	return nil
-}
-
-// filesPerEntity reads the files of each listed entity due, one entity at a time: each
-// entity's set replaces its stored files.
-func (s *Syncer) filesPerEntity(ctx context.Context, _ loader.Checkpoint) iter.Seq2[fetched, error] {
-	q, err := s.intelligenceQuery(ctx)
-	if err != nil {
-		return failed(err)
-	}
-	due, err := s.store.FilesDue(ctx, q)
-	if err != nil {
-		return failed(err)
-	}
-	return perItem(ctx, s, due, encodeKey, s.fetchEntityFiles)
 }
 
 // fetchEntityFiles reads every file of one entity.

@@ -21,34 +21,33 @@ func (s *Syncer) interactionsPhases(ctx context.Context, _ passState) (passPlan,
 	if s.intelligenceOff() {
 		return only()
 	}
-	return only(phase{id: PhaseID{Kind: PhaseMain}, pages: func(ctx context.Context, _ loader.Checkpoint) iter.Seq2[fetched, error] {
-		q, err := s.intelligenceQuery(ctx)
-		if err != nil {
-			return failed(err)
-		}
-		due, err := s.store.InteractionsDue(ctx, q)
-		if err != nil {
-			return failed(err)
-		}
-		return perItem(ctx, s, due, func(d loader.InteractionDue) string { return interactionKeyText(d.Key) }, s.fetchInteractions)
-	}})
+	return only(phase{id: PhaseID{Kind: PhaseMain}, pages: dueItems(s, s.store.InteractionsDue,
+		func(d loader.InteractionDue) string { return interactionKeyText(d.Key) }, s.fetchInteractions)})
 }
 
 func (s *Syncer) relationshipStrengthsPhases(ctx context.Context, _ passState) (passPlan, error) {
 	if s.intelligenceOff() {
 		return only()
 	}
-	return only(phase{id: PhaseID{Kind: PhaseMain}, pages: func(ctx context.Context, _ loader.Checkpoint) iter.Seq2[fetched, error] {
+	return only(phase{id: PhaseID{Kind: PhaseMain}, pages: dueItems(s, s.store.StrengthsDue,
+		func(d loader.StrengthDue) string { return fmt.Sprintf("person %d", d.PersonID) }, s.fetchStrengths)})
+}
+
+// dueItems are the pages of a phase that reads, one at a time within the intelligence cap, the
+// items the warehouse says are due (perItem).
+func dueItems[T any](s *Syncer, due func(context.Context, loader.IntelligenceQuery) ([]T, error), name func(T) string,
+	fetch func(ctx context.Context, item T, emit func(fetched)) error) func(context.Context, loader.Checkpoint) iter.Seq2[fetched, error] {
+	return func(ctx context.Context, _ loader.Checkpoint) iter.Seq2[fetched, error] {
 		q, err := s.intelligenceQuery(ctx)
 		if err != nil {
 			return failed(err)
 		}
-		due, err := s.store.StrengthsDue(ctx, q)
+		items, err := due(ctx, q)
 		if err != nil {
 			return failed(err)
 		}
-		return perItem(ctx, s, due, func(d loader.StrengthDue) string { return fmt.Sprintf("person %d", d.PersonID) }, s.fetchStrengths)
-	}})
+		return perItem(ctx, s, items, name, fetch)
+	}
 }
 
 // failed is a phase's pages that are only err.
