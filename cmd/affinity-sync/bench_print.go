@@ -106,9 +106,11 @@ func printIntelligence(out io.Writer, r benchModeReport, i int) {
 	fmt.Fprintf(out, "  interactions + relationship_strengths, api_v2 %s: %d requests (%s)%s\n", r.Mode, in.Requests, limit, what)
 	var parts []string
 	for _, b := range in.Backlog {
-		switch {
-		case b.Stream == string(extractor.StreamInteractions):
+		switch b.Stream {
+		case string(extractor.StreamInteractions):
 			parts = append(parts, fmt.Sprintf("%s %d for %d entities (%d entity×type pairs)", b.Stream, b.Requests, b.Entities, b.Pairs))
+		case string(extractor.StreamRelationshipStrengths):
+			parts = append(parts, fmt.Sprintf("%s %d for %d persons", b.Stream, b.Requests, b.Entities))
 		default:
 			parts = append(parts, fmt.Sprintf("%s %d for %d entities", b.Stream, b.Requests, b.Entities))
 		}
