@@ -66,6 +66,8 @@ type benchOptions struct {
 	latency    time.Duration
 	perMinute  int
 	secondPass bool
+	drain      bool  // read the intelligence backlog without a cap, then run a pass with nothing due
+	intelCap   int64 // quota.intelligence_requests of the full passes
 	modes      []APIV2Mode
 	day        benchDayOptions // --day and its flags (bench_day.go)
 	logLevel   string
@@ -98,6 +100,8 @@ func runBench(ctx context.Context, e env, args []string, start selfStarter) erro
 	fs.DurationVar(&o.latency, "latency", 0, "latency the fake adds to every request")
 	fs.IntVar(&o.perMinute, "per-minute", 0, "quota.per_minute for the run (0 = the per-minute limiter is lifted)")
 	fs.BoolVar(&o.secondPass, "second-pass", true, "run a second pass over the unchanged workspace and report its requests")
+	fs.BoolVar(&o.drain, "drain", true, "after the passes, read the intelligence backlog without a cap (interactions and relationship_strengths alone), then run a pass with nothing due, which must send them no request")
+	fs.Int64Var(&o.intelCap, "intelligence-requests", defaultConfig().Quota.IntelligenceRequests, "quota.intelligence_requests of the full passes (0 = no cap)")
 	modesFlag := fs.String("api-v2", "auto,off", "the affinity.api_v2 settings to run side by side, comma-separated, each in a warehouse and a child process of its own")
 	fs.StringVar(&o.logLevel, "log-level", "warn", "log level of the sync (debug, info, warn, error)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of each mode's sync process to this file, suffixed with the mode")
@@ -121,8 +125,8 @@ func runBench(ctx context.Context, e env, args []string, start selfStarter) erro
 	if o.workspace != "issue" && o.workspace != "default" {
 		return usagef(`bench: --workspace must be "issue" or "default", got %q`, o.workspace)
 	}
-	if !(o.scale > 0) || o.latency < 0 || o.perMinute < 0 {
-		return usagef("bench: --scale must be positive, --latency and --per-minute not negative")
+	if !(o.scale > 0) || o.latency < 0 || o.perMinute < 0 || o.intelCap < 0 {
+		return usagef("bench: --scale must be positive, --latency, --per-minute and --intelligence-requests not negative")
 	}
 	if err := o.day.check(o); err != nil {
 		return err
@@ -170,6 +174,7 @@ func runBench(ctx context.Context, e env, args []string, start selfStarter) erro
 	for _, mode := range o.modes {
 		childArgs := []string{benchPassesCommand, "--base-url", fake.url, "--schema", schema + "_" + string(mode),
 			"--api-v2", string(mode), "--per-minute", strconv.Itoa(o.perMinute), "--second-pass=" + strconv.FormatBool(o.secondPass),
+			"--drain=" + strconv.FormatBool(o.drain), "--intelligence-requests", strconv.FormatInt(o.intelCap, 10),
 			"--log-level", o.logLevel}
 		if o.cpuProfile != "" {
 			childArgs = append(childArgs, "--cpuprofile", o.cpuProfile+"."+string(mode))
@@ -191,7 +196,7 @@ func runBench(ctx context.Context, e env, args []string, start selfStarter) erro
 			}
 		}
 	}
-	return nil
+	return checkBenchTargets(out, reports)
 }
 
 // workspaceArgs are the fake's workspace flags (fakeFlags) of --workspace and --scale.

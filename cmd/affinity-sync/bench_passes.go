@@ -72,7 +72,47 @@ type passReport struct {
 	Requests int64          `json:"requests"`
 	PeakRSS  int64          `json:"peak_rss"` // bytes, the child's high-water mark so far
 	Streams  []streamReport `json:"streams"`  // the workspace check first, then in run order
+	// Kind is what the pass is for: "full" (every stream, within the intelligence cap),
+	// "drain" (interactions and relationship_strengths alone, no cap) or "nothing_due" (a full
+	// pass after the drain: the capped streams must send nothing).
+	Kind         string            `json:"kind"`
+	Intelligence benchIntelligence `json:"intelligence"`
 }
+
+// benchIntelligence is what the two per-entity intelligence streams (interactions and
+// relationship_strengths) spent in a pass, the cap the pass ran with, and what the warehouse
+// has due after it, as plan reads it (warehouseCounts, extractor.IntelligenceBacklog).
+type benchIntelligence struct {
+	Requests int64 `json:"requests"` // interactions + relationship_strengths
+	Cap      int64 `json:"cap"`      // quota.intelligence_requests of this pass; 0 = no cap
+	// After the pass: the requests due, and the passes they need at BacklogCap (the cap of the
+	// full passes), stream by stream.
+	BacklogRequests int64          `json:"backlog_requests"`
+	BacklogPasses   int64          `json:"backlog_passes"`
+	BacklogCap      int64          `json:"backlog_cap"`
+	Backlog         []benchBacklog `json:"backlog"`
+}
+
+// benchBacklog is one capped stream's line of extractor.IntelligenceBacklog.
+type benchBacklog struct {
+	Stream   string `json:"stream"`
+	Entities int64  `json:"entities"`
+	Pairs    int64  `json:"pairs,omitempty"` // interactions: entity×type pairs due
+	Requests int64  `json:"requests"`
+	NextPass int64  `json:"next_pass"`
+	Passes   int64  `json:"passes"`
+}
+
+// benchCapped are the streams quota.intelligence_requests caps that bench adds up (entity_files'
+// per-entity fallback counts too, but the fake serves the unfiltered listing).
+var benchCapped = []extractor.StreamName{extractor.StreamInteractions, extractor.StreamRelationshipStrengths}
+
+// Kinds of bench passes.
+const (
+	passFull       = "full"
+	passDrain      = "drain"
+	passNothingDue = "nothing_due"
+)
 
 // streamReport is one stream of a pass.
 type streamReport struct {
@@ -103,6 +143,8 @@ func cmdBenchPasses(ctx context.Context, e env, args []string) error {
 	mode := fs.String("api-v2", string(APIV2Auto), "affinity.api_v2")
 	perMinute := fs.Int("per-minute", 0, "quota.per_minute")
 	secondPass := fs.Bool("second-pass", true, "run a second, unchanged pass")
+	drain := fs.Bool("drain", true, "then read the intelligence backlog without a cap, and run a pass with nothing due")
+	intelCap := fs.Int64("intelligence-requests", -1, "quota.intelligence_requests of the full passes (-1 = the default)")
 	logLevel := fs.String("log-level", "warn", "log level of the sync")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	if err := parseFlags(fs, args); err != nil {
@@ -112,23 +154,40 @@ func cmdBenchPasses(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *intelCap >= 0 {
+		cfg.Quota.IntelligenceRequests = *intelCap
+	}
 	stopProfile, err := startCPUProfile(*cpuProfile)
 	if err != nil {
 		return err
 	}
 	defer stopProfile()
-	var r benchModeReport
-	titles := []string{"pass 1 (empty warehouse)", "pass 2 (no changes)"}
-	if !*secondPass {
-		titles = titles[:1]
+	type benchStep struct{ title, kind string }
+	steps := []benchStep{{"pass 1 (empty warehouse)", passFull}}
+	if *secondPass {
+		steps = append(steps, benchStep{"pass 2 (no changes)", passFull})
 	}
-	for _, title := range titles {
-		p, err := benchPass(ctx, cfg, log)
+	if *drain {
+		steps = append(steps, benchStep{"drain (interactions and relationship_strengths alone, no cap)", passDrain},
+			benchStep{fmt.Sprintf("pass %d (nothing due)", len(steps)+1), passNothingDue})
+	}
+	var r benchModeReport
+	for _, step := range steps {
+		runCfg, streams := cfg, extractor.Streams()
+		if step.kind == passDrain {
+			runCfg.Quota.IntelligenceRequests = 0
+			streams = benchCapped
+		}
+		p, err := benchPass(ctx, runCfg, log, streams, step.kind == passDrain)
+		if err != nil {
+			return fmt.Errorf("%s: %w", step.title, err)
+		}
+		report, err := p.report(runCfg, step.title)
 		if err != nil {
 			return err
 		}
-		report, err := p.report(cfg, title)
-		if err != nil {
+		report.Kind = step.kind
+		if report.Intelligence, err = benchIntelligenceOf(ctx, cfg, log, p, runCfg.Quota.IntelligenceRequests); err != nil {
 			return err
 		}
 		r.Passes = append(r.Passes, report)
@@ -139,6 +198,38 @@ func cmdBenchPasses(ctx context.Context, e env, args []string) error {
 	}
 	_, err = fmt.Fprintf(e.stdout, "%s\n", b)
 	return err
+}
+
+// benchIntelligenceOf is what the capped streams spent in pass p, which ran with the cap
+// passCap, and the backlog the warehouse has left after it as plan reads it: the same counts
+// (warehouseCounts) and the same model (extractor.IntelligenceBacklog), at the cap of the
+// full passes (cfg).
+func benchIntelligenceOf(ctx context.Context, cfg Config, log *slog.Logger, p passResult, passCap int64) (benchIntelligence, error) {
+	in := benchIntelligence{Cap: passCap, BacklogCap: cfg.Quota.IntelligenceRequests}
+	for _, s := range benchCapped {
+		in.Requests += p.sum.requestsByStream[string(s)]
+	}
+	store, err := openWarehouse(ctx, cfg, log)
+	if err != nil {
+		return in, err
+	}
+	defer store.Close()
+	now := time.Now()
+	counts, err := warehouseCounts(ctx, store, cfg, now, now.Add(-cfg.Sync.ValuesMaxAge), now.Add(-cfg.Sync.UnlistedValuesMaxAge), nil)
+	if err != nil {
+		return in, fmt.Errorf("read the intelligence backlog: %w", err)
+	}
+	in.Backlog = []benchBacklog{}
+	for _, b := range extractor.IntelligenceBacklog(counts, in.BacklogCap) {
+		if b.Stream == extractor.StreamEntityFiles && b.Requests == 0 {
+			continue // its per-entity reads are due only once a pass finds the listing refused
+		}
+		in.Backlog = append(in.Backlog, benchBacklog{Stream: string(b.Stream), Entities: b.Entities, Pairs: b.Pairs,
+			Requests: b.Requests, NextPass: b.ThisPass, Passes: b.Passes})
+		in.BacklogRequests += b.Requests
+		in.BacklogPasses = max(in.BacklogPasses, b.Passes)
+	}
+	return in, nil
 }
 
 // benchChildConfig is the configuration of a bench child's syncs: the fake at baseURL, the
@@ -187,9 +278,10 @@ type passResult struct {
 	peakRSS int64 // bytes, the process's high-water mark so far
 }
 
-func benchPass(ctx context.Context, cfg Config, log *slog.Logger) (passResult, error) {
+// benchPass runs the streams once; partial says they are not every stream (--streams).
+func benchPass(ctx context.Context, cfg Config, log *slog.Logger, streams []extractor.StreamName, partial bool) (passResult, error) {
 	return benchRun(ctx, func(ctx context.Context) (syncSummary, error) {
-		return syncOnce(ctx, cfg, log, syncOptions{streams: extractor.Streams()})
+		return syncOnce(ctx, cfg, log, syncOptions{streams: streams, partial: partial})
 	})
 }
 

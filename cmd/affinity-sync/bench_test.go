@@ -39,11 +39,15 @@ func TestBenchFakeProcess(t *testing.T) {
 }
 
 // TestBenchSmoke runs the bench command at a tiny scale, with the fake in a
-// child process and each api_v2 mode's two passes in a child process of its
+// child process and each api_v2 mode's passes in a child process of its
 // own: every pass completes and spends exactly its lower bound of requests,
 // stream by stream; auto reads through v2 on the first pass and spends fewer
 // requests than off, and on the unchanged second pass auto spends what off does but for the
-// change feed (one v2 request where off reads each tracked field's history).
+// change feed (one v2 request where off reads each tracked field's history). With
+// quota.intelligence_requests at 50, interactions and relationship_strengths spend at most
+// the cap on passes 1 and 2 and leave a backlog that plan says needs ceil(backlog/50)
+// passes; the drain without a cap spends at least that backlog (plan counts one page per
+// window) and leaves none, and the pass after it, with nothing due, spends 0 on them.
 func TestBenchSmoke(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.NewDatabase(t)
@@ -54,12 +58,13 @@ func TestBenchSmoke(t *testing.T) {
 	}
 	var out, errOut syncBuffer
 	e := env{stdout: &out, stderr: &errOut, getenv: envOf(map[string]string{"DATABASE_URL": dbURL})}
-	err := runBench(t.Context(), e, []string{"--scale", "0.005"}, child)
+	const intelCap = 50
+	err := runBench(t.Context(), e, []string{"--scale", "0.005", "--intelligence-requests", strconv.Itoa(intelCap)}, child)
 	require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
 
-	passes := regexp.MustCompile(`(?m)^pass (\d) .*, api_v2 (auto|off): wall \S+, (\d+) rows written .* (\d+) requests sent \(lower bound (\d+)\), peak RSS [\d.]+ MiB$`).
+	passes := regexp.MustCompile(`(?m)^(?:pass (\d)|drain) .*, api_v2 (auto|off): wall \S+, (\d+) rows written .* (\d+) requests sent \(lower bound (\d+)\), peak RSS [\d.]+ MiB$`).
 		FindAllStringSubmatch(out.String(), -1)
-	require.Len(t, passes, 4, out.String())
+	require.Len(t, passes, 8, out.String())
 	sent := map[string]int{}
 	for _, p := range passes {
 		rows, _ := strconv.Atoi(p[3])
@@ -73,9 +78,10 @@ func TestBenchSmoke(t *testing.T) {
 	// reads the feed through v2 (1 request, nothing changed); off reads each field through v1.
 	feed := regexp.MustCompile(`(?m)^\s+field_value_changes\s+(v1|v2|v1\+v2)\s+(\d+)\s+(\d+)\s+(v1)\s+(\d+)\s+(\d+)\s*$`).
 		FindAllStringSubmatch(out.String(), -1)
-	require.Len(t, feed, 2, out.String())
+	require.Len(t, feed, 3, out.String()) // passes 1, 2 and 3: the drain runs no field_value_changes
 	require.Equal(t, "v1+v2", feed[0][1], feed[0][0])
 	require.Equal(t, []string{"v2", "1", "1"}, feed[1][1:4], feed[1][0])
+	require.Equal(t, []string{"v2", "1", "1"}, feed[2][1:4], feed[2][0])
 	offFeed, _ := strconv.Atoi(feed[1][5])
 	require.Equal(t, sent["2 off"]-offFeed, sent["2 auto"]-1,
 		"nothing due: beyond the change feed, no v2 page and no probe")
@@ -84,7 +90,7 @@ func TestBenchSmoke(t *testing.T) {
 	// and organization links through v2.
 	streams := regexp.MustCompile(`(?m)^\s+(field_values|organization_details)\s+(v1|v1\+v2)\s+(\d+)\s+(\d+)\s+(v1|v1\+v2)\s+(\d+)\s+(\d+)\s*$`).
 		FindAllStringSubmatch(out.String(), -1)
-	require.Len(t, streams, 4, out.String())
+	require.Len(t, streams, 6, out.String())
 	for i, m := range streams {
 		require.Equal(t, m[3], m[4], m[0])
 		require.Equal(t, m[6], m[7], m[0])
@@ -92,8 +98,81 @@ func TestBenchSmoke(t *testing.T) {
 		if i < 2 {
 			require.Equal(t, "v1+v2", m[2], "the first pass under auto: %s", m[0])
 		} else {
-			require.Equal(t, "v1", m[2], "nothing due on the second pass: %s", m[0])
+			require.Equal(t, "v1", m[2], "nothing due on the second and third passes: %s", m[0])
 		}
+	}
+
+	// The intelligence streams: each new stream spends its bound on every pass, drain included.
+	for _, m := range regexp.MustCompile(`(?m)^\s+(entity_files|reminders|interactions|relationship_strengths)\s+(v1)\s+(\d+)\s+(\d+)\s+(v1)\s+(\d+)\s+(\d+)\s*$`).
+		FindAllStringSubmatch(out.String(), -1) {
+		require.Equal(t, m[3], m[4], m[0])
+		require.Equal(t, m[6], m[7], m[0])
+	}
+	// Together they spend at most the cap on passes 1 and 2, everything due on the drain, and
+	// nothing on pass 3; plan's backlog after each step (four steps a mode, in the order of the
+	// passes, auto then off).
+	intel := regexp.MustCompile(`(?m)^  interactions \+ relationship_strengths, api_v2 (auto|off): (\d+) requests \((?:cap (\d+)|no cap)\).*\n    backlog after it \(plan\): (\d+) requests due .*, (\d+) pass\(es\) at the cap of (\d+)$`).
+		FindAllStringSubmatch(out.String(), -1)
+	require.Len(t, intel, 8, out.String())
+	type step struct{ requests, capacity, backlog, passes int }
+	steps := map[string][]step{}
+	for _, m := range intel {
+		var s step
+		s.requests, _ = strconv.Atoi(m[2])
+		s.capacity, _ = strconv.Atoi(m[3]) // "" (no cap) reads as 0
+		s.backlog, _ = strconv.Atoi(m[4])
+		s.passes, _ = strconv.Atoi(m[5])
+		require.Equal(t, strconv.Itoa(intelCap), m[6], m[0])
+		steps[m[1]] = append(steps[m[1]], s)
+	}
+	for mode, st := range steps {
+		require.Len(t, st, 4, mode)
+		p1, p2, drain, p3 := st[0], st[1], st[2], st[3]
+		require.Equal(t, intelCap, p1.capacity, "pass 1, api_v2 %s", mode)
+		require.Equal(t, intelCap, p1.requests, "pass 1 spends the cap (more is due at this scale), api_v2 %s", mode)
+		require.Positive(t, p1.backlog, "pass 1 leaves a backlog, api_v2 %s", mode)
+		require.Equal(t, (p1.backlog+intelCap-1)/intelCap, p1.passes, "plan's passes for the backlog after pass 1, api_v2 %s", mode)
+		require.LessOrEqual(t, p2.requests, intelCap, "pass 2, api_v2 %s", mode)
+		require.Zero(t, drain.capacity, "the drain runs without a cap, api_v2 %s", mode)
+		require.GreaterOrEqual(t, drain.requests, p2.backlog, "the drain reads at least the backlog plan counted, api_v2 %s", mode)
+		require.Zero(t, drain.backlog, "the drain leaves no backlog, api_v2 %s", mode)
+		require.Zero(t, drain.passes, mode)
+		require.Equal(t, intelCap, p3.capacity, "pass 3, api_v2 %s", mode)
+		require.Zero(t, p3.requests, "nothing due: no request on interactions and relationship_strengths, api_v2 %s", mode)
+	}
+	require.NotContains(t, out.String(), "NOT MET")
+	require.Regexp(t, `(?m)^  api_v2 auto: pass 3 \(nothing due\): interactions \+ relationship_strengths = 0 requests: 0, met$`, out.String())
+	require.Regexp(t, `(?m)^  api_v2 off: pass 1 \(empty warehouse\): interactions \+ relationship_strengths ≤ quota.intelligence_requests: 50 ≤ 50, met$`, out.String())
+}
+
+// TestBenchTargetsFail: bench fails, naming the target, when the pass with nothing due sends a
+// request on interactions or relationship_strengths, when a capped pass spends past the cap,
+// or when a new stream spends other than its bound.
+func TestBenchTargetsFail(t *testing.T) {
+	t.Parallel()
+	good := func() benchModeReport {
+		return benchModeReport{Mode: APIV2Auto, Passes: []passReport{
+			{Title: "pass 1 (empty warehouse)", Kind: passFull, Intelligence: benchIntelligence{Requests: 2000, Cap: 2000},
+				Streams: []streamReport{{Stream: "interactions", Requests: 2000, Bound: 2000}, {Stream: "reminders", Requests: 3, Bound: 3}}},
+			{Title: "drain (interactions and relationship_strengths alone, no cap)", Kind: passDrain, Intelligence: benchIntelligence{Requests: 9000}},
+			{Title: "pass 3 (nothing due)", Kind: passNothingDue, Intelligence: benchIntelligence{Cap: 2000}},
+		}}
+	}
+	var out strings.Builder
+	require.NoError(t, checkBenchTargets(&out, []benchModeReport{good()}), out.String())
+	require.NotContains(t, out.String(), "NOT MET")
+
+	for name, spoil := range map[string]func(*benchModeReport){
+		"nothing due sends": func(r *benchModeReport) { r.Passes[2].Intelligence.Requests = 1 },
+		"past the cap":      func(r *benchModeReport) { r.Passes[0].Intelligence.Requests = 2001 },
+		"a bound not spent": func(r *benchModeReport) { r.Passes[0].Streams[1].Requests = 4 },
+	} {
+		r := good()
+		spoil(&r)
+		out.Reset()
+		err := checkBenchTargets(&out, []benchModeReport{r})
+		require.Error(t, err, name)
+		require.Contains(t, out.String(), "NOT MET", name)
 	}
 }
 
