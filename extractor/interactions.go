@@ -86,21 +86,6 @@ func windowEnd(start, end time.Time) time.Time {
 	return end
 }
 
-// emptyWindow reports whether the entity's interaction dates, as this pass listed them, say
-// that [start, end) holds no interaction of type typ: e-mails and chat messages lie at or
-// before their last date; meetings and calls at or before the last event or at or after the
-// next one, never between.
-func emptyWindow(typ int, d loader.InteractionThrough, start, end time.Time) bool {
-	before := func(last *time.Time) bool { return last == nil || last.Before(start) }
-	switch typ {
-	case interactionEmail:
-		return before(d.LastEmailAt)
-	case interactionChat:
-		return before(d.LastChatMessageAt)
-	}
-	return before(d.LastEventAt) && (d.NextEventAt == nil || !d.NextEventAt.Before(end))
-}
-
 // fetchInteractions reads one entity's interactions of one type from where its read stands
 // (d.Progress) or from d.From, window by window and page by page, and emits each page with the
 // read's state after it; the last page's state records the read done, through d.Through.
@@ -116,7 +101,7 @@ func (s *Syncer) fetchInteractions(ctx context.Context, d loader.InteractionDue,
 	restarted := false
 	for {
 		// Windows the entity's dates say hold nothing of this type are not asked for.
-		for f.PageToken == "" && f.WindowStart.Before(f.WindowEnd) && emptyWindow(d.Key.Type, d.Through, f.WindowStart, f.WindowEnd) {
+		for f.PageToken == "" && f.WindowStart.Before(f.WindowEnd) && loader.WindowEmpty(d.Key.Type, d.Through, f.WindowStart, f.WindowEnd) {
 			f.WindowStart, f.WindowEnd = f.WindowEnd, windowEnd(f.WindowEnd, f.End)
 		}
 		if !f.WindowStart.Before(f.WindowEnd) {

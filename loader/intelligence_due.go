@@ -59,7 +59,7 @@ type StrengthDue struct {
 type IntelligenceCounts struct {
 	InteractionPairs    int64 // entity×type pairs due
 	InteractionEntities int64 // distinct entities among them
-	InteractionWindows  int64 // requests they need at one page per window (≤ 1 year each; events to Now+30d)
+	InteractionWindows  int64 // requests they need at one page per window (≤ 1 year each; events to Now+30d), less the windows their dates show to be empty (WindowEmpty)
 	StrengthsDue        int64
 	FilesListed         int64 // entities the file fallback would read
 	// FilesPerEntity says entity_files reads one entity at a time (Affinity refused its
@@ -369,45 +369,44 @@ func (s *Store) IntelligenceCounts(ctx context.Context, q IntelligenceQuery) (In
 	}
 	var c IntelligenceCounts
 	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{AccessMode: pgx.ReadOnly, IsoLevel: pgx.RepeatableRead}, func(tx pgx.Tx) error {
-		// The pairs grouped by the span their windows cover: few groups, whatever the pairs.
-		rows, err := tx.Query(ctx, s.dueInteractionsSQL(q)+`,
-			spans AS (
-				SELECT in_progress,
-					CASE WHEN in_progress THEN f_window_end ELSE from_at END AS span_start,
-					CASE WHEN in_progress THEN f_fetch_end ELSE end_at END AS span_end,
-					count(*) AS pairs
-				FROM due GROUP BY 1, 2, 3
-			)
-			SELECT in_progress, span_start, span_end, pairs,
-				(SELECT count(*) FROM (SELECT DISTINCT entity_type, entity_id FROM due) e)
-			FROM spans`, q.interactionArgs()...)
+		// Each pair's windows, less those its dates show to be empty (as the read skips them).
+		rows, err := tx.Query(ctx, s.dueInteractionsSQL(q)+`
+			SELECT entity_type, entity_id, type, in_progress, from_at, end_at, f_window_start, f_window_end, f_fetch_end,
+				coalesce(f_page_token, ''), last_email_at, last_event_at, next_event_at, last_chat_message_at
+			FROM due`, q.interactionArgs()...)
 		if err != nil {
 			return fmt.Errorf("interactions: %w", err)
 		}
 		var (
-			inProgress       bool
-			start, end       *time.Time
-			pairs, entities  int64
-			windows, allPair int64
+			entity                   EntityKey
+			typ                      int
+			inProgress               bool
+			from, end                time.Time
+			wStart, wEnd, fetchEnd   *time.Time
+			token                    string
+			email, event, next, chat *time.Time
+			entities                 = map[EntityKey]bool{}
 		)
-		if _, err := pgx.ForEachRow(rows, []any{&inProgress, &start, &end, &pairs, &entities}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&entity.Type, &entity.ID, &typ, &inProgress, &from, &end, &wStart, &wEnd, &fetchEnd,
+			&token, &email, &event, &next, &chat}, func() error {
+			d := throughOf(typ, InteractionThrough{LastEmailAt: email, LastEventAt: event, NextEventAt: next, LastChatMessageAt: chat})
 			var n int64
-			if start != nil && end != nil {
-				n = windowsBetween(*start, *end)
+			switch {
+			case inProgress && token != "":
+				n = 1 + WindowsToRead(typ, d, deref(wEnd), deref(fetchEnd)) // the window being read, then the rest
+			case inProgress:
+				n = WindowsToRead(typ, d, deref(wStart), deref(fetchEnd))
+			default:
+				n = WindowsToRead(typ, d, from, end)
 			}
-			if inProgress {
-				n++ // the window being read
-			} else {
-				n = max(n, 1)
-			}
-			windows += n * pairs
-			allPair += pairs
-			c.InteractionEntities = entities
+			c.InteractionPairs++
+			c.InteractionWindows += n
+			entities[entity] = true
 			return nil
 		}); err != nil {
 			return fmt.Errorf("interactions: %w", err)
 		}
-		c.InteractionPairs, c.InteractionWindows = allPair, windows
+		c.InteractionEntities = int64(len(entities))
 		if err := tx.QueryRow(ctx, s.dueStrengthsSQL(q)+` SELECT count(*) FROM due`, q.strengthArgs()...).Scan(&c.StrengthsDue); err != nil {
 			return fmt.Errorf("strengths: %w", err)
 		}
@@ -420,4 +419,37 @@ func (s *Store) IntelligenceCounts(ctx context.Context, q IntelligenceQuery) (In
 		return IntelligenceCounts{}, fmt.Errorf("count intelligence due: %w", err)
 	}
 	return c, nil
+}
+
+// WindowEmpty reports whether an entity's interaction dates of type typ (d, as throughOf keeps
+// them) say that [start, end) holds no interaction of that type: e-mails and chat messages lie
+// at or before their last date; meetings and calls at or before the last event or at or after
+// the next one, never between. A read does not ask for such a window.
+func WindowEmpty(typ int, d InteractionThrough, start, end time.Time) bool {
+	before := func(last *time.Time) bool { return last == nil || last.Before(start) }
+	switch typ {
+	case InteractionEmail:
+		return before(d.LastEmailAt)
+	case InteractionChat:
+		return before(d.LastChatMessageAt)
+	}
+	return before(d.LastEventAt) && (d.NextEventAt == nil || !d.NextEventAt.Before(end))
+}
+
+// WindowsToRead counts the windows of at most a year from start to end (each starting where
+// the one before ended) that d does not show to be empty: the requests of a read at one page a
+// window.
+func WindowsToRead(typ int, d InteractionThrough, start, end time.Time) int64 {
+	var n int64
+	for ws := start; ws.Before(end); {
+		we := ws.AddDate(1, 0, 0)
+		if end.Before(we) {
+			we = end
+		}
+		if !WindowEmpty(typ, d, ws, we) {
+			n++
+		}
+		ws = we
+	}
+	return n
 }

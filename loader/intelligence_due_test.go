@@ -265,6 +265,29 @@ func TestFilesDue(t *testing.T) {
 	require.Equal(t, []loader.EntityKey{k(8, 40), k(1, 1)}, due(q))
 }
 
+func TestWindowsToRead(t *testing.T) {
+	t.Parallel()
+	at := func(d int) *time.Time { return ptr(days(d)) }
+	for _, tc := range []struct {
+		name       string
+		typ        int
+		d          loader.InteractionThrough
+		start, end int // days from dueNow
+		want       int64
+	}{
+		{"e-mail within", loader.InteractionEmail, loader.InteractionThrough{LastEmailAt: at(-10)}, -365, 0, 1},
+		{"e-mail before the span", loader.InteractionEmail, loader.InteractionThrough{LastEmailAt: at(-400)}, -365, 0, 0},
+		{"e-mail in the first of two years", loader.InteractionEmail, loader.InteractionThrough{LastEmailAt: at(-400)}, -730, 0, 1},
+		{"no chat", loader.InteractionChat, loader.InteractionThrough{}, -30, 0, 0},
+		{"meetings behind and ahead", loader.InteractionMeeting, loader.InteractionThrough{LastEventAt: at(-5), NextEventAt: at(3)}, -365, 30, 2},
+		{"a meeting ahead only", loader.InteractionMeeting, loader.InteractionThrough{NextEventAt: at(3)}, -365, 30, 1},
+		{"a meeting past the span", loader.InteractionCall, loader.InteractionThrough{LastEventAt: at(-40), NextEventAt: at(60)}, -2, 30, 0},
+	} {
+		got := loader.WindowsToRead(tc.typ, tc.d, days(tc.start), days(tc.end))
+		require.Equal(t, tc.want, got, tc.name)
+	}
+}
+
 func TestIntelligenceCounts(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "affinity")
@@ -283,10 +306,10 @@ func TestIntelligenceCounts(t *testing.T) {
 		StrengthsDue: 5, FilesListed: 7}, count(q))
 
 	// Two years back: e-mails take 2 windows, events 3; person 4's e-mail (400 days old) is
-	// due too.
+	// due too, but its last e-mail says the second year holds none: 1 window.
 	long := q
 	long.Since = 2 * 365 * 24 * time.Hour
-	require.Equal(t, loader.IntelligenceCounts{InteractionPairs: 5, InteractionEntities: 4, InteractionWindows: 3 + 3 + 2 + 2 + 2,
+	require.Equal(t, loader.IntelligenceCounts{InteractionPairs: 5, InteractionEntities: 4, InteractionWindows: 3 + 3 + 2 + 2 + 1,
 		StrengthsDue: 5, FilesListed: 7}, count(long))
 
 	// In progress: the current window and those from its WindowEnd to its End (35 days back
@@ -299,8 +322,9 @@ func TestIntelligenceCounts(t *testing.T) {
 		{Key: loader.InteractionKey{Entity: loader.EntityKey{ID: 1}, Type: 3}, StartedAt: started, Done: true},
 	}})
 	// Person 2's meetings were recorded through no dates: its dates moved (due, 2 days back to
-	// 30 ahead: 1 window); person 1's e-mail likewise (1 window).
-	require.Equal(t, loader.IntelligenceCounts{InteractionPairs: 4, InteractionEntities: 3, InteractionWindows: 2 + 1 + 1 + 1,
+	// 30 ahead: 1 window); person 1's e-mail likewise, but its last e-mail (10 days back) lies
+	// before that window: none.
+	require.Equal(t, loader.IntelligenceCounts{InteractionPairs: 4, InteractionEntities: 3, InteractionWindows: 2 + 1 + 0 + 1,
 		StrengthsDue: 5, FilesListed: 7}, count(q))
 	in, err := e.store.InteractionsDue(ctx, q)
 	require.NoError(t, err)
@@ -311,7 +335,7 @@ func TestIntelligenceCounts(t *testing.T) {
 		{Key: loader.InteractionKey{Entity: loader.EntityKey{ID: 2}, Type: 1}, StartedAt: started,
 			WindowStart: days(-800), WindowEnd: dueNow.AddDate(-1, 0, 0).Add(-24 * time.Hour), End: dueNow},
 	}})
-	require.Equal(t, int64(3+1+1+1), count(q).InteractionWindows)
+	require.Equal(t, int64(3+1+0+1), count(q).InteractionWindows)
 
 	none, err := e.store.IntelligenceCounts(ctx, loader.IntelligenceQuery{Scope: loader.ScopeListed, Now: dueNow, Lists: []int64{}})
 	require.NoError(t, err)
