@@ -36,17 +36,6 @@ const (
 	ScopeNone IntelligenceScope = "none"
 )
 
-// ParseIntelligenceScope reads sync.intelligence_scope; "" is ScopeListed.
-func ParseIntelligenceScope(s string) (IntelligenceScope, error) {
-	switch IntelligenceScope(s) {
-	case "", ScopeListed:
-		return ScopeListed, nil
-	case ScopeAll, ScopeNone:
-		return IntelligenceScope(s), nil
-	}
-	return "", fmt.Errorf("unknown intelligence scope %q (known: listed, all, none)", s)
-}
-
 // Defaults of IntelligenceOptions.
 const (
 	DefaultIntelligenceMaxAge = 720 * time.Hour
