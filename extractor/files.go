@@ -92,16 +92,9 @@ func asAPIError(err error) *affinity.APIError {
 // fetchEntityFiles reads every file of one entity.
 func (s *Syncer) fetchEntityFiles(ctx context.Context, k loader.EntityKey, emit func(fetched)) error {
 	set := loader.EntityFileSet{Entity: k, FetchedAt: s.opts.Now()}
-	q := affinity.FileQuery{PageQuery: affinity.PageQuery{PageSize: s.opts.PageSize}}
-	id := k.ID
-	switch k.Type {
-	case loader.EntityPerson:
-		q.PersonID = &id
-	case loader.EntityOrganization:
-		q.OrganizationID = &id
-	default:
-		q.OpportunityID = &id
-	}
+	sel := selectorOf(k)
+	q := affinity.FileQuery{PageQuery: affinity.PageQuery{PageSize: s.opts.PageSize},
+		PersonID: sel.PersonID, OrganizationID: sel.OrganizationID, OpportunityID: sel.OpportunityID}
 	var sp spent
 	for {
 		if !s.intel.take() {

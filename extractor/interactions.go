@@ -113,16 +113,9 @@ func (s *Syncer) fetchInteractions(ctx context.Context, d loader.InteractionDue,
 		if !s.intel.take() {
 			return errCapReached
 		}
-		q := affinity.InteractionQuery{Type: d.Key.Type, Start: f.WindowStart, End: f.WindowEnd, PageToken: f.PageToken}
-		id := d.Key.Entity.ID
-		switch d.Key.Entity.Type {
-		case loader.EntityPerson:
-			q.PersonID = &id
-		case loader.EntityOrganization:
-			q.OrganizationID = &id
-		default:
-			q.OpportunityID = &id
-		}
+		sel := selectorOf(d.Key.Entity)
+		q := affinity.InteractionQuery{Type: d.Key.Type, Start: f.WindowStart, End: f.WindowEnd, PageToken: f.PageToken,
+			PersonID: sel.PersonID, OrganizationID: sel.OrganizationID, OpportunityID: sel.OpportunityID}
 		page, err := firstPage(s.api.Interactions(ctx, q))
 		sp := spent{entityRequests: 1}
 		if err != nil {
