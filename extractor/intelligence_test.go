@@ -660,3 +660,37 @@ func TestInteractionsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestScheduledMeetingComesIntoView: a meeting scheduled beyond the 30 days a read looks ahead
+// is not read, nor counted as read: once it lies within them, the next pass reads it.
+func TestScheduledMeetingComesIntoView(t *testing.T) {
+	t.Parallel()
+	h, clk := intelHarness(t)
+	ctx := t.Context()
+	w := h.fake.Snapshot()
+	person := listedEmailPerson(t, h, clk.Now())
+	var meeting *affinitytest.Interaction
+	h.fake.Mutate(func(ws *affinitytest.Workspace) {
+		at := clk.Now().Add(45 * 24 * time.Hour).Truncate(time.Millisecond)
+		end := at.Add(time.Hour)
+		meeting = ws.AddInteraction(affinitytest.Interaction{Type: affinitytest.InteractionMeeting, Date: at, StartTime: &at, EndTime: &end,
+			PersonIDs: []int64{w.User.ID, person}})
+	})
+	stored := func() bool {
+		var n int
+		require.NoError(t, h.pool.QueryRow(ctx, `SELECT count(*) FROM affinity.interactions WHERE type = 0 AND id = $1`, meeting.ID).Scan(&n))
+		return n == 1
+	}
+	requireComplete(t, clk.runCtx(ctx, h, nil))
+	require.False(t, stored(), "45 days ahead: beyond the read's horizon")
+	h.fake.ResetCounters()
+	requireComplete(t, clk.runCtx(ctx, h, nil))
+	require.False(t, stored())
+	require.Zero(t, requestsTo(h, "/interactions"), "while it lies beyond the horizon, asking again costs nothing")
+
+	clk.mu.Lock()
+	clk.t = clk.t.Add(20 * 24 * time.Hour)
+	clk.mu.Unlock()
+	requireComplete(t, clk.runCtx(ctx, h, nil))
+	require.True(t, stored(), "25 days ahead: read")
+}

@@ -86,6 +86,18 @@ func windowEnd(start, end time.Time) time.Time {
 	return end
 }
 
+// readThrough is what a read that ends at f.End has read through: a next meeting or call
+// beyond it was not read, so the read does not count it as seen — the pair is due again on the
+// next pass (at no cost while its windows stay empty) and reads the meeting once it lies within
+// the horizon.
+func readThrough(f loader.InteractionFetch) loader.InteractionThrough {
+	t := f.Through
+	if t.NextEventAt != nil && !t.NextEventAt.Before(f.End) {
+		t.NextEventAt = nil
+	}
+	return t
+}
+
 // fetchInteractions reads one entity's interactions of one type from where its read stands
 // (d.Progress) or from d.From, window by window and page by page, and emits each page with the
 // read's state after it; the last page's state records the read done, through d.Through.
@@ -106,7 +118,7 @@ func (s *Syncer) fetchInteractions(ctx context.Context, d loader.InteractionDue,
 		}
 		if !f.WindowStart.Before(f.WindowEnd) {
 			// Nothing left to read: the read is done.
-			f.PageToken, f.Done = "", true
+			f.PageToken, f.Done, f.Through = "", true, readThrough(f)
 			emit(fetched{rows: loader.Page{InteractionFetches: []loader.InteractionFetch{f}}, nextToken: interactionKeyText(d.Key)})
 			return nil
 		}
@@ -136,7 +148,7 @@ func (s *Syncer) fetchInteractions(ctx context.Context, d loader.InteractionDue,
 		case f.WindowEnd.Before(f.End):
 			next.WindowStart, next.WindowEnd, next.PageToken = f.WindowEnd, windowEnd(f.WindowEnd, f.End), ""
 		default:
-			next.PageToken, next.Done = "", true
+			next.PageToken, next.Done, next.Through = "", true, readThrough(next)
 		}
 		rows := loader.Page{InteractionFetches: []loader.InteractionFetch{next}}
 		for _, it := range page.Items {
