@@ -57,36 +57,28 @@ func (s *Syncer) entityFilesPhases(ctx context.Context, ps passState) (passPlan,
 	if err == nil {
 		return only(listing(&first))
 	}
-	status, refused := filesListingRefused(err)
+	ae, refused := filesListingRefused(err)
 	if !refused {
 		return passPlan{spent: []PhaseResult{{Phase: PhaseID{Kind: PhaseMain}, ProbeRequests: 1}}}, err
 	}
 	s.log.Warn("Affinity refused the unfiltered file listing: reading the files of the listed entities one by one",
-		"status", status, "error", err)
+		"status", ae.StatusCode, "error", err)
 	return passPlan{phases: []phase{perEntity}, spent: []PhaseResult{{Phase: PhaseID{Kind: PhaseMain}, ProbeRequests: 1}},
-		path: &PathNote{Path: "per entity", Reason: "the unfiltered listing was refused: " + refusalText(asAPIError(err))}}, nil
+		path: &PathNote{Path: "per entity", Reason: "the unfiltered listing was refused: " + refusalText(ae)}}, nil
 }
 
 // filesListingRefused reports whether err is Affinity refusing the unfiltered file listing
-// (400, 404 or 422), and its status.
-func filesListingRefused(err error) (int, bool) {
-	ae := asAPIError(err)
-	if ae == nil {
-		return 0, false
+// (400, 404 or 422), and that answer.
+func filesListingRefused(err error) (*affinity.APIError, bool) {
+	var ae *affinity.APIError
+	if !errors.As(err, &ae) {
+		return nil, false
 	}
 	switch ae.StatusCode {
 	case 400, 404, 422:
-		return ae.StatusCode, true
+		return ae, true
 	}
-	return ae.StatusCode, false
-}
-
-func asAPIError(err error) *affinity.APIError {
-	var ae *affinity.APIError
-	if errors.As(err, &ae) {
-		return ae
-	}
-	return nil
+	return ae, false
 }
 
 // fetchEntityFiles reads every file of one entity.

@@ -40,11 +40,6 @@ const (
 const (
 	DefaultIntelligenceMaxAge = 720 * time.Hour
 	DefaultInteractionsSince  = 8760 * time.Hour
-	// eventsAhead is how far past now meetings and calls are read: they may be scheduled.
-	eventsAhead = 30 * 24 * time.Hour
-	// refetchOverlap is how far before the previous read of an entity and type the next
-	// read's window starts, for interactions Affinity records late.
-	refetchOverlap = 24 * time.Hour
 )
 
 // IntelligenceOptions tune the relationship intelligence streams.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor/affinity"
 	"github.com/affinity-sync/affinity-sync/loader"
@@ -60,32 +59,6 @@ func interactionKeyText(k loader.InteractionKey) string {
 	return fmt.Sprintf("%s %d type %d", k.Entity.Type, k.Entity.ID, k.Type)
 }
 
-// Interaction types (GET /interactions?type=).
-const (
-	interactionMeeting = 0
-	interactionCall    = 1
-	interactionChat    = 2
-	interactionEmail   = 3
-)
-
-// interactionsEnd is where the windows of a read of type typ started at now end: now, or for
-// meetings and calls (which may be scheduled) now plus eventsAhead.
-func interactionsEnd(typ int, now time.Time) time.Time {
-	if typ == interactionMeeting || typ == interactionCall {
-		return now.Add(eventsAhead)
-	}
-	return now
-}
-
-// windowEnd is the end of the window that starts at start: a year later at most, and never
-// after end.
-func windowEnd(start, end time.Time) time.Time {
-	if y := start.AddDate(1, 0, 0); y.Before(end) {
-		return y
-	}
-	return end
-}
-
 // readThrough is what a read that ends at f.End has read through: a next meeting or call
 // beyond it was not read, so the read does not count it as seen — the pair is due again on the
 // next pass (at no cost while its windows stay empty) and reads the meeting once it lies within
@@ -106,15 +79,15 @@ func (s *Syncer) fetchInteractions(ctx context.Context, d loader.InteractionDue,
 	if p := d.Progress; p != nil {
 		f.StartedAt, f.WindowStart, f.WindowEnd, f.End, f.PageToken = p.StartedAt, p.WindowStart, p.WindowEnd, p.End, p.PageToken
 	} else {
-		f.End = interactionsEnd(d.Key.Type, f.StartedAt)
+		f.End = loader.InteractionsEnd(d.Key.Type, f.StartedAt)
 		f.WindowStart = d.From
-		f.WindowEnd = windowEnd(d.From, f.End)
+		f.WindowEnd = loader.WindowEnd(d.From, f.End)
 	}
 	restarted := false
 	for {
 		// Windows the entity's dates say hold nothing of this type are not asked for.
 		for f.PageToken == "" && f.WindowStart.Before(f.WindowEnd) && loader.WindowEmpty(d.Key.Type, d.Through, f.WindowStart, f.WindowEnd) {
-			f.WindowStart, f.WindowEnd = f.WindowEnd, windowEnd(f.WindowEnd, f.End)
+			f.WindowStart, f.WindowEnd = f.WindowEnd, loader.WindowEnd(f.WindowEnd, f.End)
 		}
 		if !f.WindowStart.Before(f.WindowEnd) {
 			// Nothing left to read: the read is done.
@@ -146,7 +119,7 @@ func (s *Syncer) fetchInteractions(ctx context.Context, d loader.InteractionDue,
 		case page.NextToken != "":
 			next.PageToken = page.NextToken
 		case f.WindowEnd.Before(f.End):
-			next.WindowStart, next.WindowEnd, next.PageToken = f.WindowEnd, windowEnd(f.WindowEnd, f.End), ""
+			next.WindowStart, next.WindowEnd, next.PageToken = f.WindowEnd, loader.WindowEnd(f.WindowEnd, f.End), ""
 		default:
 			next.PageToken, next.Done, next.Through = "", true, readThrough(next)
 		}

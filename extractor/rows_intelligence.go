@@ -7,15 +7,6 @@ import (
 
 // Rows of the relationship intelligence streams and of files and reminders.
 
-// Participant roles of interaction_persons.
-const (
-	roleFrom        = "from"
-	roleTo          = "to"
-	roleCC          = "cc"
-	roleAttendee    = "attendee"
-	roleParticipant = "participant"
-)
-
 // interactionRow is one interaction with its participants: an e-mail's from, to and cc; a
 // meeting's or call's persons as attendees; a chat's persons as participants. The client has
 // refused any participant without an id.
@@ -30,19 +21,19 @@ func interactionRow(it affinity.Interaction) loader.Interaction {
 			row.Persons = append(row.Persons, loader.InteractionPerson{PersonID: *p.ID, Role: role})
 		}
 	}
-	if it.Type == interactionEmail {
-		add(it.From, roleFrom)
+	if it.Type == loader.InteractionEmail {
+		add(it.From, loader.InteractionRoleFrom)
 		for i := range it.To {
-			add(&it.To[i], roleTo)
+			add(&it.To[i], loader.InteractionRoleTo)
 		}
 		for i := range it.CC {
-			add(&it.CC[i], roleCC)
+			add(&it.CC[i], loader.InteractionRoleCC)
 		}
 		return row
 	}
-	role := roleAttendee
-	if it.Type == interactionChat {
-		role = roleParticipant
+	role := loader.InteractionRoleAttendee
+	if it.Type == loader.InteractionChat {
+		role = loader.InteractionRoleParticipant
 	}
 	for i := range it.Persons {
 		add(&it.Persons[i], role)

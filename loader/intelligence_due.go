@@ -78,22 +78,22 @@ const (
 // EventsAhead is how far past now a meetings or calls fetch reads: they may lie in the future.
 const EventsAhead = 30 * 24 * time.Hour
 
-// interactionEnd is where a fetch of type typ starting now ends.
-func interactionEnd(typ int, now time.Time) time.Time {
+// InteractionsEnd is where a read of type typ started at now ends: now, or for meetings and
+// calls (which may be scheduled) now plus EventsAhead.
+func InteractionsEnd(typ int, now time.Time) time.Time {
 	if typ == InteractionMeeting || typ == InteractionCall {
 		return now.Add(EventsAhead)
 	}
 	return now
 }
 
-// windowsBetween is how many windows of at most a year (AddDate(1, 0, 0), in UTC) cover
-// [from, end); 0 when from is not before end.
-func windowsBetween(from, end time.Time) int64 {
-	var n int64
-	for from = from.UTC(); from.Before(end); from = from.AddDate(1, 0, 0) {
-		n++
+// WindowEnd is the end of the window of a read that starts at start: a year later at most
+// (Affinity answers for no more), and never after end.
+func WindowEnd(start, end time.Time) time.Time {
+	if y := start.AddDate(1, 0, 0); y.Before(end) {
+		return y
 	}
-	return n
+	return end
 }
 
 func (q IntelligenceQuery) check() error {
@@ -441,15 +441,10 @@ func WindowEmpty(typ int, d InteractionThrough, start, end time.Time) bool {
 // window.
 func WindowsToRead(typ int, d InteractionThrough, start, end time.Time) int64 {
 	var n int64
-	for ws := start; ws.Before(end); {
-		we := ws.AddDate(1, 0, 0)
-		if end.Before(we) {
-			we = end
-		}
-		if !WindowEmpty(typ, d, ws, we) {
+	for ws := start; ws.Before(end); ws = WindowEnd(ws, end) {
+		if !WindowEmpty(typ, d, ws, WindowEnd(ws, end)) {
 			n++
 		}
-		ws = we
 	}
 	return n
 }
