@@ -57,16 +57,9 @@ func monthJobs(cfg Config, estimate estimator) ([]quota.MonthJob, error) {
 // warehouseEstimator estimates a run from what the warehouse knows, as plan does.
 func warehouseEstimator(cfg Config, store *loader.Store, now func() time.Time) estimator {
 	return func(ctx context.Context, run syncOptions) (int64, error) {
-		var listIDs []int64
-		if len(cfg.Sync.Lists) > 0 {
-			lists, err := extractor.ChooseLists(ctx, store, cfg.Sync.Lists)
-			if err != nil {
-				return 0, err
-			}
-			listIDs = []int64{}
-			for _, l := range lists {
-				listIDs = append(listIDs, l.ID)
-			}
+		listIDs, err := chosenListIDs(ctx, store, cfg)
+		if err != nil {
+			return 0, err
 		}
 		t := now()
 		stale, unlistedStale := t.Add(-cfg.Sync.ValuesMaxAge), t.Add(-cfg.Sync.UnlistedValuesMaxAge)

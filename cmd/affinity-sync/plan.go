@@ -73,20 +73,13 @@ func cmdPlan(ctx context.Context, e env, args []string) error {
 	}
 	now := e.now()
 	var listIDs []int64
-	switch {
-	case learned.lists && len(cfg.Sync.Lists) > 0:
+	if learned.lists && len(cfg.Sync.Lists) > 0 {
 		listIDs = []int64{}
 		for _, l := range learned.chosen {
 			listIDs = append(listIDs, l.ID)
 		}
-	case len(cfg.Sync.Lists) > 0:
-		lists, err := extractor.ChooseLists(ctx, store, cfg.Sync.Lists)
-		if err != nil {
-			return err
-		}
-		for _, l := range lists {
-			listIDs = append(listIDs, l.ID)
-		}
+	} else if listIDs, err = chosenListIDs(ctx, store, cfg); err != nil {
+		return err
 	}
 	counts, err := warehouseCounts(ctx, store, cfg, now, now.Add(-cfg.Sync.ValuesMaxAge), now.Add(-cfg.Sync.UnlistedValuesMaxAge), listIDs)
 	if err != nil {

@@ -298,16 +298,9 @@ func readBacklog(ctx context.Context, cfg Config, store *loader.Store, now time.
 	if o.Scope == extractor.ScopeNone {
 		return []statusBacklog{}, nil
 	}
-	var lists []int64
-	if len(cfg.Sync.Lists) > 0 {
-		chosen, err := extractor.ChooseLists(ctx, store, cfg.Sync.Lists)
-		if err != nil {
-			return nil, err
-		}
-		lists = []int64{}
-		for _, l := range chosen {
-			lists = append(lists, l.ID)
-		}
+	lists, err := chosenListIDs(ctx, store, cfg)
+	if err != nil {
+		return nil, err
 	}
 	ic, err := store.IntelligenceCounts(ctx, extractor.IntelligenceQuery(o, lists, now))
 	if err != nil {

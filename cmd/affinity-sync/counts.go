@@ -39,3 +39,20 @@ func warehouseCounts(ctx context.Context, store countsStore, cfg Config, now, st
 	counts.Intelligence, err = store.IntelligenceCounts(ctx, extractor.IntelligenceQuery(o, lists, now))
 	return counts, err
 }
+
+// chosenListIDs are the ids of the live lists sync.lists chooses; nil when it names none
+// (every list).
+func chosenListIDs(ctx context.Context, store extractor.ListReader, cfg Config) ([]int64, error) {
+	if len(cfg.Sync.Lists) == 0 {
+		return nil, nil
+	}
+	lists, err := extractor.ChooseLists(ctx, store, cfg.Sync.Lists)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, 0, len(lists))
+	for _, l := range lists {
+		ids = append(ids, l.ID)
+	}
+	return ids, nil
+}
