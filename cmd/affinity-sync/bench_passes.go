@@ -81,7 +81,7 @@ type passReport struct {
 
 // benchIntelligence is what the two per-entity intelligence streams (interactions and
 // relationship_strengths) spent in a pass, the cap the pass ran with, and what the warehouse
-// has due after it, as plan reads it (warehouseCounts, extractor.IntelligenceBacklog).
+// has due after it, as plan reads it (intelligenceBacklog, as status reads it too).
 type benchIntelligence struct {
 	Requests int64 `json:"requests"` // interactions + relationship_strengths
 	Cap      int64 `json:"cap"`      // quota.intelligence_requests of this pass; 0 = no cap
@@ -201,9 +201,8 @@ func cmdBenchPasses(ctx context.Context, e env, args []string) error {
 }
 
 // benchIntelligenceOf is what the capped streams spent in pass p, which ran with the cap
-// passCap, and the backlog the warehouse has left after it as plan reads it: the same counts
-// (warehouseCounts) and the same model (extractor.IntelligenceBacklog), at the cap of the
-// full passes (cfg).
+// passCap, and the backlog the warehouse has left after it as plan and status read it
+// (intelligenceBacklog), at the cap of the full passes (cfg).
 func benchIntelligenceOf(ctx context.Context, cfg Config, log *slog.Logger, p passResult, passCap int64) (benchIntelligence, error) {
 	in := benchIntelligence{Cap: passCap, BacklogCap: cfg.Quota.IntelligenceRequests}
 	for _, s := range benchCapped {
@@ -214,16 +213,12 @@ func benchIntelligenceOf(ctx context.Context, cfg Config, log *slog.Logger, p pa
 		return in, err
 	}
 	defer store.Close()
-	now := time.Now()
-	counts, err := warehouseCounts(ctx, store, cfg, now, now.Add(-cfg.Sync.ValuesMaxAge), now.Add(-cfg.Sync.UnlistedValuesMaxAge), nil)
+	backlog, err := intelligenceBacklog(ctx, store, cfg, time.Now())
 	if err != nil {
-		return in, fmt.Errorf("read the intelligence backlog: %w", err)
+		return in, err
 	}
 	in.Backlog = []benchBacklog{}
-	for _, b := range extractor.IntelligenceBacklog(counts, in.BacklogCap) {
-		if b.Stream == extractor.StreamEntityFiles && b.Requests == 0 {
-			continue // its per-entity reads are due only once a pass finds the listing refused
-		}
+	for _, b := range backlog {
 		in.Backlog = append(in.Backlog, benchBacklog{Stream: string(b.Stream), Entities: b.Entities, Pairs: b.Pairs,
 			Requests: b.Requests, NextPass: b.ThisPass, Passes: b.Passes})
 		in.BacklogRequests += b.Requests

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/affinity-sync/affinity-sync/extractor"
@@ -55,4 +56,37 @@ func chosenListIDs(ctx context.Context, store extractor.ListReader, cfg Config) 
 		ids = append(ids, l.ID)
 	}
 	return ids, nil
+}
+
+// backlogStore reads what interactions and relationship_strengths have due; *loader.Store
+// satisfies it.
+type backlogStore interface {
+	extractor.ListReader
+	IntelligenceCounts(ctx context.Context, q loader.IntelligenceQuery) (loader.IntelligenceCounts, error)
+}
+
+// intelligenceBacklog is what interactions and relationship_strengths have due at now, and
+// what passes at quota.intelligence_requests read of it (the model plan prints); none under
+// sync.intelligence_scope: none. entity_files' per-entity reads are left out: they are due
+// only once a pass finds the unfiltered listing refused, which the warehouse does not count.
+func intelligenceBacklog(ctx context.Context, store backlogStore, cfg Config, now time.Time) ([]extractor.Backlog, error) {
+	o := cfg.intelligence()
+	if o.Scope == extractor.ScopeNone {
+		return nil, nil
+	}
+	lists, err := chosenListIDs(ctx, store, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ic, err := store.IntelligenceCounts(ctx, extractor.IntelligenceQuery(o, lists, now))
+	if err != nil {
+		return nil, fmt.Errorf("read the intelligence backlog: %w", err)
+	}
+	var out []extractor.Backlog
+	for _, b := range extractor.IntelligenceBacklog(loader.PlanCounts{Intelligence: ic}, o.Cap) {
+		if b.Stream != extractor.StreamEntityFiles {
+			out = append(out, b)
+		}
+	}
+	return out, nil
 }

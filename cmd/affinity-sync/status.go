@@ -294,27 +294,13 @@ func senderOrder(requests map[string]int64) []string {
 // needed, what the next pass reads within quota.intelligence_requests, and the passes the rest
 // takes.
 func readBacklog(ctx context.Context, cfg Config, store *loader.Store, now time.Time) ([]statusBacklog, error) {
-	o := cfg.intelligence()
-	if o.Scope == extractor.ScopeNone {
-		return []statusBacklog{}, nil
-	}
-	lists, err := chosenListIDs(ctx, store, cfg)
-	if err != nil {
-		return nil, err
-	}
-	ic, err := store.IntelligenceCounts(ctx, extractor.IntelligenceQuery(o, lists, now))
-	if err != nil {
-		return nil, fmt.Errorf("read the intelligence backlog: %w", err)
-	}
+	backlog, err := intelligenceBacklog(ctx, store, cfg, now)
 	out := []statusBacklog{}
-	for _, b := range extractor.IntelligenceBacklog(loader.PlanCounts{Intelligence: ic}, o.Cap) {
-		if b.Stream == extractor.StreamEntityFiles {
-			continue // its per-entity reads are due only once a pass finds the listing refused
-		}
+	for _, b := range backlog {
 		out = append(out, statusBacklog{Stream: string(b.Stream), Entities: b.Entities, Requests: b.Requests,
 			NextPass: b.ThisPass, Backlog: b.Left, Passes: b.Passes})
 	}
-	return out, nil
+	return out, err
 }
 
 // printBacklog prints the intelligence backlog as a table.
